@@ -1,0 +1,119 @@
+"""A multilingual newsletter and mailing-list manager."""
+
+from pathlib import Path
+
+from flask import Flask, g, jsonify, render_template, request, url_for
+from flask_babel import get_locale
+from flask_babel import gettext as _
+from flask_wtf.csrf import CSRFError
+from werkzeug.routing import BuildError
+
+from . import config as config_module
+from .celery_app import celery_init_app
+from .extensions import babel, csrf, db, limiter, migrate
+from .i18n import language_name, select_locale
+
+
+class NewsletterFlask(Flask):
+    def select_jinja_autoescape(self, filename: str) -> bool:
+        # MJML email templates are markup too: escape what subscribers typed.
+        return filename is None or filename.endswith((".html", ".htm", ".xml", ".mjml"))
+
+
+def create_app(config: dict | None = None) -> Flask:
+    """Build the application from the environment, with ``config`` overriding it."""
+    settings = config_module.from_environment()
+    settings.update(config or {})
+    if settings["PRODUCTION"] and settings["SECRET_KEY"] == config_module.DEV_SECRET_KEY:
+        raise config_module.ConfigError("SECRET_KEY must be set in production.")
+    if not settings["REDIS_URL"] and settings["CELERY"]["broker_url"] == "filesystem://":
+        for folder in settings["CELERY"]["broker_transport_options"].values():
+            if isinstance(folder, str):
+                Path(folder).mkdir(parents=True, exist_ok=True)
+    Path(settings["INSTANCE"]).mkdir(parents=True, exist_ok=True)
+
+    app = NewsletterFlask(
+        __name__,
+        template_folder=str(config_module.ROOT / "templates"),
+        instance_path=settings["INSTANCE"],
+    )
+    app.config.update(settings)
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(config_module.ROOT / "migrations"))
+    babel.init_app(app, locale_selector=select_locale)
+    csrf.init_app(app)
+    limiter.init_app(app)
+    celery_init_app(app)
+
+    from . import tasks  # noqa: F401  (registers the Celery tasks)
+    from .api.routes import bp as api_bp
+    from .cli import register_commands
+    from .public.routes import bp as public_bp
+
+    app.register_blueprint(public_bp)
+    app.register_blueprint(api_bp)
+    if not app.config["SMTP_URL"]:
+        from .devmail.routes import bp as devmail_bp
+
+        app.register_blueprint(devmail_bp)
+    register_commands(app)
+    _register_error_pages(app)
+
+    @app.context_processor
+    def language_helpers():
+        return {
+            "language_name": language_name,
+            "languages": app.config["LANGUAGES"],
+            "language_url": language_url,
+            "current_language": str(get_locale()),
+        }
+
+    @app.after_request
+    def security_headers(response):
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("Referrer-Policy", "same-origin")
+        if not request.path.startswith("/dev/mailbox/") or not request.path.endswith("/html"):
+            response.headers.setdefault("X-Frame-Options", "SAMEORIGIN")
+        return response
+
+    return app
+
+
+def language_url(code: str) -> str:
+    """The page being shown, in another language (the home page when that can't be built)."""
+    rule = request.url_rule
+    if request.endpoint and rule is not None and "GET" in rule.methods:
+        try:
+            return url_for(request.endpoint, **(request.view_args or {}), lang=code)
+        except BuildError:
+            pass
+    return url_for("public.subscribe", lang=code)
+
+
+def _register_error_pages(app: Flask) -> None:
+    messages = {
+        400: lambda: _("The request could not be understood."),
+        404: lambda: _("This page does not exist."),
+        405: lambda: _("This address does not accept that kind of request."),
+        413: lambda: _("What you sent is too large."),
+        429: lambda: _("Too many attempts. Please wait a while and try again."),
+        500: lambda: _("Something went wrong on our side. Please try again later."),
+    }
+
+    def handle(error):
+        code = getattr(error, "code", 500) or 500
+        message = messages.get(code, messages[500])()
+        if isinstance(error, CSRFError):
+            message = _("This form has expired. Please reload the page and try again.")
+        if code == 500:
+            db.session.rollback()
+        if request.path.startswith("/api/") or request.is_json:
+            response = jsonify({"status": "error", "code": code, "message": message})
+        else:
+            g.setdefault("lang", request.view_args.get("lang") if request.view_args else None)
+            response = render_template("errors/error.html", message=message, code=code)
+        return response, code
+
+    for code in messages:
+        app.register_error_handler(code, handle)

@@ -1,0 +1,77 @@
+"""JSON API. For now: the public subscribe endpoint other websites post to."""
+
+from flask import Blueprint, current_app, jsonify, render_template, request
+from flask_babel import get_locale
+from flask_babel import gettext as _
+from werkzeug.datastructures import MultiDict
+
+from ..extensions import csrf
+from ..limits import per_address, per_ip
+from ..public.forms import SubscribeForm
+from ..public.routes import list_label, submit_subscription
+
+bp = Blueprint("api", __name__, url_prefix="/api/v1")
+
+
+@bp.after_request
+def allow_configured_origins(response):
+    origin = request.headers.get("Origin")
+    allowed = current_app.config["CORS_ORIGINS"]
+    if origin and (origin in allowed or "*" in allowed):
+        response.headers["Access-Control-Allow-Origin"] = origin
+        response.headers["Access-Control-Allow-Methods"] = "POST, OPTIONS"
+        response.headers["Access-Control-Allow-Headers"] = "Content-Type, Accept-Language"
+        response.headers["Access-Control-Max-Age"] = "3600"
+    response.headers.add("Vary", "Origin")
+    return response
+
+
+def wants_json() -> bool:
+    best = request.accept_mimetypes.best_match(["application/json", "text/html"])
+    return request.is_json or best == "application/json"
+
+
+def _formdata() -> MultiDict | None:
+    """The submission as form data, whether it came as a form post or as a JSON object."""
+    if not request.is_json:
+        return request.form
+    payload = request.get_json(silent=True)
+    if not isinstance(payload, dict):
+        return None
+    data = MultiDict()
+    for key, value in payload.items():
+        for item in value if isinstance(value, list) else [value]:
+            data.add(str(key), "" if item is None else str(item))
+    return data
+
+
+@bp.route("/subscribe", methods=["POST", "OPTIONS"])
+@csrf.exempt
+@per_ip
+@per_address
+def subscribe():
+    """Same rules and same answers as the public form, for other websites."""
+    if request.method == "OPTIONS":
+        return "", 204
+    formdata = _formdata()
+    if formdata is None:
+        return jsonify(
+            status="error", message=_("Please send a JSON object."), errors={}
+        ), 400
+    if not formdata.get("language"):
+        formdata = MultiDict(formdata)
+        formdata["language"] = str(get_locale())
+    form = SubscribeForm(formdata=formdata, meta={"csrf": False})
+    if form.validate():
+        submit_subscription(form, source="api" if request.is_json else "embed")
+        message = _("Thank you. Please check your inbox to confirm your subscription.")
+        if wants_json():
+            return jsonify(status="ok", message=message), 202
+        return render_template("public/thanks.html")
+    if wants_json():
+        return jsonify(
+            status="error",
+            message=_("Please correct the errors below."),
+            errors={name: [str(e) for e in errors] for name, errors in form.errors.items()},
+        ), 400
+    return render_template("public/subscribe.html", form=form, list_label=list_label), 400

@@ -1,0 +1,92 @@
+"""Configuration read from the environment, with a zero-setup default for a laptop."""
+
+import os
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+INSTANCE = Path(os.environ.get("INSTANCE_PATH", ROOT / "instance"))
+DEV_SECRET_KEY = "dev-only-not-secret"
+
+
+class ConfigError(RuntimeError):
+    """The configuration cannot run the application safely."""
+
+
+def _languages(raw: str) -> list[str]:
+    return [code.strip() for code in raw.split(",") if code.strip()]
+
+
+def from_environment(env: dict[str, str] | None = None) -> dict:
+    """Build the Flask config from environment variables (see the README's table)."""
+    env = dict(os.environ if env is None else env)
+    instance = Path(env.get("INSTANCE_PATH", INSTANCE))
+    production = env.get("FLASK_ENV", env.get("APP_ENV", "")).lower() == "production"
+    secret_key = env.get("SECRET_KEY", "")
+    if production and (not secret_key or secret_key == DEV_SECRET_KEY):
+        raise ConfigError("SECRET_KEY must be set to a long random value in production.")
+    languages = _languages(env.get("LANGUAGES", "en,es,fr,de"))
+    default_language = env.get("DEFAULT_LANGUAGE", languages[0])
+    if default_language not in languages:
+        raise ConfigError(f"DEFAULT_LANGUAGE {default_language!r} is not in LANGUAGES.")
+    redis_url = env.get("REDIS_URL") or None
+    base_url = env.get("BASE_URL", "http://127.0.0.1:5000").rstrip("/")
+    return {
+        "PRODUCTION": production,
+        "SECRET_KEY": secret_key or DEV_SECRET_KEY,
+        "SQLALCHEMY_DATABASE_URI": env.get("DATABASE_URL") or f"sqlite:///{instance}/newsletter.db",
+        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+        "REDIS_URL": redis_url,
+        "SMTP_URL": env.get("SMTP_URL") or None,
+        "MAILBOX_PATH": str(instance / "mailbox"),
+        "BASE_URL": base_url,
+        "MAIL_FROM": env.get("MAIL_FROM", "Newsletter <newsletter@localhost>"),
+        "LANGUAGES": languages,
+        "DEFAULT_LANGUAGE": default_language,
+        "BABEL_DEFAULT_LOCALE": default_language,
+        "BABEL_TRANSLATION_DIRECTORIES": str(ROOT / "translations"),
+        "CORS_ORIGINS": _languages(env.get("CORS_ORIGINS", "")),
+        "CONFIRM_MAX_AGE": int(env.get("CONFIRM_MAX_AGE", 7 * 24 * 3600)),
+        "CONFIRM_RESEND_INTERVAL": int(env.get("CONFIRM_RESEND_INTERVAL", 600)),
+        "SUBSCRIBE_LIMIT_PER_IP": env.get("SUBSCRIBE_LIMIT_PER_IP", "20/hour;5/minute"),
+        "SUBSCRIBE_LIMIT_PER_ADDRESS": env.get("SUBSCRIBE_LIMIT_PER_ADDRESS", "5/hour"),
+        "RATELIMIT_STORAGE_URI": redis_url or "memory://",
+        "RATELIMIT_KEY_PREFIX": "newsletter-limits",
+        "RATELIMIT_HEADERS_ENABLED": True,
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "SESSION_COOKIE_SECURE": base_url.startswith("https://"),
+        "WTF_CSRF_TIME_LIMIT": None,
+        "MAX_CONTENT_LENGTH": 64 * 1024,
+        "INSTANCE": str(instance),
+        "CELERY": _celery_config(redis_url, instance),
+    }
+
+
+def _celery_config(redis_url: str | None, instance: Path) -> dict:
+    common = {
+        "task_ignore_result": True,
+        # A mail task is acknowledged only after it ran, so a worker killed mid-send
+        # leaves the message on the broker for another worker; the tasks are idempotent.
+        "task_acks_late": True,
+        "task_reject_on_worker_lost": True,
+        # Prefetch one task at a time: a crashed worker holds back as little as possible.
+        "worker_prefetch_multiplier": 1,
+    }
+    if redis_url:
+        return common | {
+            "broker_url": redis_url,
+            # Unacknowledged tasks return to the queue after this long; it must exceed the
+            # longest task (a confirmation mail takes well under a second).
+            "broker_transport_options": {"visibility_timeout": 3600},
+        }
+    broker = instance / "broker"
+    return common | {
+        "broker_url": "filesystem://",
+        "broker_transport_options": {
+            "data_folder_in": str(broker / "queue"),
+            "data_folder_out": str(broker / "queue"),
+            "processed_folder": str(broker / "processed"),
+            "store_processed": False,
+            "polling_interval": 0.2,
+        },
+    }

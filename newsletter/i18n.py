@@ -1,0 +1,53 @@
+"""Which language a page is shown in, and the names of the languages we speak."""
+
+from flask import current_app, g, has_request_context, request
+from flask_babel import lazy_gettext as _l
+
+LANGUAGE_NAMES = {
+    "en": "English",
+    "es": "Español",
+    "fr": "Français",
+    "de": "Deutsch",
+}
+
+WORDING_VERSION = "2026-11"
+"""Version of the consent wording shown on the subscribe form; recorded with each consent."""
+
+
+def languages() -> list[str]:
+    return current_app.config["LANGUAGES"]
+
+
+def language_name(code: str) -> str:
+    return LANGUAGE_NAMES.get(code, code)
+
+
+def select_locale() -> str | None:
+    """URL prefix, then ``?lang=``, then Accept-Language, then the default.
+
+    Outside a request (a Celery task) there is nothing to read: callers wrap their work
+    in ``force_locale(subscriber.language)`` and the default applies otherwise.
+    """
+    if not has_request_context():
+        return None
+    supported = languages()
+    prefixed = g.get("lang")
+    if prefixed in supported:
+        return prefixed
+    asked = request.args.get("lang", "")
+    if asked in supported:
+        return asked
+    return request.accept_languages.best_match(supported) or current_app.config[
+        "DEFAULT_LANGUAGE"
+    ]
+
+
+def status_label(status: str) -> str:
+    labels = {
+        "pending": _l("waiting for confirmation"),
+        "confirmed": _l("subscribed"),
+        "unsubscribed": _l("unsubscribed"),
+        "bounced": _l("bounced"),
+        "complained": _l("complained"),
+    }
+    return str(labels.get(status, status))

@@ -1,0 +1,26 @@
+"""Rate limits on subscribing, shared by the public form and the JSON endpoint."""
+
+from flask import current_app, request
+
+from .extensions import limiter
+
+
+def _address_key() -> str:
+    """The address being subscribed, so one mailbox can't be flooded from many IPs."""
+    if request.is_json:
+        payload = request.get_json(silent=True)
+        email = payload.get("email", "") if isinstance(payload, dict) else ""
+    else:
+        email = request.form.get("email", "")
+    return "address:" + (str(email).strip().lower()[:254] or request.remote_addr or "")
+
+
+per_ip = limiter.shared_limit(
+    lambda: current_app.config["SUBSCRIBE_LIMIT_PER_IP"], scope="subscribe-ip", methods=["POST"]
+)
+per_address = limiter.shared_limit(
+    lambda: current_app.config["SUBSCRIBE_LIMIT_PER_ADDRESS"],
+    scope="subscribe-address",
+    key_func=_address_key,
+    methods=["POST"],
+)

@@ -1,0 +1,105 @@
+"""Delivery of built messages: SMTP with one reused connection per thread, or the dev mailbox."""
+
+import smtplib
+import ssl
+import threading
+import uuid
+from email import policy
+from email.message import EmailMessage
+from email.utils import getaddresses, parseaddr
+from pathlib import Path
+from urllib.parse import parse_qs, unquote, urlsplit
+
+from flask import current_app
+
+
+class SMTPTransport:
+    """Sends through ``smtp://`` or ``smtps://`` URLs (``?starttls=1`` upgrades plain SMTP).
+
+    Each thread keeps its connection open between messages and reconnects once if the
+    server closed it in the meantime.
+    """
+
+    def __init__(self, url: str, timeout: float = 30):
+        parts = urlsplit(url)
+        if parts.scheme not in ("smtp", "smtps"):
+            raise ValueError(f"Unsupported SMTP_URL scheme: {parts.scheme!r}")
+        self.use_ssl = parts.scheme == "smtps"
+        self.starttls = parse_qs(parts.query).get("starttls", ["0"])[0] in ("1", "true", "yes")
+        self.host = parts.hostname or "localhost"
+        self.port = parts.port or (465 if self.use_ssl else 25)
+        self.username = unquote(parts.username) if parts.username else None
+        self.password = unquote(parts.password) if parts.password else None
+        self.timeout = timeout
+        self._local = threading.local()
+
+    def _connect(self) -> smtplib.SMTP:
+        if self.use_ssl:
+            conn = smtplib.SMTP_SSL(self.host, self.port, timeout=self.timeout,
+                                    context=ssl.create_default_context())
+        else:
+            conn = smtplib.SMTP(self.host, self.port, timeout=self.timeout)
+            if self.starttls:
+                conn.starttls(context=ssl.create_default_context())
+        if self.username:
+            conn.login(self.username, self.password or "")
+        return conn
+
+    def _connection(self) -> smtplib.SMTP:
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = self._local.conn = self._connect()
+        return conn
+
+    def close(self) -> None:
+        conn = getattr(self._local, "conn", None)
+        self._local.conn = None
+        if conn is not None:
+            try:
+                conn.quit()
+            except smtplib.SMTPException:
+                conn.close()
+
+    def send(self, msg: EmailMessage) -> None:
+        data = msg.as_bytes(policy=policy.SMTP)
+        sender = parseaddr(str(msg["From"]))[1]
+        recipients = [addr for _, addr in getaddresses([str(msg["To"])])]
+        try:
+            self._connection().sendmail(sender, recipients, data)
+        except (smtplib.SMTPServerDisconnected, ConnectionResetError, BrokenPipeError):
+            self._local.conn = None
+            self._connection().sendmail(sender, recipients, data)
+        except smtplib.SMTPException:
+            # After a refusal the session may be mid-transaction; start clean next time.
+            self.close()
+            raise
+
+
+class MailboxTransport:
+    """The dev mailbox: every message is stored as an ``.eml`` file instead of being sent."""
+
+    def __init__(self, folder: str):
+        self.folder = Path(folder)
+
+    def send(self, msg: EmailMessage) -> None:
+        self.folder.mkdir(parents=True, exist_ok=True)
+        path = self.folder / f"{uuid.uuid4().hex}.eml"
+        temporary = path.with_suffix(".tmp")
+        temporary.write_bytes(msg.as_bytes(policy=policy.SMTP))
+        temporary.rename(path)
+
+
+_transports: dict[str, SMTPTransport] = {}
+
+
+def current_transport() -> SMTPTransport | MailboxTransport:
+    url = current_app.config["SMTP_URL"]
+    if not url:
+        return MailboxTransport(current_app.config["MAILBOX_PATH"])
+    if url not in _transports:
+        _transports[url] = SMTPTransport(url)
+    return _transports[url]
+
+
+def send_message(msg: EmailMessage) -> None:
+    current_transport().send(msg)

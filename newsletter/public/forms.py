@@ -1,0 +1,101 @@
+"""Forms of the public pages. Every message is translated; every field has a size limit."""
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import BooleanField, SelectField, SelectMultipleField, StringField
+from wtforms.validators import DataRequired, InputRequired, Length, ValidationError
+
+from ..i18n import language_name, languages
+from ..subscriptions import (
+    MAX_EMAIL_LENGTH,
+    MAX_NAME_LENGTH,
+    InvalidEmail,
+    normalize_email,
+    public_lists,
+)
+
+
+def _single_line(form, field) -> None:
+    if field.data and any(not ch.isprintable() for ch in field.data):
+        raise ValidationError(_l("A name must fit on one line, without control characters."))
+
+
+def _strip(value):
+    return value.strip() if isinstance(value, str) else value
+
+
+class ProfileFields(FlaskForm):
+    """Name, language and lists: asked when subscribing and in the preference centre."""
+
+    name = StringField(
+        _l("Name (optional)"),
+        filters=[_strip],
+        validators=[
+            Length(max=MAX_NAME_LENGTH, message=_l("A name can be at most %(max)d characters.")),
+            _single_line,
+        ],
+    )
+    language = SelectField(_l("Language"), validate_choice=False)
+    lists = SelectMultipleField(_l("Topics"), validate_choice=False, coerce=str)
+
+    def __init__(self, *args, allowed_lists=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.allowed_lists = public_lists() if allowed_lists is None else allowed_lists
+        self.language.choices = [(code, language_name(code)) for code in languages()]
+        self.lists.choices = [(str(item.id), item.slug) for item in self.allowed_lists]
+
+    def validate_language(self, field) -> None:
+        if field.data not in languages():
+            raise ValidationError(_l("Please choose one of the languages offered."))
+
+    def validate_lists(self, field) -> None:
+        allowed = {str(item.id) for item in self.allowed_lists}
+        if len(field.data or []) > len(allowed) or not set(field.data or []) <= allowed:
+            raise ValidationError(_l("Please choose among the topics shown."))
+
+    @property
+    def list_ids(self) -> set[int]:
+        return {int(value) for value in self.lists.data or []}
+
+
+class SubscribeForm(ProfileFields):
+    email = StringField(
+        _l("Email address"),
+        filters=[_strip],
+        validators=[InputRequired(message=_l("Please enter your email address."))],
+    )
+    # A field people never see; bots fill it in.
+    website = StringField(_l("Leave this field empty"))
+
+    def validate_email(self, field) -> None:
+        if len(field.data or "") > MAX_EMAIL_LENGTH:
+            raise ValidationError(_l("This email address is too long."))
+        try:
+            self.normalized_email = normalize_email(field.data)
+        except InvalidEmail:
+            raise ValidationError(_l("Please enter a valid email address.")) from None
+
+    def validate_lists(self, field) -> None:
+        super().validate_lists(field)
+        if not field.data:
+            raise ValidationError(_l("Please choose at least one topic."))
+
+    @property
+    def is_bot(self) -> bool:
+        return bool(self.website.data)
+
+
+class PreferencesForm(ProfileFields):
+    pass
+
+
+class EraseForm(FlaskForm):
+    confirm = BooleanField(
+        _l("I understand that all my data will be deleted and cannot be restored."),
+        validators=[DataRequired(message=_l("Please tick the box to confirm."))],
+    )
+
+
+class ConfirmForm(FlaskForm):
+    pass
+

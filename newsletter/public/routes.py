@@ -1,0 +1,203 @@
+"""Public pages: subscribe, confirm, preference centre, unsubscribe, embeddable form."""
+
+import json
+
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    current_app,
+    g,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from flask_babel import get_locale
+
+from .. import subscriptions
+from ..extensions import csrf, db
+from ..limits import per_address, per_ip
+from ..models import MailingList, Subscriber
+from ..subscriptions import ConfirmOutcome, RequestInfo
+from ..tasks import send_confirmation
+from .forms import ConfirmForm, EraseForm, PreferencesForm, SubscribeForm
+
+bp = Blueprint("public", __name__)
+
+
+@bp.url_value_preprocessor
+def take_language(endpoint, values) -> None:
+    if values is None or "lang" not in values:
+        return
+    lang = values.pop("lang")
+    if lang is not None and lang not in current_app.config["LANGUAGES"]:
+        abort(404)
+    g.lang = lang
+
+
+@bp.url_defaults
+def add_language(endpoint, values) -> None:
+    if "lang" not in values and current_app.url_map.is_endpoint_expecting(endpoint, "lang"):
+        values["lang"] = str(get_locale())
+
+
+def request_info(source: str) -> RequestInfo:
+    return RequestInfo(
+        ip=request.remote_addr, user_agent=request.user_agent.string, source=source
+    )
+
+
+def submit_subscription(form: SubscribeForm, source: str) -> None:
+    """Apply a validated subscribe form; the answer is the same whatever happened."""
+    if form.is_bot:
+        return
+    subscriber = subscriptions.subscribe(
+        form.normalized_email, form.name.data, form.language.data, form.list_ids,
+        request_info(source),
+    )
+    db.session.commit()
+    if subscriber is not None:
+        send_confirmation.delay(subscriber.id)
+
+
+def list_label(mailing_list: MailingList) -> str:
+    return mailing_list.name_in(str(get_locale()), current_app.config["DEFAULT_LANGUAGE"])
+
+
+@bp.route("/", defaults={"lang": None}, methods=["GET", "POST"])
+@bp.route("/<lang>/", methods=["GET", "POST"])
+@per_ip
+@per_address
+def subscribe():
+    form = SubscribeForm()
+    if request.method == "GET":
+        form.language.data = str(get_locale())
+    if form.validate_on_submit():
+        submit_subscription(form, source="form")
+        return redirect(url_for("public.thanks"))
+    status = 400 if request.method == "POST" else 200
+    return render_template("public/subscribe.html", form=form, list_label=list_label), status
+
+
+@bp.route("/<lang>/thanks")
+def thanks():
+    return render_template("public/thanks.html")
+
+
+@bp.route("/<lang>/embed")
+def embed():
+    snippet = render_template(
+        "public/embed_snippet.html",
+        lists=subscriptions.public_lists(),
+        list_label=list_label,
+        action=current_app.config["BASE_URL"] + url_for("api.subscribe", lang=str(get_locale())),
+    )
+    return render_template("public/embed.html", snippet=snippet)
+
+
+@bp.route("/<lang>/confirm/<token>", methods=["GET", "POST"])
+def confirm(token: str):
+    form = ConfirmForm()
+    if form.validate_on_submit():
+        outcome, subscriber = subscriptions.confirm(token, request_info("confirm-link"))
+        db.session.commit()
+    else:
+        outcome, subscriber = subscriptions.check_confirmation(token)
+    status = 200 if outcome in (ConfirmOutcome.READY, ConfirmOutcome.CONFIRMED) else 400
+    if outcome is ConfirmOutcome.ALREADY_CONFIRMED:
+        status = 200
+    return render_template(
+        "public/confirm.html", outcome=outcome.value, subscriber=subscriber, form=form
+    ), status
+
+
+def subscriber_or_404(token: str) -> Subscriber:
+    subscriber = subscriptions.subscriber_by_token(token)
+    if subscriber is None:
+        abort(404)
+    return subscriber
+
+
+def lists_for(subscriber: Subscriber) -> list[MailingList]:
+    """Public lists, plus any private list the subscriber is already on (to leave it)."""
+    lists = {item.id: item for item in subscriptions.public_lists()}
+    for subscription in subscriber.subscriptions:
+        lists.setdefault(subscription.list_id, subscription.mailing_list)
+    return sorted(lists.values(), key=lambda item: item.id)
+
+
+def render_preferences(subscriber: Subscriber, form=None, erase_form=None, status=200):
+    if form is None:
+        form = PreferencesForm(allowed_lists=lists_for(subscriber), formdata=None)
+        form.name.data = subscriber.name
+        form.language.data = subscriber.language
+        form.lists.data = [str(list_id) for list_id in subscriber.list_ids]
+    return render_template(
+        "public/preferences.html",
+        subscriber=subscriber,
+        form=form,
+        erase_form=erase_form or EraseForm(formdata=None),
+        list_label=list_label,
+        saved=request.args.get("saved") == "1",
+    ), status
+
+
+@bp.route("/<lang>/preferences/<token>", methods=["GET", "POST"])
+def preferences(token: str):
+    subscriber = subscriber_or_404(token)
+    if request.method == "GET":
+        return render_preferences(subscriber)
+    form = PreferencesForm(allowed_lists=lists_for(subscriber))
+    if not form.validate_on_submit():
+        return render_preferences(subscriber, form=form, status=400)
+    subscriptions.update_preferences(
+        subscriber, form.name.data, form.language.data, form.list_ids,
+        request_info("preference-centre"),
+    )
+    db.session.commit()
+    return redirect(url_for("public.preferences", lang=subscriber.language, token=token, saved=1))
+
+
+@bp.route("/<lang>/preferences/<token>/export")
+def export(token: str):
+    subscriber = subscriber_or_404(token)
+    body = json.dumps(subscriptions.export_data(subscriber), indent=2, ensure_ascii=False)
+    return Response(
+        body,
+        mimetype="application/json",
+        headers={"Content-Disposition": 'attachment; filename="my-newsletter-data.json"'},
+    )
+
+
+@bp.route("/<lang>/preferences/<token>/erase", methods=["POST"])
+def erase(token: str):
+    subscriber = subscriber_or_404(token)
+    erase_form = EraseForm()
+    if not erase_form.validate_on_submit():
+        return render_preferences(subscriber, erase_form=erase_form, status=400)
+    subscriptions.erase(subscriber)
+    db.session.commit()
+    return render_template("public/erased.html")
+
+
+@bp.route("/<lang>/unsubscribe/<token>", methods=["GET", "POST"])
+@csrf.exempt
+def unsubscribe(token: str):
+    """A page with a button, and the RFC 8058 one-click target.
+
+    The POST needs no cookie and no CSRF token (the unguessable token is the credential),
+    answers 200 without a redirect, and is idempotent.
+    """
+    subscriber = subscriber_or_404(token)
+    if request.method == "POST":
+        subscriptions.unsubscribe(subscriber, request_info(_unsubscribe_source()))
+        db.session.commit()
+        return render_template("public/unsubscribed.html", subscriber=subscriber)
+    return render_template("public/unsubscribe.html", subscriber=subscriber)
+
+
+def _unsubscribe_source() -> str:
+    if request.form.get("List-Unsubscribe") == "One-Click":
+        return "one-click"
+    return "unsubscribe-page"

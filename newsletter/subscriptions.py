@@ -1,0 +1,286 @@
+"""Subscribing, confirming, preferences, unsubscribing and erasure: the rules, not the pages.
+
+Functions here change the session but do not commit; the caller commits once the whole
+change is made, then sends whatever mail the change calls for.
+"""
+
+import enum
+import secrets
+from dataclasses import dataclass
+from datetime import timedelta
+
+import idna
+from email_validator import EmailNotValidError, validate_email
+from flask import current_app
+from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+
+from .extensions import db
+from .i18n import WORDING_VERSION
+from .models import (
+    Consent,
+    ConsentAction,
+    MailingList,
+    Subscriber,
+    SubscriberStatus,
+    Subscription,
+    Suppression,
+    email_hash,
+    utcnow,
+)
+
+MAX_EMAIL_LENGTH = 254
+MAX_NAME_LENGTH = 100
+
+
+class InvalidEmail(ValueError):
+    """The text is not an address we can write to."""
+
+
+@dataclass(frozen=True)
+class RequestInfo:
+    """Where a consent came from; recorded with it."""
+
+    ip: str | None
+    user_agent: str | None
+    source: str
+
+
+def normalize_email(raw: str) -> str:
+    """A syntactically valid address, lower-cased; IDN domains kept in Unicode form.
+
+    No DNS look-ups: deliverability is learnt from bounces, not guessed.
+    """
+    raw = (raw or "").strip()
+    if not raw or len(raw) > MAX_EMAIL_LENGTH:
+        raise InvalidEmail(raw)
+    try:
+        result = validate_email(raw, check_deliverability=False)
+    except EmailNotValidError as error:
+        raise InvalidEmail(raw) from error
+    return result.normalized.lower()
+
+
+def ascii_address(email: str) -> str:
+    """The address as SMTP without SMTPUTF8 expects it (IDN domain in punycode)."""
+    local, _, domain = email.rpartition("@")
+    try:
+        return f"{local}@{idna.encode(domain, uts46=True).decode('ascii')}"
+    except idna.IDNAError:
+        return email
+
+
+def find_subscriber(email: str) -> Subscriber | None:
+    return db.session.execute(
+        db.select(Subscriber).where(Subscriber.email == email)
+    ).scalar_one_or_none()
+
+
+def subscriber_by_token(token: str) -> Subscriber | None:
+    if not token or len(token) > 64:
+        return None
+    return db.session.execute(
+        db.select(Subscriber).where(Subscriber.token == token)
+    ).scalar_one_or_none()
+
+
+def public_lists() -> list[MailingList]:
+    return list(
+        db.session.execute(
+            db.select(MailingList).where(MailingList.public.is_(True)).order_by(MailingList.id)
+        ).scalars()
+    )
+
+
+def is_suppressed(email: str) -> bool:
+    return db.session.get(Suppression, email_hash(email)) is not None
+
+
+def _record(subscriber: Subscriber, action: ConsentAction, info: RequestInfo) -> None:
+    subscriber.consents.append(
+        Consent(
+            action=action,
+            ip=(info.ip or "")[:45] or None,
+            user_agent=(info.user_agent or "")[:512] or None,
+            source=info.source[:64],
+            list_ids=sorted(subscriber.list_ids),
+            wording_version=WORDING_VERSION,
+            language=subscriber.language,
+        )
+    )
+
+
+def _set_lists(subscriber: Subscriber, list_ids: set[int]) -> None:
+    current = {s.list_id: s for s in subscriber.subscriptions}
+    for list_id, subscription in current.items():
+        if list_id not in list_ids:
+            subscriber.subscriptions.remove(subscription)
+    for list_id in sorted(list_ids - current.keys()):
+        subscriber.subscriptions.append(Subscription(list_id=list_id))
+
+
+def subscribe(
+    email: str, name: str | None, language: str, list_ids: set[int], info: RequestInfo
+) -> Subscriber | None:
+    """Ask to subscribe ``email``; return the subscriber to send a confirmation to, if any.
+
+    The caller answers the same way whatever happens here, so nobody learns whether an
+    address was known. A confirmed subscriber is left as they are (their lists change only
+    through the preference centre); anyone else gets a confirmation mail, at most once per
+    ``CONFIRM_RESEND_INTERVAL``.
+    """
+    subscriber = find_subscriber(email)
+    if subscriber is None:
+        subscriber = Subscriber(email=email, name=name or None, language=language)
+        db.session.add(subscriber)
+    elif subscriber.status == SubscriberStatus.CONFIRMED:
+        return None
+    else:
+        subscriber.name = name or subscriber.name
+        subscriber.language = language
+    if subscriber.status != SubscriberStatus.PENDING or not subscriber.confirm_nonce:
+        subscriber.status = SubscriberStatus.PENDING
+        subscriber.confirm_nonce = secrets.token_hex(16)
+    _set_lists(subscriber, list_ids)
+    _record(subscriber, ConsentAction.SUBSCRIBE, info)
+
+    interval = timedelta(seconds=current_app.config["CONFIRM_RESEND_INTERVAL"])
+    if subscriber.confirmation_sent_at and utcnow() - subscriber.confirmation_sent_at < interval:
+        return None
+    subscriber.confirmation_sent_at = utcnow()
+    return subscriber
+
+
+def _serializer() -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt="confirm-subscription")
+
+
+def confirmation_token(subscriber: Subscriber) -> str:
+    return _serializer().dumps({"s": subscriber.id, "n": subscriber.confirm_nonce})
+
+
+class ConfirmOutcome(enum.Enum):
+    READY = "ready"  # valid and not yet used
+    CONFIRMED = "confirmed"
+    ALREADY_CONFIRMED = "already_confirmed"
+    EXPIRED = "expired"
+    INVALID = "invalid"
+
+
+def check_confirmation(token: str) -> tuple[ConfirmOutcome, Subscriber | None]:
+    """What a confirmation link would do, without doing it."""
+    try:
+        data = _serializer().loads(token, max_age=current_app.config["CONFIRM_MAX_AGE"])
+    except SignatureExpired:
+        return ConfirmOutcome.EXPIRED, None
+    except BadSignature:
+        return ConfirmOutcome.INVALID, None
+    if not isinstance(data, dict) or not isinstance(data.get("s"), int):
+        return ConfirmOutcome.INVALID, None
+    subscriber = db.session.get(Subscriber, data["s"])
+    if subscriber is None:
+        return ConfirmOutcome.INVALID, None
+    if subscriber.confirm_nonce and secrets.compare_digest(
+        str(data.get("n")), subscriber.confirm_nonce
+    ):
+        return ConfirmOutcome.READY, subscriber
+    if subscriber.status == SubscriberStatus.CONFIRMED:
+        return ConfirmOutcome.ALREADY_CONFIRMED, subscriber
+    return ConfirmOutcome.INVALID, None
+
+
+def confirm(token: str, info: RequestInfo) -> tuple[ConfirmOutcome, Subscriber | None]:
+    """Confirm the subscription a link was sent for. A link works once."""
+    outcome, subscriber = check_confirmation(token)
+    if outcome is not ConfirmOutcome.READY:
+        return outcome, subscriber
+    subscriber.status = SubscriberStatus.CONFIRMED
+    subscriber.confirmed_at = utcnow()
+    subscriber.unsubscribed_at = None
+    subscriber.confirm_nonce = None
+    suppression = db.session.get(Suppression, email_hash(subscriber.email))
+    if suppression is not None:
+        # The person asked again and proved they own the mailbox: lift the old block.
+        db.session.delete(suppression)
+    _record(subscriber, ConsentAction.CONFIRM, info)
+    return ConfirmOutcome.CONFIRMED, subscriber
+
+
+def update_preferences(
+    subscriber: Subscriber,
+    name: str | None,
+    language: str,
+    list_ids: set[int],
+    info: RequestInfo,
+) -> None:
+    """Change name, language and lists from the preference centre.
+
+    Choosing lists after having left subscribes again: the link came from the person's own
+    mailbox, which is what a confirmation proves.
+    """
+    subscriber.name = name or None
+    subscriber.language = language
+    _set_lists(subscriber, list_ids)
+    if list_ids and subscriber.status in (
+        SubscriberStatus.UNSUBSCRIBED,
+        SubscriberStatus.PENDING,
+    ):
+        subscriber.status = SubscriberStatus.CONFIRMED
+        subscriber.confirmed_at = utcnow()
+        subscriber.unsubscribed_at = None
+        subscriber.confirm_nonce = None
+    _record(subscriber, ConsentAction.PREFERENCES, info)
+
+
+def unsubscribe(subscriber: Subscriber, info: RequestInfo) -> bool:
+    """Leave every list. Idempotent: returns False when there was nothing to do."""
+    if subscriber.status == SubscriberStatus.UNSUBSCRIBED and not subscriber.subscriptions:
+        return False
+    _set_lists(subscriber, set())
+    if subscriber.status in (SubscriberStatus.PENDING, SubscriberStatus.CONFIRMED):
+        subscriber.status = SubscriberStatus.UNSUBSCRIBED
+    subscriber.unsubscribed_at = utcnow()
+    subscriber.confirm_nonce = None
+    _record(subscriber, ConsentAction.UNSUBSCRIBE, info)
+    return True
+
+
+def export_data(subscriber: Subscriber) -> dict:
+    """Everything we hold about a subscriber, for a GDPR access request."""
+
+    def iso(value):
+        return value.isoformat() + "Z" if value else None
+
+    return {
+        "email": subscriber.email,
+        "name": subscriber.name,
+        "language": subscriber.language,
+        "status": subscriber.status.value,
+        "created_at": iso(subscriber.created_at),
+        "confirmed_at": iso(subscriber.confirmed_at),
+        "unsubscribed_at": iso(subscriber.unsubscribed_at),
+        "lists": [
+            {"id": s.list_id, "slug": s.mailing_list.slug, "since": iso(s.created_at)}
+            for s in subscriber.subscriptions
+        ],
+        "consents": [
+            {
+                "action": c.action.value,
+                "at": iso(c.created_at),
+                "ip": c.ip,
+                "user_agent": c.user_agent,
+                "source": c.source,
+                "list_ids": c.list_ids,
+                "wording_version": c.wording_version,
+                "language": c.language,
+            }
+            for c in subscriber.consents
+        ],
+    }
+
+
+def erase(subscriber: Subscriber, reason: str = "erased") -> None:
+    """Delete the subscriber and everything linked to them; keep only the address's hash."""
+    digest = email_hash(subscriber.email)
+    if db.session.get(Suppression, digest) is None:
+        db.session.add(Suppression(email_hash=digest, reason=reason))
+    db.session.delete(subscriber)

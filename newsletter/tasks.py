@@ -1,0 +1,67 @@
+"""Celery tasks: thin shells that reload rows by id and call the domain functions."""
+
+import smtplib
+
+from celery import shared_task
+from flask import current_app
+from flask_babel import force_locale
+from flask_babel import gettext as _
+
+from .extensions import db
+from .links import external_url, subscriber_links
+from .mail.message import build_message
+from .mail.render import render_email
+from .mail.transport import send_message
+from .models import Subscriber, SubscriberStatus
+from .subscriptions import ascii_address, confirmation_token
+
+def build_confirmation(subscriber: Subscriber):
+    """The confirmation mail, in the subscriber's language."""
+    with force_locale(subscriber.language):
+        confirm_url = external_url(
+            "public.confirm", lang=subscriber.language, token=confirmation_token(subscriber)
+        )
+        lists = [s.mailing_list.name_in(subscriber.language) for s in subscriber.subscriptions]
+        rendered = render_email(
+            "confirm",
+            subject=_("Please confirm your subscription"),
+            subscriber=subscriber,
+            confirm_url=confirm_url,
+            lists=lists,
+            organisation=current_app.config.get("ORGANISATION_NAME", ""),
+            **subscriber_links(subscriber),
+        )
+    return build_message(
+        rendered,
+        mail_from=current_app.config["MAIL_FROM"],
+        to_email=ascii_address(subscriber.email),
+        to_name=subscriber.name,
+        language=subscriber.language,
+    )
+
+
+def smtp_code(error: smtplib.SMTPException) -> int | None:
+    """The server's reply code, also for a refused recipient."""
+    if isinstance(error, smtplib.SMTPRecipientsRefused):
+        return max(code for code, _message in error.recipients.values())
+    return getattr(error, "smtp_code", None)
+
+
+@shared_task(bind=True, max_retries=8)
+def send_confirmation(self, subscriber_id: int) -> None:
+    """Mail the confirmation link, unless the subscriber is gone or no longer pending.
+
+    Temporary failures (4xx, connection trouble) are retried with exponential backoff;
+    a permanent refusal (5xx) is logged and not retried.
+    """
+    subscriber = db.session.get(Subscriber, subscriber_id)
+    if subscriber is None or subscriber.status != SubscriberStatus.PENDING:
+        return
+    try:
+        send_message(build_confirmation(subscriber))
+    except (smtplib.SMTPException, OSError) as error:
+        code = smtp_code(error) if isinstance(error, smtplib.SMTPException) else None
+        if code is not None and code >= 500:
+            current_app.logger.warning("Confirmation to %s refused: %s", subscriber_id, error)
+            return
+        raise self.retry(exc=error, countdown=min(600, 5 * 2**self.request.retries)) from error
