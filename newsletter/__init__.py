@@ -31,6 +31,8 @@ def create_app(config: dict | None = None) -> Flask:
             if isinstance(folder, str):
                 Path(folder).mkdir(parents=True, exist_ok=True)
     Path(settings["INSTANCE"]).mkdir(parents=True, exist_ok=True)
+    if settings["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
+        settings["SQLALCHEMY_ENGINE_OPTIONS"] = {"connect_args": {"timeout": 30}}
 
     app = NewsletterFlask(
         __name__,
@@ -49,14 +51,12 @@ def create_app(config: dict | None = None) -> Flask:
     from . import tasks  # noqa: F401  (registers the Celery tasks)
     from .api.routes import bp as api_bp
     from .cli import register_commands
+    from .devmail.routes import bp as devmail_bp
     from .public.routes import bp as public_bp
 
     app.register_blueprint(public_bp)
     app.register_blueprint(api_bp)
-    if not app.config["SMTP_URL"]:
-        from .devmail.routes import bp as devmail_bp
-
-        app.register_blueprint(devmail_bp)
+    app.register_blueprint(devmail_bp)
     register_commands(app)
     _register_error_pages(app)
 

@@ -23,8 +23,17 @@ def pybabel(*args: str) -> None:
 
 def extract_messages(output: Path) -> None:
     pybabel(
-        "extract", "-F", str(ROOT / "babel.cfg"), "-k", "_l", "--no-location",
-        "--omit-header", "--sort-output", "-o", str(output), str(ROOT),
+        "extract",
+        "-F",
+        str(ROOT / "babel.cfg"),
+        "-k",
+        "_l",
+        "--no-location",
+        "--omit-header",
+        "--sort-output",
+        "-o",
+        str(output),
+        str(ROOT),
     )
 
 
@@ -69,8 +78,20 @@ def register_commands(app: Flask) -> None:
         upgrade()
         seed_demo()
         worker = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "worker", "worker", "-n", "dev@%h",
-             "--pool", "solo", "--loglevel", "INFO"],
+            [
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "worker",
+                "worker",
+                "-n",
+                "dev@%h",
+                "--pool",
+                "solo",
+                "--loglevel",
+                "INFO",
+            ],
             cwd=ROOT,
         )
         base = current_app.config["BASE_URL"]

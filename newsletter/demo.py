@@ -6,8 +6,12 @@ from .models import MailingList, Subscriber, SubscriberStatus, Subscription, utc
 DEMO_LISTS = [
     {
         "slug": "newsletter",
-        "names": {"en": "Newsletter", "es": "Boletín", "fr": "Lettre d'information",
-                  "de": "Newsletter"},
+        "names": {
+            "en": "Newsletter",
+            "es": "Boletín",
+            "fr": "Lettre d'information",
+            "de": "Newsletter",
+        },
         "descriptions": {
             "en": "Our monthly news.",
             "es": "Nuestras noticias mensuales.",

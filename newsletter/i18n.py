@@ -37,9 +37,12 @@ def select_locale() -> str | None:
     asked = request.args.get("lang", "")
     if asked in supported:
         return asked
-    return request.accept_languages.best_match(supported) or current_app.config[
-        "DEFAULT_LANGUAGE"
-    ]
+    # In order of preference, by primary tag: "fr-CA, en;q=0.5" means French.
+    for value, _quality in request.accept_languages:
+        primary = value.split("-")[0].split("_")[0].lower()
+        if primary in supported:
+            return primary
+    return current_app.config["DEFAULT_LANGUAGE"]
 
 
 def status_label(status: str) -> str:

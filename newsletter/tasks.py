@@ -15,6 +15,7 @@ from .mail.transport import send_message
 from .models import Subscriber, SubscriberStatus
 from .subscriptions import ascii_address, confirmation_token
 
+
 def build_confirmation(subscriber: Subscriber):
     """The confirmation mail, in the subscriber's language."""
     with force_locale(subscriber.language):

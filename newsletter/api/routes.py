@@ -55,9 +55,7 @@ def subscribe():
         return "", 204
     formdata = _formdata()
     if formdata is None:
-        return jsonify(
-            status="error", message=_("Please send a JSON object."), errors={}
-        ), 400
+        return jsonify(status="error", message=_("Please send a JSON object."), errors={}), 400
     if not formdata.get("language"):
         formdata = MultiDict(formdata)
         formdata["language"] = str(get_locale())

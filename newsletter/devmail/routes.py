@@ -28,6 +28,13 @@ class StoredMessage:
         return body.get_content() if body is not None else ""
 
 
+@bp.before_request
+def only_without_smtp() -> None:
+    """Mail goes to a real relay when ``SMTP_URL`` is set; then there is no dev mailbox."""
+    if current_app.config["SMTP_URL"]:
+        abort(404)
+
+
 def _folder() -> Path:
     return Path(current_app.config["MAILBOX_PATH"])
 

@@ -38,9 +38,10 @@ def build_message(
     msg["Subject"] = clean_display_name(rendered.subject)
     msg["Date"] = formatdate(localtime=False, usegmt=True)
     msg["Message-ID"] = message_id or make_msgid(domain=sender_domain(mail_from))
-    msg["Content-Language"] = language
     for name, value in (headers or {}).items():
         msg[name] = value
     msg.set_content(rendered.text, subtype="plain", charset="utf-8", cte="quoted-printable")
     msg.add_alternative(rendered.html, subtype="html", charset="utf-8", cte="quoted-printable")
+    # Set last: set_content and add_alternative move Content-* headers into the parts.
+    msg["Content-Language"] = language
     return msg

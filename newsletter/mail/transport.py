@@ -35,8 +35,9 @@ class SMTPTransport:
 
     def _connect(self) -> smtplib.SMTP:
         if self.use_ssl:
-            conn = smtplib.SMTP_SSL(self.host, self.port, timeout=self.timeout,
-                                    context=ssl.create_default_context())
+            conn = smtplib.SMTP_SSL(
+                self.host, self.port, timeout=self.timeout, context=ssl.create_default_context()
+            )
         else:
             conn = smtplib.SMTP(self.host, self.port, timeout=self.timeout)
             if self.starttls:

@@ -98,4 +98,3 @@ class EraseForm(FlaskForm):
 
 class ConfirmForm(FlaskForm):
     pass
-

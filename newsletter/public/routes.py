@@ -43,9 +43,7 @@ def add_language(endpoint, values) -> None:
 
 
 def request_info(source: str) -> RequestInfo:
-    return RequestInfo(
-        ip=request.remote_addr, user_agent=request.user_agent.string, source=source
-    )
+    return RequestInfo(ip=request.remote_addr, user_agent=request.user_agent.string, source=source)
 
 
 def submit_subscription(form: SubscribeForm, source: str) -> None:
@@ -53,7 +51,10 @@ def submit_subscription(form: SubscribeForm, source: str) -> None:
     if form.is_bot:
         return
     subscriber = subscriptions.subscribe(
-        form.normalized_email, form.name.data, form.language.data, form.list_ids,
+        form.normalized_email,
+        form.name.data,
+        form.language.data,
+        form.list_ids,
         request_info(source),
     )
     db.session.commit()
@@ -152,7 +153,10 @@ def preferences(token: str):
     if not form.validate_on_submit():
         return render_preferences(subscriber, form=form, status=400)
     subscriptions.update_preferences(
-        subscriber, form.name.data, form.language.data, form.list_ids,
+        subscriber,
+        form.name.data,
+        form.language.data,
+        form.list_ids,
         request_info("preference-centre"),
     )
     db.session.commit()

@@ -1,0 +1,203 @@
+"""Fixtures: the app on SQLite and on PostgreSQL, a real Redis broker and Celery worker,
+and a real SMTP server on loopback.
+
+Every test that takes ``app`` runs once per database in ``TEST_DATABASES``. The schema is
+built by the migrations. In CI (``CI=true``) a missing service fails the run; nothing is
+skipped.
+"""
+
+import os
+import re
+import shutil
+import threading
+import uuid
+
+import psycopg
+import pytest
+import redis
+from celery.contrib.testing.worker import start_worker
+from celery.signals import after_task_publish, task_postrun
+from flask_babel import force_locale, gettext
+from flask_migrate import upgrade
+from smtp import start_smtp_server
+
+from newsletter import create_app
+from newsletter.config import from_environment
+from newsletter.extensions import db, limiter
+
+DATABASES = os.environ.get("TEST_DATABASES", "sqlite,postgresql").split(",")
+POSTGRES = os.environ.get("TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432")
+REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/14")
+
+
+def require(service: str, check) -> None:
+    try:
+        check()
+    except Exception as error:  # the service is down or unreachable
+        pytest.exit(f"{service} is not available for the tests: {error}", returncode=3)
+
+
+@pytest.fixture(scope="session")
+def smtp():
+    controller, handler = start_smtp_server()
+    handler.port = controller.port
+    yield handler
+    controller.stop()
+
+
+@pytest.fixture(scope="session")
+def redis_client():
+    client = redis.Redis.from_url(REDIS_URL)
+    require("Redis", client.ping)
+    return client
+
+
+def _database_url(kind: str, tmp_path_factory) -> tuple[str, callable]:
+    if kind == "sqlite":
+        path = tmp_path_factory.mktemp("sqlite") / "test.db"
+        return f"sqlite:///{path}", lambda: None
+    name = f"newsletter_test_{uuid.uuid4().hex[:12]}"
+    require("PostgreSQL", lambda: psycopg.connect(f"{POSTGRES}/postgres").close())
+    with psycopg.connect(f"{POSTGRES}/postgres", autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+
+    def drop() -> None:
+        with psycopg.connect(f"{POSTGRES}/postgres", autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+    return f"postgresql+psycopg://{POSTGRES.split('://', 1)[1]}/{name}", drop
+
+
+@pytest.fixture(scope="session", params=DATABASES)
+def app(request, tmp_path_factory, smtp, redis_client):
+    url, drop = _database_url(request.param, tmp_path_factory)
+    instance = tmp_path_factory.mktemp("instance")
+    settings = from_environment(
+        {
+            "DATABASE_URL": url,
+            "REDIS_URL": REDIS_URL,
+            "SMTP_URL": f"smtp://127.0.0.1:{smtp.port}",
+            "INSTANCE_PATH": str(instance),
+            "BASE_URL": "http://newsletter.test",
+            "MAIL_FROM": "Newsletter <news@newsletter.test>",
+            "CORS_ORIGINS": "https://partner.example",
+            "SUBSCRIBE_LIMIT_PER_IP": "1000/minute",
+            "SUBSCRIBE_LIMIT_PER_ADDRESS": "1000/minute",
+            "CONFIRM_RESEND_INTERVAL": "0",
+        }
+    )
+    run_id = uuid.uuid4().hex[:8]
+    settings["TESTING"] = True
+    settings["RATELIMIT_KEY_PREFIX"] = f"test-limits-{run_id}"
+    settings["CELERY"]["task_default_queue"] = f"test-{run_id}"
+    app = create_app(settings)
+    app.database_kind = request.param
+    with app.app_context():
+        upgrade()
+    celery = app.extensions["celery"]
+    with start_worker(celery, pool="solo", perform_ping_check=False, shutdown_timeout=30):
+        yield app
+    with app.app_context():
+        db.engine.dispose()
+    drop()
+    shutil.rmtree(instance, ignore_errors=True)
+
+
+class TasksInFlight:
+    """Counts tasks published but not yet finished by the worker (it runs in this process)."""
+
+    def __init__(self):
+        self.count = 0
+        self.changed = threading.Condition()
+        after_task_publish.connect(self.published, weak=False)
+        task_postrun.connect(self.finished, weak=False)
+
+    def published(self, **_kwargs):
+        with self.changed:
+            self.count += 1
+
+    def finished(self, **_kwargs):
+        with self.changed:
+            self.count -= 1
+            self.changed.notify_all()
+
+    def wait_idle(self, timeout: float = 60) -> None:
+        with self.changed:
+            self.changed.wait_for(lambda: self.count <= 0, timeout)
+
+
+TASKS = TasksInFlight()
+
+
+@pytest.fixture(autouse=True)
+def clean_state(request, smtp):
+    """Each test starts with empty tables, fresh rate limits and an empty SMTP log.
+
+    Tasks a test queued finish first, so none of them runs against the next test's rows.
+    """
+    yield
+    TASKS.wait_idle()
+    smtp.reset()
+    if "app" not in request.fixturenames:
+        return
+    app = request.getfixturevalue("app")
+    with app.app_context():
+        db.session.remove()
+        for table in reversed(db.metadata.sorted_tables):
+            db.session.execute(table.delete())
+        db.session.commit()
+        limiter.reset()
+    shutil.rmtree(app.config["MAILBOX_PATH"], ignore_errors=True)
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app):
+    return app.test_cli_runner()
+
+
+@pytest.fixture
+def in_app(app):
+    """Run a function in a fresh app context, as a request or task would.
+
+    Tests never hold an app context open around client requests: Flask would share it
+    (and ``g``, where the locale is cached) with every request made inside it.
+    """
+
+    def run(function, *args, **kwargs):
+        with app.app_context():
+            try:
+                return function(*args, **kwargs)
+            finally:
+                db.session.remove()
+
+    return run
+
+
+@pytest.fixture
+def translated(in_app):
+    """The text as the catalog of ``lang`` has it."""
+
+    def translate(lang: str, text: str, **variables) -> str:
+        def inner():
+            with force_locale(lang):
+                return gettext(text, **variables)
+
+        return in_app(inner)
+
+    return translate
+
+
+CSRF_INPUT = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"')
+
+
+def csrf_token(client, url: str) -> str:
+    """The CSRF token of the form on the page at ``url``, as a browser would send it."""
+    page = client.get(url).get_data(as_text=True)
+    match = CSRF_INPUT.search(page)
+    assert match, f"no CSRF token on {url}"
+    return match.group(1)

@@ -1,0 +1,89 @@
+"""A real SMTP server on loopback (aiosmtpd) that records what it receives.
+
+Tests can make it refuse recipients with a chosen code to exercise retries and failures.
+"""
+
+import socket
+import threading
+import time
+from dataclasses import dataclass
+from email import policy
+from email.message import EmailMessage
+from email.parser import BytesParser
+
+from aiosmtpd.controller import Controller
+
+
+@dataclass
+class Received:
+    mail_from: str
+    recipients: list[str]
+    data: bytes
+
+    @property
+    def message(self) -> EmailMessage:
+        return BytesParser(policy=policy.default).parsebytes(self.data)
+
+
+class RecordingHandler:
+    def __init__(self):
+        self.received: list[Received] = []
+        self.refusals: dict[str, list[str]] = {}
+        self._lock = threading.Condition()
+
+    def refuse(self, address: str, *replies: str) -> None:
+        """Answer the next RCPT TO for ``address`` with each reply in turn."""
+        self.refusals[address.lower()] = list(replies)
+
+    def reset(self) -> None:
+        with self._lock:
+            self.received.clear()
+            self.refusals.clear()
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        replies = self.refusals.get(address.lower())
+        if replies:
+            return replies.pop(0)
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server, session, envelope):
+        with self._lock:
+            self.received.append(
+                Received(envelope.mail_from, list(envelope.rcpt_tos), envelope.original_content)
+            )
+            self._lock.notify_all()
+        return "250 Message accepted for delivery"
+
+    def wait_for(self, count: int, timeout: float = 15.0) -> list[Received]:
+        """Wait until at least ``count`` messages arrived; return them all."""
+        deadline = time.monotonic() + timeout
+        with self._lock:
+            while len(self.received) < count:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    break
+                self._lock.wait(remaining)
+            return list(self.received)
+
+    def settle(self, quiet: float = 0.5, timeout: float = 10.0) -> list[Received]:
+        """Wait until nothing new has arrived for ``quiet`` seconds; return all messages."""
+        deadline = time.monotonic() + timeout
+        seen = -1
+        while time.monotonic() < deadline and seen != len(self.received):
+            seen = len(self.received)
+            time.sleep(quiet)
+        return list(self.received)
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def start_smtp_server() -> tuple[Controller, RecordingHandler]:
+    handler = RecordingHandler()
+    controller = Controller(handler, hostname="127.0.0.1", port=free_port(), decode_data=False)
+    controller.start()
+    return controller, handler

@@ -1,0 +1,250 @@
+"""Subscribing in each language, the confirmation mail, and confirming."""
+
+import re
+import time
+
+import pytest
+from conftest import csrf_token
+from factories import make_lists, subscriber_state
+from itsdangerous import URLSafeTimedSerializer
+
+from newsletter.models import ConsentAction, SubscriberStatus
+
+LANGUAGES = ["en", "es", "fr", "de"]
+CONFIRM_LINK = re.compile(r"http://newsletter\.test/(\w\w)/confirm/([\w.\-]+)")
+
+
+def subscribe(client, lang: str, email: str, lists: list[int], name: str = "") -> object:
+    token = csrf_token(client, f"/{lang}/")
+    return client.post(
+        f"/{lang}/",
+        data={
+            "csrf_token": token,
+            "email": email,
+            "name": name,
+            "language": lang,
+            "lists": [str(i) for i in lists],
+        },
+    )
+
+
+def confirm_link(message) -> tuple[str, str]:
+    text = message.get_body(preferencelist=("plain",)).get_content()
+    lang, token = CONFIRM_LINK.search(text).groups()
+    return lang, token
+
+
+def test_each_language_gets_one_confirmation_in_that_language(client, smtp, in_app, translated):
+    lists = in_app(make_lists)
+    for lang in LANGUAGES:
+        response = subscribe(
+            client, lang, f"reader.{lang}@example.org", [lists["events"]], name=f"Reader {lang}"
+        )
+        assert response.status_code == 302
+        assert response.headers["Location"] == f"/{lang}/thanks"
+
+    received = smtp.wait_for(4)
+    time.sleep(0.5)
+    assert len(smtp.received) == 4, "exactly one confirmation per subscription"
+    by_recipient = {r.recipients[0]: r for r in received}
+    assert set(by_recipient) == {f"reader.{lang}@example.org" for lang in LANGUAGES}
+
+    for lang in LANGUAGES:
+        raw = by_recipient[f"reader.{lang}@example.org"].data
+        message = by_recipient[f"reader.{lang}@example.org"].message
+        subject = translated(lang, "Please confirm your subscription")
+        if lang != "en":
+            assert subject != "Please confirm your subscription", f"{lang} catalog missing"
+        assert message["Subject"] == subject
+        assert message["Content-Language"] == lang
+        assert message.get_content_type() == "multipart/alternative"
+        assert [p.get_content_type() for p in message.iter_parts()] == ["text/plain", "text/html"]
+        assert message["Message-ID"].endswith("@newsletter.test>")
+        assert message["Date"]
+        assert all(len(line) <= 998 for line in raw.split(b"\r\n"))
+        html = message.get_body(preferencelist=("html",)).get_content()
+        text = message.get_body(preferencelist=("plain",)).get_content()
+        button = translated(lang, "Confirm my subscription")
+        assert button in html and button in text
+        assert translated(lang, "Hello %(name)s,", name=f"Reader {lang}") in text
+        assert translated(lang, "Unsubscribe") in html
+        assert LIST_NAME[lang] in text
+        assert "<link" not in html, "no external stylesheet or web font"
+        assert confirm_link(message)[0] == lang
+
+
+LIST_NAME = {"en": "Events", "es": "Eventos", "fr": "Événements", "de": "Veranstaltungen"}
+
+
+def test_confirming_flips_status_and_records_consent(client, smtp, in_app, translated):
+    lists = in_app(make_lists)
+    subscribe(client, "fr", "camille@example.org", [lists["newsletter"]])
+    assert in_app(subscriber_state, "camille@example.org").status == SubscriberStatus.PENDING
+    lang, token = confirm_link(smtp.wait_for(1)[0].message)
+
+    page = client.get(f"/{lang}/confirm/{token}")
+    assert page.status_code == 200
+    assert translated("fr", "Confirm my subscription") in page.get_data(as_text=True)
+    assert in_app(subscriber_state, "camille@example.org").status == SubscriberStatus.PENDING, (
+        "opening the link (as a mail scanner would) must not confirm"
+    )
+
+    response = client.post(
+        f"/{lang}/confirm/{token}",
+        data={"csrf_token": csrf_token(client, f"/{lang}/confirm/{token}")},
+        headers={"User-Agent": "TestBrowser/1.0"},
+    )
+    assert response.status_code == 200
+    assert translated("fr", "Thank you, your subscription is confirmed.") in response.get_data(
+        as_text=True
+    )
+    person = in_app(subscriber_state, "camille@example.org")
+    assert person.status == SubscriberStatus.CONFIRMED
+    assert person.confirmed_at is not None
+    assert person.list_ids == {lists["newsletter"]}
+    actions = [(c.action, c.user_agent, c.list_ids) for c in person.consents]
+    assert actions[0][0] == ConsentAction.SUBSCRIBE
+    assert actions[-1] == (ConsentAction.CONFIRM, "TestBrowser/1.0", [lists["newsletter"]])
+    assert all(c.ip == "127.0.0.1" and c.wording_version for c in person.consents)
+
+
+def _confirm(client, lang, token):
+    url = f"/{lang}/confirm/{token}"
+    return client.post(url, data={"csrf_token": csrf_token(client, f"/{lang}/")})
+
+
+def test_reused_link_says_so_and_changes_nothing(client, smtp, in_app, translated):
+    lists = in_app(make_lists)
+    subscribe(client, "de", "jonas@example.org", [lists["events"]])
+    lang, token = confirm_link(smtp.wait_for(1)[0].message)
+    assert _confirm(client, lang, token).status_code == 200
+    consents = len(in_app(subscriber_state, "jonas@example.org").consents)
+
+    again = _confirm(client, lang, token)
+    assert again.status_code == 200
+    assert translated("de", "This link has already been used. Your subscription is active.") in (
+        again.get_data(as_text=True)
+    )
+    assert len(in_app(subscriber_state, "jonas@example.org").consents) == consents
+
+
+def test_tampered_link_is_refused_in_the_visitors_language(client, smtp, in_app, translated):
+    lists = in_app(make_lists)
+    subscribe(client, "es", "lucia@example.org", [lists["events"]])
+    lang, token = confirm_link(smtp.wait_for(1)[0].message)
+    forged = token[:-3] + ("AAA" if not token.endswith("AAA") else "BBB")
+    for bad in (forged, "not-a-token", "x" * 5000):
+        page = client.get(f"/es/confirm/{bad}")
+        assert page.status_code == 400
+        assert translated("es", "This link is not valid") in page.get_data(as_text=True)
+        refused = _confirm(client, "es", bad)
+        assert refused.status_code == 400
+    assert in_app(subscriber_state, "lucia@example.org").status == SubscriberStatus.PENDING
+
+
+def test_token_signed_with_another_key_is_refused(client, smtp, in_app, translated):
+    lists = in_app(make_lists)
+    subscribe(client, "en", "mallory@example.org", [lists["events"]])
+    person = in_app(subscriber_state, "mallory@example.org")
+    forged = URLSafeTimedSerializer("guessed-key", salt="confirm-subscription").dumps(
+        {"s": person.id, "n": person.confirm_nonce}
+    )
+    assert _confirm(client, "en", forged).status_code == 400
+    assert in_app(subscriber_state, "mallory@example.org").status == SubscriberStatus.PENDING
+
+
+def test_expired_link_is_explained_and_changes_nothing(app, client, smtp, in_app, translated):
+    lists = in_app(make_lists)
+    subscribe(client, "fr", "late@example.org", [lists["events"]])
+    lang, token = confirm_link(smtp.wait_for(1)[0].message)
+    app.config["CONFIRM_MAX_AGE"] = -1
+    try:
+        response = _confirm(client, lang, token)
+    finally:
+        app.config["CONFIRM_MAX_AGE"] = 7 * 24 * 3600
+    assert response.status_code == 400
+    assert translated("fr", "This link has expired") in response.get_data(as_text=True)
+    person = in_app(subscriber_state, "late@example.org")
+    assert person.status == SubscriberStatus.PENDING
+    assert [c.action for c in person.consents] == [ConsentAction.SUBSCRIBE]
+
+
+def test_answer_does_not_reveal_known_addresses(client, smtp, in_app, translated):
+    lists = in_app(make_lists)
+    first = subscribe(client, "en", "known@example.org", [lists["events"]])
+    smtp.wait_for(1)
+    _confirm(client, *confirm_link(smtp.received[0].message))
+    again = subscribe(client, "en", "known@example.org", [lists["events"]])
+    fresh = subscribe(client, "en", "unknown@example.org", [lists["events"]])
+    assert first.status_code == again.status_code == fresh.status_code == 302
+    assert first.headers["Location"] == again.headers["Location"] == fresh.headers["Location"]
+    received = smtp.settle()
+    assert [r.recipients[0] for r in received] == ["known@example.org", "unknown@example.org"], (
+        "a confirmed subscriber is not mailed again"
+    )
+
+
+def test_resubscribing_a_pending_address_resends_but_throttled(
+    app, client, smtp, in_app, translated
+):
+    lists = in_app(make_lists)
+    subscribe(client, "en", "twice@example.org", [lists["events"]])
+    smtp.wait_for(1)
+    subscribe(client, "en", "twice@example.org", [lists["newsletter"]])
+    smtp.wait_for(2)
+    assert len(smtp.received) == 2
+    first, second = (confirm_link(r.message)[1] for r in smtp.received)
+    assert first == second, "both mails carry a working link while the address is pending"
+
+    app.config["CONFIRM_RESEND_INTERVAL"] = 3600
+    try:
+        subscribe(client, "en", "twice@example.org", [lists["events"]])
+    finally:
+        app.config["CONFIRM_RESEND_INTERVAL"] = 0
+    assert len(smtp.settle()) == 2, "a third request within the interval sends nothing"
+    assert in_app(subscriber_state, "twice@example.org").list_ids == {lists["events"]}
+
+
+def test_unsubscribed_address_can_subscribe_again_with_confirmation(
+    client, smtp, in_app, translated
+):
+    lists = in_app(make_lists)
+    subscribe(client, "en", "back@example.org", [lists["events"]])
+    _confirm(client, *confirm_link(smtp.wait_for(1)[0].message))
+    person = in_app(subscriber_state, "back@example.org")
+    client.post(f"/en/unsubscribe/{person.token}")
+    assert in_app(subscriber_state, "back@example.org").status == SubscriberStatus.UNSUBSCRIBED
+
+    subscribe(client, "en", "back@example.org", [lists["newsletter"]])
+    received = smtp.wait_for(2)
+    assert len(received) == 2
+    assert in_app(subscriber_state, "back@example.org").status == SubscriberStatus.PENDING
+    _confirm(client, *confirm_link(received[1].message))
+    assert in_app(subscriber_state, "back@example.org").status == SubscriberStatus.CONFIRMED
+
+
+@pytest.mark.parametrize(
+    "header,expected",
+    [("es-ES,es;q=0.9", "es"), ("de", "de"), ("ja", "en"), ("fr-CA, en;q=0.5", "fr")],
+)
+def test_language_follows_accept_language_without_prefix(client, translated, header, expected):
+    page = client.get("/", headers={"Accept-Language": header}).get_data(as_text=True)
+    assert f'<html lang="{expected}">' in page
+    assert translated(expected, "Stay informed") in page
+
+
+def test_url_prefix_and_query_override_accept_language(client):
+    page = client.get("/fr/", headers={"Accept-Language": "de"}).get_data(as_text=True)
+    assert '<html lang="fr">' in page
+    page = client.get("/?lang=es", headers={"Accept-Language": "de"}).get_data(as_text=True)
+    assert '<html lang="es">' in page
+
+
+def test_consent_is_recorded_even_before_confirmation(client, smtp, in_app):
+    lists = in_app(make_lists)
+    subscribe(client, "en", "consent@example.org", [lists["events"], lists["newsletter"]])
+    [consent] = in_app(subscriber_state, "consent@example.org").consents
+    assert consent.action == ConsentAction.SUBSCRIBE
+    assert consent.source == "form"
+    assert sorted(consent.list_ids) == sorted([lists["events"], lists["newsletter"]])
+    assert consent.language == "en"
