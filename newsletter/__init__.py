@@ -111,7 +111,9 @@ def _register_error_pages(app: Flask) -> None:
         if request.path.startswith("/api/") or request.is_json:
             response = jsonify({"status": "error", "code": code, "message": message})
         else:
-            g.setdefault("lang", request.view_args.get("lang") if request.view_args else None)
+            # Also when routing failed (404, 405) and no view ran: the URL prefix still counts.
+            prefix = request.path.split("/")[1]
+            g.setdefault("lang", prefix if prefix in app.config["LANGUAGES"] else None)
             response = render_template("errors/error.html", message=message, code=code)
         return response, code
 

@@ -1,5 +1,6 @@
 """``flask`` commands: start the whole system, seed demo data, manage translations."""
 
+import os
 import subprocess
 import sys
 import tempfile
@@ -9,6 +10,7 @@ import click
 from babel.messages.frontend import CommandLineInterface
 from flask import Flask, current_app
 from flask_migrate import upgrade
+from werkzeug.serving import run_simple
 
 from .config import ROOT
 from .demo import DEMO_PEOPLE, seed_demo
@@ -101,7 +103,7 @@ def register_commands(app: Flask) -> None:
         people = ", ".join(f"{p[0]} ({code})" for code, p in DEMO_PEOPLE.items())
         click.echo(f"  Demo subscribers:    {people}, and more\n")
         try:
-            current_app.run(host=host, port=port, debug=False, use_reloader=False)
+            run_simple(host, port, current_app._get_current_object(), threaded=True)
         finally:
             worker.terminate()
             worker.wait(timeout=30)

@@ -54,7 +54,9 @@ def normalize_email(raw: str) -> str:
     if not raw or len(raw) > MAX_EMAIL_LENGTH:
         raise InvalidEmail(raw)
     try:
-        result = validate_email(raw, check_deliverability=False)
+        # Mail goes out without SMTPUTF8 (see ascii_address): refuse a non-ASCII local part,
+        # which could never be delivered, rather than accept it and lose the confirmation.
+        result = validate_email(raw, check_deliverability=False, allow_smtputf8=False)
     except EmailNotValidError as error:
         raise InvalidEmail(raw) from error
     return result.normalized.lower()

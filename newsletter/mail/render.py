@@ -19,8 +19,9 @@ def mjml_to_html(mjml_source: str) -> str:
     """Compile MJML and inline its CSS without touching the network.
 
     Style blocks are kept so the media queries that make the layout responsive survive.
+    ``fonts={}`` stops MJML from linking web fonts (Google Fonts by default).
     """
-    html = mjml2html(mjml_source, disable_comments=True)
+    html = mjml2html(mjml_source, disable_comments=True, fonts={})
     return Premailer(
         html,
         allow_network=False,

@@ -1,0 +1,65 @@
+"""The catalogs are complete, current and compiled, in every language we speak."""
+
+import re
+
+import pytest
+from babel.messages.mofile import read_mo
+from babel.messages.pofile import read_po
+
+from newsletter.cli import POT, TRANSLATIONS, extract_to_temporary
+
+LANGUAGES = ["es", "fr", "de"]
+PLACEHOLDER = re.compile(r"%\(\w+\)[sd]")
+
+
+def load(path):
+    with open(path, "rb") as handle:
+        return read_po(handle)
+
+
+def ids(catalog) -> set[str]:
+    return {message.id for message in catalog if message.id}
+
+
+@pytest.fixture(scope="module")
+def current_ids() -> set[str]:
+    """The strings the code and templates use today."""
+    return ids(load(extract_to_temporary()))
+
+
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_catalog_is_complete_and_not_fuzzy(lang):
+    catalog = load(TRANSLATIONS / lang / "LC_MESSAGES" / "messages.po")
+    untranslated = [m.id for m in catalog if m.id and not m.string]
+    fuzzy = [m.id for m in catalog if m.id and m.fuzzy]
+    assert untranslated == []
+    assert fuzzy == []
+
+
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_catalog_is_not_stale(lang, current_ids):
+    catalog = load(TRANSLATIONS / lang / "LC_MESSAGES" / "messages.po")
+    assert ids(catalog) == current_ids, "run `flask translate update` and translate"
+
+
+def test_template_is_current(current_ids):
+    assert ids(load(POT)) == current_ids, "run `flask translate extract`"
+
+
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_translations_keep_placeholders(lang):
+    catalog = load(TRANSLATIONS / lang / "LC_MESSAGES" / "messages.po")
+    for message in catalog:
+        if message.id:
+            assert sorted(PLACEHOLDER.findall(message.string)) == sorted(
+                PLACEHOLDER.findall(message.id)
+            ), message.id
+
+
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_compiled_catalog_matches_source(lang):
+    folder = TRANSLATIONS / lang / "LC_MESSAGES"
+    source = load(folder / "messages.po")
+    with open(folder / "messages.mo", "rb") as handle:
+        compiled = read_mo(handle)
+    assert {m.id: m.string for m in compiled if m.id} == {m.id: m.string for m in source if m.id}

@@ -1,0 +1,118 @@
+"""The zero-setup start: ``flask start`` runs web, worker and dev mailbox with no services."""
+
+import http.cookiejar
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+import urllib.parse
+import urllib.request
+from pathlib import Path
+
+import pytest
+from smtp import free_port
+
+from newsletter.config import ConfigError, from_environment
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def wait_until(check, timeout: float, what: str):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        result = check()
+        if result:
+            return result
+        time.sleep(0.3)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+@pytest.fixture
+def started_system(tmp_path):
+    port = free_port()
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if key not in ("DATABASE_URL", "REDIS_URL", "SMTP_URL", "SECRET_KEY", "FLASK_ENV")
+    }
+    env.update(
+        INSTANCE_PATH=str(tmp_path), FLASK_APP="newsletter", BASE_URL=f"http://127.0.0.1:{port}"
+    )
+    process = subprocess.Popen(
+        [sys.executable, "-m", "flask", "start", "--port", str(port)],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
+    base = f"http://127.0.0.1:{port}"
+    opener = urllib.request.build_opener(
+        urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar())
+    )
+
+    def answers():
+        try:
+            return opener.open(base + "/en/", timeout=2).status == 200
+        except OSError:
+            return process.poll() is not None and pytest.fail(process.stdout.read())
+
+    try:
+        wait_until(answers, 60, "the web app")
+        yield base, opener, process
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+
+
+def test_flask_start_runs_the_whole_flow_without_any_service(started_system):
+    base, opener, _process = started_system
+    page = opener.open(base + "/de/").read().decode()
+    assert "Newsletter" in page and "Veranstaltungen" in page, "demo lists in German"
+    token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page)[1]
+    list_id = re.search(r'name="lists" value="(\d+)"', page)[1]
+    form = urllib.parse.urlencode(
+        {"csrf_token": token, "email": "neu@example.org", "language": "de", "lists": list_id}
+    ).encode()
+    assert opener.open(base + "/de/", data=form).status == 200
+
+    def confirmation_arrived():
+        inbox = opener.open(base + "/dev/mailbox/").read().decode()
+        return "neu@example.org" in inbox and inbox
+
+    inbox = wait_until(confirmation_arrived, 30, "the confirmation in the dev mailbox")
+    message_id = re.search(r'href="/dev/mailbox/([0-9a-f]{32})"', inbox)[1]
+    message = opener.open(f"{base}/dev/mailbox/{message_id}").read().decode()
+    confirm_url = re.search(rf'href="({re.escape(base)}/de/confirm/[^"]+)"', message)[1]
+    confirm_page = opener.open(confirm_url).read().decode()
+    token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', confirm_page)[1]
+    done = opener.open(confirm_url, data=urllib.parse.urlencode({"csrf_token": token}).encode())
+    assert '<html lang="de">' in done.read().decode()
+
+
+def test_production_refuses_to_start_without_a_secret_key():
+    with pytest.raises(ConfigError):
+        from_environment({"FLASK_ENV": "production"})
+    with pytest.raises(ConfigError):
+        from_environment({"FLASK_ENV": "production", "SECRET_KEY": "dev-only-not-secret"})
+    settings = from_environment({"FLASK_ENV": "production", "SECRET_KEY": "x" * 40})
+    assert settings["SECRET_KEY"] == "x" * 40
+
+
+def test_default_language_must_be_offered():
+    with pytest.raises(ConfigError):
+        from_environment({"LANGUAGES": "en,es", "DEFAULT_LANGUAGE": "de"})
+
+
+def test_zero_setup_uses_sqlite_and_a_serverless_broker(tmp_path):
+    settings = from_environment({"INSTANCE_PATH": str(tmp_path)})
+    assert settings["SQLALCHEMY_DATABASE_URI"] == f"sqlite:///{tmp_path}/newsletter.db"
+    assert settings["CELERY"]["broker_url"] == "filesystem://"
+    assert settings["SMTP_URL"] is None
+    assert settings["RATELIMIT_STORAGE_URI"] == "memory://"
