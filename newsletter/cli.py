@@ -79,6 +79,10 @@ def register_commands(app: Flask) -> None:
         """Start the whole system: database, demo data, a Celery worker and the web app."""
         upgrade()
         seed_demo()
+        env = dict(os.environ)
+        # Links in mails point at this server unless BASE_URL says otherwise.
+        env.setdefault("BASE_URL", f"http://{host}:{port}")
+        current_app.config["BASE_URL"] = base = env["BASE_URL"].rstrip("/")
         worker = subprocess.Popen(
             [
                 sys.executable,
@@ -95,8 +99,8 @@ def register_commands(app: Flask) -> None:
                 "INFO",
             ],
             cwd=ROOT,
+            env=env,
         )
-        base = current_app.config["BASE_URL"]
         click.echo(f"\n  Stay informed page:  {base}/")
         if not current_app.config["SMTP_URL"]:
             click.echo(f"  Dev mailbox:         {base}/dev/mailbox/")
