@@ -37,9 +37,8 @@ def started_system(tmp_path):
         for key, value in os.environ.items()
         if key not in ("DATABASE_URL", "REDIS_URL", "SMTP_URL", "SECRET_KEY", "FLASK_ENV")
     }
-    env.update(
-        INSTANCE_PATH=str(tmp_path), FLASK_APP="newsletter", BASE_URL=f"http://127.0.0.1:{port}"
-    )
+    env.update(INSTANCE_PATH=str(tmp_path), FLASK_APP="newsletter")
+    env.pop("BASE_URL", None)  # the default must point mail links at the started server
     process = subprocess.Popen(
         [sys.executable, "-m", "flask", "start", "--port", str(port)],
         cwd=ROOT,
