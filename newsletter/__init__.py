@@ -6,6 +6,7 @@ from flask import Flask, g, jsonify, render_template, request, url_for
 from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
+from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import BuildError
 
 from . import config as config_module
@@ -40,6 +41,10 @@ def create_app(config: dict | None = None) -> Flask:
         instance_path=settings["INSTANCE"],
     )
     app.config.update(settings)
+    if app.config["FORWARDED_PROXIES"]:
+        # Behind a reverse proxy: take the client's IP and scheme from X-Forwarded-*.
+        hops = app.config["FORWARDED_PROXIES"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
 
     db.init_app(app)
     migrate.init_app(app, db, directory=str(config_module.ROOT / "migrations"))
@@ -102,6 +107,10 @@ def _register_error_pages(app: Flask) -> None:
     }
 
     def handle(error):
+        # Also when routing failed (404, 405) and no view ran: the URL prefix still counts.
+        # Set before the first gettext below, which fixes the locale for the request.
+        prefix = request.path.split("/")[1]
+        g.setdefault("lang", prefix if prefix in app.config["LANGUAGES"] else None)
         code = getattr(error, "code", 500) or 500
         message = messages.get(code, messages[500])()
         if isinstance(error, CSRFError):
@@ -111,9 +120,6 @@ def _register_error_pages(app: Flask) -> None:
         if request.path.startswith("/api/") or request.is_json:
             response = jsonify({"status": "error", "code": code, "message": message})
         else:
-            # Also when routing failed (404, 405) and no view ran: the URL prefix still counts.
-            prefix = request.path.split("/")[1]
-            g.setdefault("lang", prefix if prefix in app.config["LANGUAGES"] else None)
             response = render_template("errors/error.html", message=message, code=code)
         return response, code
 

@@ -52,6 +52,10 @@ def from_environment(env: dict[str, str] | None = None) -> dict:
         "RATELIMIT_STORAGE_URI": redis_url or "memory://",
         "RATELIMIT_KEY_PREFIX": "newsletter-limits",
         "RATELIMIT_HEADERS_ENABLED": True,
+        # If Redis is briefly unreachable, count in memory rather than refuse everyone.
+        "RATELIMIT_SWALLOW_ERRORS": True,
+        "RATELIMIT_IN_MEMORY_FALLBACK_ENABLED": True,
+        "FORWARDED_PROXIES": int(env.get("FORWARDED_PROXIES", 0)),
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
         "SESSION_COOKIE_SECURE": base_url.startswith("https://"),

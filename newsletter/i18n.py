@@ -1,7 +1,6 @@
 """Which language a page is shown in, and the names of the languages we speak."""
 
 from flask import current_app, g, has_request_context, request
-from flask_babel import lazy_gettext as _l
 
 LANGUAGE_NAMES = {
     "en": "English",
@@ -44,13 +43,3 @@ def select_locale() -> str | None:
             return primary
     return current_app.config["DEFAULT_LANGUAGE"]
 
-
-def status_label(status: str) -> str:
-    labels = {
-        "pending": _l("waiting for confirmation"),
-        "confirmed": _l("subscribed"),
-        "unsubscribed": _l("unsubscribed"),
-        "bounced": _l("bounced"),
-        "complained": _l("complained"),
-    }
-    return str(labels.get(status, status))

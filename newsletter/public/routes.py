@@ -14,6 +14,8 @@ from flask import (
     url_for,
 )
 from flask_babel import get_locale
+from kombu.exceptions import OperationalError
+from sqlalchemy.exc import IntegrityError
 
 from .. import subscriptions
 from ..extensions import csrf, db
@@ -50,16 +52,29 @@ def submit_subscription(form: SubscribeForm, source: str) -> None:
     """Apply a validated subscribe form; the answer is the same whatever happened."""
     if form.is_bot:
         return
-    subscriber = subscriptions.subscribe(
-        form.normalized_email,
-        form.name.data,
-        form.language.data,
-        form.list_ids,
-        request_info(source),
-    )
-    db.session.commit()
-    if subscriber is not None:
+    try:
+        subscriber = subscriptions.subscribe(
+            form.normalized_email,
+            form.name.data,
+            form.language.data,
+            form.list_ids,
+            request_info(source),
+        )
+        db.session.commit()
+    except IntegrityError:
+        # The same address was subscribed by a concurrent request; that one mails it.
+        db.session.rollback()
+        return
+    if subscriber is None:
+        return
+    try:
         send_confirmation.delay(subscriber.id)
+    except OperationalError:
+        # The broker is unreachable: let the next attempt send the mail instead of waiting
+        # out the resend interval.
+        current_app.logger.exception("Could not queue the confirmation for %s", subscriber.id)
+        subscriber.confirmation_sent_at = None
+        db.session.commit()
 
 
 def list_label(mailing_list: MailingList) -> str:
