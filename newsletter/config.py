@@ -90,6 +90,7 @@ def _celery_config(redis_url: str | None, instance: Path) -> dict:
             "data_folder_in": str(broker / "queue"),
             "data_folder_out": str(broker / "queue"),
             "processed_folder": str(broker / "processed"),
+            "control_folder": str(broker / "control"),
             "store_processed": False,
             "polling_interval": 0.2,
         },
