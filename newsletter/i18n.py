@@ -42,4 +42,3 @@ def select_locale() -> str | None:
         if primary in supported:
             return primary
     return current_app.config["DEFAULT_LANGUAGE"]
-
