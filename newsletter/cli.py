@@ -53,7 +53,15 @@ def register_commands(app: Flask) -> None:
     def update() -> None:
         """Extract, then merge new strings into every catalog."""
         extract_messages(POT)
-        pybabel("update", "-i", str(POT), "-d", str(TRANSLATIONS), "--no-fuzzy-matching")
+        pybabel(
+            "update",
+            "-i",
+            str(POT),
+            "-d",
+            str(TRANSLATIONS),
+            "--no-fuzzy-matching",
+            "--ignore-obsolete",
+        )
 
     @translate.command()
     def compile() -> None:
