@@ -89,6 +89,8 @@ def app(request, tmp_path_factory, smtp, redis_client):
     run_id = uuid.uuid4().hex[:8]
     settings["TESTING"] = True
     settings["RATELIMIT_KEY_PREFIX"] = f"test-limits-{run_id}"
+    # Resetting the limiter clears only this run's counters, not another run's on the same Redis.
+    settings["RATELIMIT_STORAGE_OPTIONS"] = {"key_prefix": f"test-limits-{run_id}"}
     settings["CELERY"]["task_default_queue"] = f"test-{run_id}"
     app = create_app(settings)
     app.database_kind = request.param
