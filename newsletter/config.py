@@ -51,6 +51,8 @@ def from_environment(env: dict[str, str] | None = None) -> dict:
         "SUBSCRIBE_LIMIT_PER_ADDRESS": env.get("SUBSCRIBE_LIMIT_PER_ADDRESS", "5/hour"),
         "RATELIMIT_STORAGE_URI": redis_url or "memory://",
         "RATELIMIT_KEY_PREFIX": "newsletter-limits",
+        # A moving window: no burst of twice the limit around a window's edge.
+        "RATELIMIT_STRATEGY": "moving-window",
         "RATELIMIT_HEADERS_ENABLED": True,
         # If Redis is briefly unreachable, count in memory rather than refuse everyone.
         "RATELIMIT_SWALLOW_ERRORS": True,
@@ -62,12 +64,42 @@ def from_environment(env: dict[str, str] | None = None) -> dict:
         "WTF_CSRF_TIME_LIMIT": None,
         "MAX_CONTENT_LENGTH": 64 * 1024,
         "INSTANCE": str(instance),
-        "CELERY": _celery_config(redis_url, instance),
+        "CELERY": _celery_config(redis_url, instance, env),
+        "SOFT_BOUNCE_LIMIT": int(env.get("SOFT_BOUNCE_LIMIT", 3)),
+        "BOUNCE_WEBHOOK_TOKEN": env.get("BOUNCE_WEBHOOK_TOKEN") or None,
+        "UNSUBSCRIBE_MAILTO": env.get("UNSUBSCRIBE_MAILTO") or None,
+        # Sending: 0 means no limit. The budget is shared by all workers through Redis.
+        "SEND_RATE_PER_SECOND": int(env.get("SEND_RATE_PER_SECOND", 0)),
+        "SEND_RATE_PER_HOUR": int(env.get("SEND_RATE_PER_HOUR", 0)),
+        "DELIVERY_BATCH_SIZE": int(env.get("DELIVERY_BATCH_SIZE", 200)),
+        "DELIVERY_LEASE_SECONDS": int(env.get("DELIVERY_LEASE_SECONDS", 120)),
+        "DELIVERY_MAX_ATTEMPTS": int(env.get("DELIVERY_MAX_ATTEMPTS", 6)),
+        "DELIVERY_RETRY_SECONDS": float(env.get("DELIVERY_RETRY_SECONDS", 60)),
+        "DELIVERY_CONNECTION_RETRY_SECONDS": float(
+            env.get("DELIVERY_CONNECTION_RETRY_SECONDS", 30)
+        ),
+        "DELIVERY_TASKS": int(env.get("DELIVERY_TASKS", 4)),
+        "DELIVERY_TASK_SECONDS": float(env.get("DELIVERY_TASK_SECONDS", 30)),
     }
 
 
-def _celery_config(redis_url: str | None, instance: Path) -> dict:
+def _celery_config(redis_url: str | None, instance: Path, env: dict[str, str]) -> dict:
+    queue = env.get("CELERY_QUEUE", "celery")
     common = {
+        "task_default_queue": queue,
+        # Campaign delivery may get queues (and workers) of its own: DELIVERY_QUEUE.
+        "task_routes": {
+            "newsletter.tasks.deliver_issue": {"queue": env.get("DELIVERY_QUEUE", queue)},
+            "newsletter.tasks.watch_campaigns": {"queue": env.get("DELIVERY_QUEUE", queue)},
+        },
+        # Starts scheduled issues and resumes any whose workers died (celery beat, or -B).
+        "beat_schedule": {
+            "watch-campaigns": {
+                "task": "newsletter.tasks.watch_campaigns",
+                "schedule": float(env.get("WATCH_INTERVAL", 30)),
+            }
+        },
+        "beat_schedule_filename": str(instance / "celerybeat-schedule"),
         "task_ignore_result": True,
         # A mail task is acknowledged only after it ran, so a worker killed mid-send
         # leaves the message on the broker for another worker; the tasks are idempotent.
@@ -80,8 +112,9 @@ def _celery_config(redis_url: str | None, instance: Path) -> dict:
         return common | {
             "broker_url": redis_url,
             # Unacknowledged tasks return to the queue after this long; it must exceed the
-            # longest task (a confirmation mail takes well under a second).
-            "broker_transport_options": {"visibility_timeout": 3600},
+            # longest task (a delivery task stops after DELIVERY_TASK_SECONDS and queues its
+            # continuation). The campaign watcher resumes a dead worker's issue sooner.
+            "broker_transport_options": {"visibility_timeout": 600},
         }
     broker = instance / "broker"
     return common | {

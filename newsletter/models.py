@@ -5,7 +5,7 @@ import hashlib
 import secrets
 from datetime import UTC, datetime
 
-from sqlalchemy import JSON, Enum, ForeignKey, String, Text
+from sqlalchemy import JSON, Enum, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from .extensions import db
@@ -56,6 +56,7 @@ class Subscriber(db.Model):
     token: Mapped[str] = mapped_column(String(64), unique=True, default=new_token)
     confirm_nonce: Mapped[str | None] = mapped_column(String(32))
     confirmation_sent_at: Mapped[datetime | None]
+    soft_bounces: Mapped[int] = mapped_column(default=0, server_default="0")
     confirmed_at: Mapped[datetime | None]
     unsubscribed_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
@@ -144,3 +145,121 @@ class Suppression(db.Model):
     reason: Mapped[str] = mapped_column(String(32))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     note: Mapped[str | None] = mapped_column(Text)
+
+
+class IssueStatus(enum.StrEnum):
+    DRAFT = "draft"
+    SCHEDULED = "scheduled"
+    SENDING = "sending"
+    PAUSED = "paused"
+    SENT = "sent"
+    CANCELLED = "cancelled"
+
+
+class Fallback(enum.StrEnum):
+    """What subscribers whose language has no variant receive."""
+
+    DEFAULT = "default"  # the default language's variant
+    SKIP = "skip"  # nothing; counted as skipped
+
+
+class Issue(db.Model):
+    """One issue of the newsletter (a campaign), written once per language."""
+
+    __tablename__ = "issue"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    default_language: Mapped[str] = mapped_column(String(8))
+    fallback: Mapped[Fallback] = mapped_column(_enum(Fallback, "issue_fallback"))
+    status: Mapped[IssueStatus] = mapped_column(
+        _enum(IssueStatus, "issue_status"), default=IssueStatus.DRAFT, index=True
+    )
+    audience_languages: Mapped[list[str] | None] = mapped_column(JSON)
+    scheduled_at: Mapped[datetime | None]
+    started_at: Mapped[datetime | None]
+    finished_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    variants: Mapped[list["IssueVariant"]] = relationship(
+        back_populates="issue", cascade="all, delete-orphan", order_by="IssueVariant.language"
+    )
+    audience: Mapped[list["IssueList"]] = relationship(cascade="all, delete-orphan")
+
+    @property
+    def list_ids(self) -> set[int]:
+        return {item.list_id for item in self.audience}
+
+    def variant(self, language: str) -> "IssueVariant | None":
+        return next((v for v in self.variants if v.language == language), None)
+
+
+class IssueList(db.Model):
+    """A list an issue goes to."""
+
+    __tablename__ = "issue_list"
+
+    issue_id: Mapped[int] = mapped_column(
+        ForeignKey("issue.id", ondelete="CASCADE"), primary_key=True
+    )
+    list_id: Mapped[int] = mapped_column(
+        ForeignKey("mailing_list.id", ondelete="RESTRICT"), primary_key=True
+    )
+
+
+class IssueVariant(db.Model):
+    """The issue in one language."""
+
+    __tablename__ = "issue_variant"
+    __table_args__ = (UniqueConstraint("issue_id", "language"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    issue_id: Mapped[int] = mapped_column(ForeignKey("issue.id", ondelete="CASCADE"))
+    language: Mapped[str] = mapped_column(String(8))
+    subject: Mapped[str] = mapped_column(String(200))
+    preheader: Mapped[str] = mapped_column(String(200), default="")
+    body: Mapped[str] = mapped_column(Text)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    issue: Mapped[Issue] = relationship(back_populates="variants")
+
+
+class DeliveryState(enum.StrEnum):
+    QUEUED = "queued"
+    SENDING = "sending"
+    SENT = "sent"
+    FAILED = "failed"
+    SKIPPED = "skipped"
+
+
+class Delivery(db.Model):
+    """The ledger: one row per (issue, subscriber), written when sending starts.
+
+    A row in ``sending`` whose lease has run out belongs to a worker that died; it is
+    claimed again and re-sent with the same Message-ID.
+    """
+
+    __tablename__ = "delivery"
+    __table_args__ = (
+        UniqueConstraint("issue_id", "subscriber_id"),
+        Index("ix_delivery_claim", "issue_id", "state", "next_attempt_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    issue_id: Mapped[int] = mapped_column(ForeignKey("issue.id", ondelete="CASCADE"))
+    subscriber_id: Mapped[int] = mapped_column(
+        ForeignKey("subscriber.id", ondelete="CASCADE"), index=True
+    )
+    language: Mapped[str | None] = mapped_column(String(8))
+    state: Mapped[DeliveryState] = mapped_column(
+        _enum(DeliveryState, "delivery_state"), default=DeliveryState.QUEUED
+    )
+    attempts: Mapped[int] = mapped_column(default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(default=utcnow)
+    lease_until: Mapped[datetime | None]
+    last_code: Mapped[int | None]
+    last_response: Mapped[str | None] = mapped_column(String(500))
+    message_id: Mapped[str] = mapped_column(String(200), unique=True)
+    sent_at: Mapped[datetime | None] = mapped_column(index=True)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)

@@ -1,18 +1,20 @@
 """Celery tasks: thin shells that reload rows by id and call the domain functions."""
 
 import smtplib
+import time
 
 from celery import shared_task
 from flask import current_app
 from flask_babel import force_locale
 from flask_babel import gettext as _
 
+from . import campaigns, delivery
 from .extensions import db
 from .links import external_url, subscriber_links
 from .mail.message import build_message
 from .mail.render import render_email
 from .mail.transport import send_message
-from .models import Subscriber, SubscriberStatus
+from .models import Issue, IssueStatus, Subscriber, SubscriberStatus
 from .subscriptions import ascii_address, confirmation_token
 
 
@@ -29,7 +31,6 @@ def build_confirmation(subscriber: Subscriber):
             subscriber=subscriber,
             confirm_url=confirm_url,
             lists=lists,
-            organisation=current_app.config.get("ORGANISATION_NAME", ""),
             **subscriber_links(subscriber),
         )
     return build_message(
@@ -66,3 +67,51 @@ def send_confirmation(self, subscriber_id: int) -> None:
             current_app.logger.warning("Confirmation to %s refused: %s", subscriber_id, error)
             return
         raise self.retry(exc=error, countdown=min(600, 5 * 2**self.request.retries)) from error
+
+
+def dispatch_delivery(issue_id: int) -> None:
+    """Queue enough delivery tasks for the issue to keep several workers busy."""
+    for _task in range(current_app.config["DELIVERY_TASKS"]):
+        deliver_issue.delay(issue_id)
+
+
+@shared_task(bind=True)
+def deliver_issue(self, issue_id: int) -> None:
+    """Send batches of the issue until it is done, paused or cancelled.
+
+    The task stops after ``DELIVERY_TASK_SECONDS`` and queues its own continuation, so no
+    task outlives the broker's visibility timeout. When every open row is waiting (a retry
+    later, or another worker's lease), it comes back when the earliest one is due.
+    """
+    deadline = time.monotonic() + current_app.config["DELIVERY_TASK_SECONDS"]
+    while time.monotonic() < deadline:
+        outcome = delivery.deliver_batch(issue_id)
+        if outcome.stop:
+            return
+        if outcome.claimed:
+            continue
+        if campaigns.finish_if_done(issue_id):
+            db.session.commit()
+            return
+        db.session.commit()
+        wait = delivery.seconds_until_due(issue_id)
+        if wait is None:
+            return
+        if wait > 1:
+            self.apply_async((issue_id,), countdown=min(wait, 60))
+            return
+        time.sleep(max(wait, 0.05))
+    self.apply_async((issue_id,))
+
+
+@shared_task
+def watch_campaigns() -> None:
+    """Periodic: start scheduled issues that are due; resume issues whose workers died."""
+    for issue_id in campaigns.due_scheduled_issues():
+        issue = db.session.get(Issue, issue_id, with_for_update=True)
+        if issue.status == IssueStatus.SCHEDULED:
+            campaigns.start_sending(issue)
+            db.session.commit()
+            dispatch_delivery(issue_id)
+    for issue_id in campaigns.stalled_issues(current_app.config["DELIVERY_LEASE_SECONDS"]):
+        dispatch_delivery(issue_id)

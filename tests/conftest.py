@@ -6,6 +6,7 @@ built by the migrations. In CI (``CI=true``) a missing service fails the run; no
 skipped.
 """
 
+import collections
 import os
 import re
 import shutil
@@ -71,6 +72,7 @@ def _database_url(kind: str, tmp_path_factory) -> tuple[str, callable]:
 @pytest.fixture(scope="session", params=DATABASES)
 def app(request, tmp_path_factory, smtp, redis_client):
     url, drop = _database_url(request.param, tmp_path_factory)
+    run_id = uuid.uuid4().hex[:8]
     instance = tmp_path_factory.mktemp("instance")
     settings = from_environment(
         {
@@ -84,20 +86,37 @@ def app(request, tmp_path_factory, smtp, redis_client):
             "SUBSCRIBE_LIMIT_PER_IP": "1000/minute",
             "SUBSCRIBE_LIMIT_PER_ADDRESS": "1000/minute",
             "CONFIRM_RESEND_INTERVAL": "0",
+            "CELERY_QUEUE": f"test-{run_id}",
+            # Campaigns go to worker processes the delivery tests start themselves.
+            "DELIVERY_QUEUE": f"test-{run_id}-delivery",
         }
     )
-    run_id = uuid.uuid4().hex[:8]
     settings["TESTING"] = True
     settings["RATELIMIT_KEY_PREFIX"] = f"test-limits-{run_id}"
     # Resetting the limiter clears only this run's counters, not another run's on the same Redis.
     settings["RATELIMIT_STORAGE_OPTIONS"] = {"key_prefix": f"test-limits-{run_id}"}
-    settings["CELERY"]["task_default_queue"] = f"test-{run_id}"
     app = create_app(settings)
     app.database_kind = request.param
+    app.worker_env = {  # what a separate worker process needs to join this test run
+        "DATABASE_URL": url,
+        "REDIS_URL": REDIS_URL,
+        "SMTP_URL": settings["SMTP_URL"],
+        "INSTANCE_PATH": str(instance),
+        "BASE_URL": settings["BASE_URL"],
+        "MAIL_FROM": settings["MAIL_FROM"],
+        "CELERY_QUEUE": f"test-{run_id}",
+        "DELIVERY_QUEUE": f"test-{run_id}-delivery",
+    }
     with app.app_context():
         upgrade()
     celery = app.extensions["celery"]
-    with start_worker(celery, pool="solo", perform_ping_check=False, shutdown_timeout=30):
+    with start_worker(
+        celery,
+        pool="solo",
+        perform_ping_check=False,
+        shutdown_timeout=30,
+        queues=[f"test-{run_id}"],
+    ):
         yield app
     with app.app_context():
         db.engine.dispose()
@@ -106,26 +125,36 @@ def app(request, tmp_path_factory, smtp, redis_client):
 
 
 class TasksInFlight:
-    """Counts tasks published but not yet finished by the worker (it runs in this process)."""
+    """Tasks this process published and its worker thread has not finished, by task id.
+
+    A retry is published under the same id, so an id counts once per pending run.
+    Campaign tasks go to worker processes (the delivery queue) and are not counted.
+    """
 
     def __init__(self):
-        self.count = 0
+        self.pending: collections.Counter[str] = collections.Counter()
         self.changed = threading.Condition()
         after_task_publish.connect(self.published, weak=False)
         task_postrun.connect(self.finished, weak=False)
 
-    def published(self, **_kwargs):
+    def published(self, sender=None, headers=None, routing_key=None, **_kwargs):
+        if routing_key and routing_key.endswith("-delivery"):
+            return
         with self.changed:
-            self.count += 1
+            self.pending[(headers or {}).get("id")] += 1
 
-    def finished(self, **_kwargs):
+    def finished(self, task_id=None, **_kwargs):
         with self.changed:
-            self.count -= 1
+            if self.pending.get(task_id):
+                self.pending[task_id] -= 1
+                if not self.pending[task_id]:
+                    del self.pending[task_id]
             self.changed.notify_all()
 
     def wait_idle(self, timeout: float = 60) -> None:
         with self.changed:
-            self.changed.wait_for(lambda: self.count <= 0, timeout)
+            if not self.changed.wait_for(lambda: not self.pending, timeout):
+                raise AssertionError(f"tasks still running after the test: {self.pending}")
 
 
 TASKS = TasksInFlight()

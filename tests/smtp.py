@@ -19,6 +19,8 @@ class Received:
     mail_from: str
     recipients: list[str]
     data: bytes
+    peer: tuple = ()  # the client's address: one per SMTP connection
+    at: float = 0.0  # time.time() on arrival
 
     @property
     def message(self) -> EmailMessage:
@@ -50,7 +52,13 @@ class RecordingHandler:
     async def handle_DATA(self, server, session, envelope):
         with self._lock:
             self.received.append(
-                Received(envelope.mail_from, list(envelope.rcpt_tos), envelope.original_content)
+                Received(
+                    envelope.mail_from,
+                    list(envelope.rcpt_tos),
+                    envelope.original_content,
+                    tuple(session.peer or ()),
+                    time.time(),
+                )
             )
             self._lock.notify_all()
         return "250 Message accepted for delivery"

@@ -6,7 +6,7 @@ import pytest
 from babel.messages.mofile import read_mo
 from babel.messages.pofile import read_po
 
-from newsletter.cli import POT, TRANSLATIONS, extract_to_temporary
+from newsletter.cli.translate import POT, TRANSLATIONS, extract_to_temporary
 
 LANGUAGES = ["es", "fr", "de"]
 PLACEHOLDER = re.compile(r"%\(\w+\)[sd]")

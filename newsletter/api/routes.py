@@ -1,11 +1,14 @@
-"""JSON API. For now: the public subscribe endpoint other websites post to."""
+"""JSON API: the public subscribe endpoint other websites post to, and the bounce webhook."""
 
-from flask import Blueprint, current_app, jsonify, render_template, request
+import hmac
+
+from flask import Blueprint, abort, current_app, jsonify, render_template, request
 from flask_babel import get_locale
 from flask_babel import gettext as _
 from werkzeug.datastructures import MultiDict
 
-from ..extensions import csrf
+from ..bounces import process_message
+from ..extensions import csrf, db
 from ..limits import per_address, per_ip
 from ..public.forms import SubscribeForm
 from ..public.routes import list_label, submit_subscription
@@ -73,3 +76,31 @@ def subscribe():
             errors={name: [str(e) for e in errors] for name, errors in form.errors.items()},
         ), 400
     return render_template("public/subscribe.html", form=form, list_label=list_label), 400
+
+
+MAX_REPORT_SIZE = 10 * 1024 * 1024
+
+
+@bp.route("/bounces", methods=["POST"])
+@csrf.exempt
+def receive_bounce_report():
+    """A bounce or complaint report, posted as a raw message by a mail server or provider.
+
+    Off (404) until BOUNCE_WEBHOOK_TOKEN is set; callers send it as a bearer token.
+    """
+    # Returned messages are far larger than anything else this app accepts.
+    request.max_content_length = MAX_REPORT_SIZE
+    expected = current_app.config.get("BOUNCE_WEBHOOK_TOKEN")
+    if not expected:
+        abort(404)
+    scheme, _space, given = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not hmac.compare_digest(
+        given.strip().encode(), str(expected).encode()
+    ):
+        response = jsonify(status="error", message=_("A valid token is required."))
+        response.headers["WWW-Authenticate"] = "Bearer"
+        return response, 401
+    limit = current_app.config["SOFT_BOUNCE_LIMIT"]
+    actions = process_message(request.get_data(cache=False), limit)
+    db.session.commit()
+    return jsonify(status="ok", actions=actions)

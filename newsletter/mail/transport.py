@@ -62,9 +62,12 @@ class SMTPTransport:
                 conn.close()
 
     def send(self, msg: EmailMessage) -> None:
-        data = msg.as_bytes(policy=policy.SMTP)
         sender = parseaddr(str(msg["From"]))[1]
         recipients = [addr for _, addr in getaddresses([str(msg["To"])])]
+        self.send_raw(sender, recipients, msg.as_bytes(policy=policy.SMTP))
+
+    def send_raw(self, sender: str, recipients: list[str], data: bytes) -> None:
+        """Send finished CRLF bytes; raises smtplib's exceptions on refusal."""
         try:
             self._connection().sendmail(sender, recipients, data)
         except (smtplib.SMTPServerDisconnected, ConnectionResetError, BrokenPipeError):
@@ -83,11 +86,17 @@ class MailboxTransport:
         self.folder = Path(folder)
 
     def send(self, msg: EmailMessage) -> None:
+        self.send_raw("", [], msg.as_bytes(policy=policy.SMTP))
+
+    def send_raw(self, sender: str, recipients: list[str], data: bytes) -> None:
         self.folder.mkdir(parents=True, exist_ok=True)
         path = self.folder / f"{uuid.uuid4().hex}.eml"
         temporary = path.with_suffix(".tmp")
-        temporary.write_bytes(msg.as_bytes(policy=policy.SMTP))
+        temporary.write_bytes(data)
         temporary.rename(path)
+
+    def close(self) -> None:
+        pass
 
 
 _transports: dict[str, SMTPTransport] = {}

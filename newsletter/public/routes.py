@@ -18,9 +18,12 @@ from kombu.exceptions import OperationalError
 from sqlalchemy.exc import IntegrityError
 
 from .. import subscriptions
+from ..delivery import prepared_variant
 from ..extensions import csrf, db
 from ..limits import per_address, per_ip
-from ..models import MailingList, Subscriber
+from ..links import external_url
+from ..mail import campaign as campaign_mail
+from ..models import Issue, IssueStatus, MailingList, Subscriber
 from ..subscriptions import ConfirmOutcome, RequestInfo
 from ..tasks import send_confirmation
 from .forms import ConfirmForm, EraseForm, PreferencesForm, SubscribeForm
@@ -220,3 +223,17 @@ def _unsubscribe_source() -> str:
     if request.form.get("List-Unsubscribe") == "One-Click":
         return "one-click"
     return "unsubscribe-page"
+
+
+@bp.route("/<lang>/issues/<int:issue_id>")
+def view_issue(issue_id: int):
+    """An issue as sent, for "view in your browser" (personal links lead to this site)."""
+    issue = db.session.get(Issue, issue_id)
+    lang = str(get_locale())
+    if issue is None or issue.status not in (IssueStatus.SENDING, IssueStatus.SENT):
+        abort(404)
+    language = lang if issue.variant(lang) else issue.default_language
+    html = campaign_mail.public_copy(
+        prepared_variant(issue, language), external_url("public.subscribe", lang=lang)
+    )
+    return Response(html, mimetype="text/html")

@@ -1,0 +1,321 @@
+"""Issues (campaigns): variants per language, audience, states, the ledger and progress.
+
+Functions change the session; the caller commits. Sending itself is in ``delivery.py``.
+"""
+
+import hashlib
+import hmac
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from flask import current_app
+from sqlalchemy import String, and_, case, cast, exists, func, insert, literal, select, update
+
+from .extensions import db
+from .mail.message import sender_domain
+from .models import (
+    Delivery,
+    DeliveryState,
+    Fallback,
+    Issue,
+    IssueList,
+    IssueStatus,
+    IssueVariant,
+    MailingList,
+    Subscriber,
+    SubscriberStatus,
+    Subscription,
+    utcnow,
+)
+
+S = IssueStatus
+# action: (the states it may start from, the state it leads to)
+TRANSITIONS: dict[str, tuple[set[IssueStatus], IssueStatus]] = {
+    "schedule": ({S.DRAFT, S.SCHEDULED}, S.SCHEDULED),
+    "unschedule": ({S.SCHEDULED}, S.DRAFT),
+    "start": ({S.DRAFT, S.SCHEDULED}, S.SENDING),
+    "pause": ({S.SENDING}, S.PAUSED),
+    "resume": ({S.PAUSED}, S.SENDING),
+    "finish": ({S.SENDING}, S.SENT),
+    "cancel": ({S.DRAFT, S.SCHEDULED, S.SENDING, S.PAUSED}, S.CANCELLED),
+    "resend": ({S.SENT, S.SENDING, S.PAUSED}, S.SENDING),
+}
+
+
+class CampaignError(ValueError):
+    """The issue can't do what was asked; the message says why."""
+
+
+def transition(issue: Issue, action: str) -> None:
+    """The one place an issue changes state."""
+    allowed, new = TRANSITIONS[action]
+    if issue.status not in allowed:
+        raise CampaignError(f"An issue that is {issue.status.value} can't {action}.")
+    issue.status = new
+
+
+def create_issue(
+    name: str,
+    default_language: str,
+    list_ids: set[int],
+    fallback: Fallback = Fallback.DEFAULT,
+    languages: list[str] | None = None,
+) -> Issue:
+    if default_language not in current_app.config["LANGUAGES"]:
+        raise CampaignError(f"Unknown language {default_language!r}.")
+    issue = Issue(
+        name=name[:200],
+        default_language=default_language,
+        fallback=fallback,
+        audience_languages=sorted(languages) if languages else None,
+    )
+    set_audience(issue, list_ids, languages)
+    db.session.add(issue)
+    return issue
+
+
+def set_audience(issue: Issue, list_ids: set[int], languages: list[str] | None = None) -> None:
+    known = set(
+        db.session.execute(select(MailingList.id).where(MailingList.id.in_(list_ids))).scalars()
+    )
+    if not list_ids or known != set(list_ids):
+        raise CampaignError("Choose one or more existing lists.")
+    unknown = set(languages or []) - set(current_app.config["LANGUAGES"])
+    if unknown:
+        raise CampaignError(f"Unknown languages: {', '.join(sorted(unknown))}.")
+    issue.audience = [IssueList(list_id=list_id) for list_id in sorted(list_ids)]
+    issue.audience_languages = sorted(languages) if languages else None
+
+
+def set_variant(
+    issue: Issue, language: str, subject: str, body: str, preheader: str = ""
+) -> IssueVariant:
+    """Write or replace the issue's text in one language."""
+    if language not in current_app.config["LANGUAGES"]:
+        raise CampaignError(f"Unknown language {language!r}.")
+    subject = " ".join(subject.split())
+    if not subject or not body.strip():
+        raise CampaignError("A variant needs a subject and a body.")
+    variant = issue.variant(language)
+    if variant is None:
+        variant = IssueVariant(language=language)
+        issue.variants.append(variant)
+    variant.subject = subject[:200]
+    variant.preheader = " ".join(preheader.split())[:200]
+    variant.body = body
+    return variant
+
+
+def message_id_secret(issue_id: int) -> str:
+    key = current_app.config["SECRET_KEY"].encode()
+    return hmac.new(key, f"issue:{issue_id}".encode(), hashlib.sha256).hexdigest()[:12]
+
+
+def _check_ready(issue: Issue) -> None:
+    if issue.variant(issue.default_language) is None:
+        raise CampaignError("The issue has no variant in its default language.")
+    if not issue.audience:
+        raise CampaignError("The issue has no audience.")
+
+
+def schedule(issue: Issue, when: datetime) -> None:
+    _check_ready(issue)
+    transition(issue, "schedule")
+    issue.scheduled_at = when
+
+
+def start_sending(issue: Issue) -> int:
+    """Fix the audience in the ledger and move to ``sending``; return the ledger's size.
+
+    One INSERT … SELECT: every confirmed subscriber of the chosen lists (and languages)
+    gets one row, in their language if the issue has it, else per the fallback rule.
+    """
+    _check_ready(issue)
+    transition(issue, "start")
+    issue.started_at = utcnow()
+    db.session.flush()
+
+    variants = [v.language for v in issue.variants]
+    fallback = issue.default_language if issue.fallback == Fallback.DEFAULT else None
+    language = case(
+        (Subscriber.language.in_(variants), Subscriber.language),
+        else_=literal(fallback, String) if fallback else None,
+    )
+    state = case(
+        (Subscriber.language.in_(variants), literal(DeliveryState.QUEUED.value)),
+        else_=literal((DeliveryState.QUEUED if fallback else DeliveryState.SKIPPED).value),
+    )
+    domain = sender_domain(current_app.config["MAIL_FROM"])
+    message_id = (
+        literal(f"<{issue.id}.")
+        + cast(Subscriber.id, String)
+        + literal(f".{message_id_secret(issue.id)}@{domain}>")
+    )
+    now = utcnow()
+    audience = select(
+        literal(issue.id),
+        Subscriber.id,
+        language,
+        state,
+        literal(0),
+        literal(now),
+        literal(now),
+        message_id,
+    ).where(
+        Subscriber.status == SubscriberStatus.CONFIRMED,
+        exists().where(
+            and_(
+                Subscription.subscriber_id == Subscriber.id,
+                Subscription.list_id.in_(issue.list_ids),
+            )
+        ),
+    )
+    if issue.audience_languages:
+        audience = audience.where(Subscriber.language.in_(issue.audience_languages))
+    db.session.execute(
+        insert(Delivery).from_select(
+            [
+                "issue_id",
+                "subscriber_id",
+                "language",
+                "state",
+                "attempts",
+                "next_attempt_at",
+                "updated_at",
+                "message_id",
+            ],
+            audience,
+        )
+    )
+    return db.session.execute(
+        select(func.count()).select_from(Delivery).where(Delivery.issue_id == issue.id)
+    ).scalar()
+
+
+def pause(issue: Issue) -> None:
+    transition(issue, "pause")
+
+
+def resume(issue: Issue) -> None:
+    transition(issue, "resume")
+
+
+def cancel(issue: Issue) -> None:
+    transition(issue, "cancel")
+    issue.finished_at = utcnow()
+
+
+def resend_failed(issue: Issue) -> int:
+    """Queue the failed deliveries again (only those; nobody else gets a second copy)."""
+    transition(issue, "resend")
+    issue.finished_at = None
+    result = db.session.execute(
+        update(Delivery)
+        .where(Delivery.issue_id == issue.id, Delivery.state == DeliveryState.FAILED)
+        .values(state=DeliveryState.QUEUED, attempts=0, next_attempt_at=utcnow())
+    )
+    return result.rowcount
+
+
+def finish_if_done(issue_id: int) -> bool:
+    """Mark a sending issue sent once no delivery is queued or in flight."""
+    issue = db.session.get(Issue, issue_id, with_for_update=True)
+    if issue is None or issue.status != S.SENDING:
+        return False
+    open_rows = db.session.execute(
+        select(func.count())
+        .select_from(Delivery)
+        .where(
+            Delivery.issue_id == issue_id,
+            Delivery.state.in_([DeliveryState.QUEUED, DeliveryState.SENDING]),
+        )
+    ).scalar()
+    if open_rows:
+        return False
+    transition(issue, "finish")
+    issue.finished_at = utcnow()
+    return True
+
+
+@dataclass
+class LanguageProgress:
+    queued: int = 0
+    sending: int = 0
+    sent: int = 0
+    failed: int = 0
+    skipped: int = 0
+    recent: int = 0
+
+    @property
+    def remaining(self) -> int:
+        return self.queued + self.sending
+
+    @property
+    def total(self) -> int:
+        return self.remaining + self.sent + self.failed + self.skipped
+
+
+@dataclass
+class Progress:
+    window: int
+    languages: dict[str, LanguageProgress] = field(default_factory=dict)
+
+    @property
+    def overall(self) -> LanguageProgress:
+        total = LanguageProgress()
+        for part in self.languages.values():
+            for name in ("queued", "sending", "sent", "failed", "skipped", "recent"):
+                setattr(total, name, getattr(total, name) + getattr(part, name))
+        return total
+
+    @property
+    def rate(self) -> float:
+        """Messages per second over the last ``window`` seconds."""
+        return self.overall.recent / self.window
+
+
+def progress(issue_id: int, window: int = 10) -> Progress:
+    """Sent, failed, skipped, remaining and current rate per language, in one query."""
+    since = utcnow() - timedelta(seconds=window)
+    rows = db.session.execute(
+        select(
+            Delivery.language,
+            Delivery.state,
+            func.count(),
+            func.sum(case((Delivery.sent_at >= since, 1), else_=0)),
+        )
+        .where(Delivery.issue_id == issue_id)
+        .group_by(Delivery.language, Delivery.state)
+    )
+    result = Progress(window=window, languages=defaultdict(LanguageProgress))
+    for language, state, count, recent in rows:
+        part = result.languages[language or "-"]
+        setattr(part, DeliveryState(state).value, count)
+        part.recent += recent or 0
+    result.languages = dict(result.languages)
+    return result
+
+
+def due_scheduled_issues() -> list[int]:
+    """Scheduled issues whose time has come."""
+    return list(
+        db.session.execute(
+            select(Issue.id).where(Issue.status == S.SCHEDULED, Issue.scheduled_at <= utcnow())
+        ).scalars()
+    )
+
+
+def stalled_issues(grace_seconds: int) -> list[int]:
+    """Sending issues with rows nobody has taken for ``grace_seconds`` (their workers died)."""
+    from .delivery import claimable
+
+    past = utcnow() - timedelta(seconds=grace_seconds)
+    return list(
+        db.session.execute(
+            select(Issue.id).where(
+                Issue.status == S.SENDING,
+                exists().where(claimable(Issue.id, past)),
+            )
+        ).scalars()
+    )

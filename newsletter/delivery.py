@@ -1,0 +1,335 @@
+"""Delivering an issue: workers claim batches from the ledger, send, and record results.
+
+Claims are leases: a row moves to ``sending`` with ``lease_until`` set; if the worker dies,
+the lease runs out and another worker claims the row again and re-sends it with the same
+Message-ID. So a crash can repeat only the messages that were in flight, never skip one.
+"""
+
+import smtplib
+import time
+from dataclasses import dataclass
+from datetime import timedelta
+from email.utils import make_msgid
+
+from flask import current_app
+from sqlalchemy import and_, case, func, or_, select, update
+
+from .campaigns import CampaignError
+from .extensions import db
+from .links import external_url
+from .mail.campaign import PreparedVariant, Recipient, personalize, prepare_variant
+from .mail.transport import current_transport
+from .models import (
+    Delivery,
+    DeliveryState,
+    Issue,
+    IssueStatus,
+    Subscriber,
+    SubscriberStatus,
+    Suppression,
+    email_hash,
+    utcnow,
+)
+from .ratelimit import SendRateLimiter
+from .subscriptions import ascii_address, normalize_email
+
+CONNECTION_ERRORS = (smtplib.SMTPServerDisconnected, smtplib.SMTPConnectError, OSError)
+
+
+@dataclass(frozen=True)
+class Claim:
+    delivery_id: int
+    subscriber_id: int
+    language: str
+    message_id: str
+    attempts: int
+
+
+@dataclass
+class BatchOutcome:
+    stop: bool = False  # the issue is not sending (paused, cancelled, sent, gone)
+    claimed: int = 0
+    sent: int = 0
+    retried: int = 0
+    failed: int = 0
+    skipped: int = 0
+
+
+def claimable(issue_id: int, now):
+    """Rows ready to send: queued and due, or in flight under a lease that ran out."""
+    return and_(
+        Delivery.issue_id == issue_id,
+        or_(
+            and_(Delivery.state == DeliveryState.QUEUED, Delivery.next_attempt_at <= now),
+            and_(Delivery.state == DeliveryState.SENDING, Delivery.lease_until < now),
+        ),
+    )
+
+
+def claim_batch(issue_id: int, size: int, lease_seconds: int) -> list[Claim]:
+    """Take up to ``size`` rows for this worker, atomically.
+
+    PostgreSQL: ``FOR UPDATE SKIP LOCKED`` lets workers claim side by side without waiting
+    on each other. SQLite ignores it, but there the single UPDATE statement runs under the
+    database's write lock, which makes the claim just as exclusive.
+    """
+    now = utcnow()
+    candidates = (
+        select(Delivery.id)
+        .where(claimable(issue_id, now))
+        .order_by(Delivery.id)
+        .limit(size)
+        .with_for_update(skip_locked=True)
+    )
+    rows = db.session.execute(
+        update(Delivery)
+        .where(Delivery.id.in_(candidates.scalar_subquery()))
+        .values(
+            state=DeliveryState.SENDING,
+            lease_until=now + timedelta(seconds=lease_seconds),
+            attempts=Delivery.attempts + 1,
+            updated_at=now,
+        )
+        .returning(
+            Delivery.id,
+            Delivery.subscriber_id,
+            Delivery.language,
+            Delivery.message_id,
+            Delivery.attempts,
+        )
+        .execution_options(synchronize_session=False)
+    ).all()
+    db.session.commit()
+    return sorted((Claim(*row) for row in rows), key=lambda claim: claim.delivery_id)
+
+
+def seconds_until_due(issue_id: int) -> float | None:
+    """When the next open row may be claimed (None when no row is open)."""
+    # A queued row is due at its next attempt; one in flight when its lease ends.
+    due = func.min(
+        case(
+            (Delivery.state == DeliveryState.QUEUED, Delivery.next_attempt_at),
+            else_=Delivery.lease_until,
+        )
+    )
+    earliest = db.session.execute(
+        select(due).where(
+            Delivery.issue_id == issue_id,
+            Delivery.state.in_([DeliveryState.QUEUED, DeliveryState.SENDING]),
+        )
+    ).scalar()
+    if earliest is None:
+        return None
+    return max(0.0, (earliest - utcnow()).total_seconds())
+
+
+_prepared: dict[tuple, PreparedVariant] = {}
+_limiters: dict[tuple, SendRateLimiter] = {}
+
+
+def prepared_variant(issue: Issue, language: str) -> PreparedVariant:
+    """The variant rendered once per worker process (re-rendered if it was edited)."""
+    variant = issue.variant(language)
+    key = (issue.id, language, variant.updated_at)
+    if key not in _prepared:
+        view_url = external_url("public.view_issue", lang=language, issue_id=issue.id)
+        _prepared[key] = prepare_variant(issue, variant, view_url)
+    return _prepared[key]
+
+
+def rate_limiter() -> SendRateLimiter:
+    config = current_app.config
+    key = (config["SEND_RATE_PER_SECOND"], config["SEND_RATE_PER_HOUR"], config["REDIS_URL"])
+    if key not in _limiters:
+        _limiters[key] = SendRateLimiter(*key)
+    return _limiters[key]
+
+
+def _links(language: str, token: str) -> dict[str, str]:
+    return {
+        "unsubscribe_url": external_url("public.unsubscribe", lang=language, token=token),
+        "preferences_url": external_url("public.preferences", lang=language, token=token),
+    }
+
+
+def _smtp_code(error: smtplib.SMTPException) -> int | None:
+    if isinstance(error, smtplib.SMTPRecipientsRefused):
+        return max(code for code, _ in error.recipients.values())
+    return getattr(error, "smtp_code", None)
+
+
+def _smtp_text(error: smtplib.SMTPException) -> str:
+    if isinstance(error, smtplib.SMTPRecipientsRefused):
+        return "; ".join(
+            message.decode("utf-8", "replace") for _, message in error.recipients.values()
+        )
+    message = getattr(error, "smtp_error", b"")
+    return message.decode("utf-8", "replace") if isinstance(message, bytes) else str(error)
+
+
+class Ledger:
+    """Results of one batch, written together in one UPDATE round trip."""
+
+    def __init__(self):
+        self.rows: list[dict] = []
+        self.outcome = BatchOutcome()
+
+    def _add(self, claim: Claim, state: DeliveryState, **values) -> None:
+        now = utcnow()
+        row = {
+            "id": claim.delivery_id,
+            "state": state,
+            "attempts": claim.attempts,
+            "lease_until": None,
+            "next_attempt_at": now,
+            "sent_at": None,
+            "last_code": None,
+            "last_response": None,
+            "updated_at": now,
+        }
+        row.update(values)
+        self.rows.append(row)
+
+    def sent(self, claim: Claim) -> None:
+        self._add(claim, DeliveryState.SENT, sent_at=utcnow(), last_code=250)
+        self.outcome.sent += 1
+
+    def skipped(self, claim: Claim, reason: str) -> None:
+        self._add(claim, DeliveryState.SKIPPED, last_response=reason)
+        self.outcome.skipped += 1
+
+    def refused(self, claim: Claim, code: int | None, text: str) -> None:
+        config = current_app.config
+        text = text[:500]
+        if code is not None and code >= 500 or claim.attempts >= config["DELIVERY_MAX_ATTEMPTS"]:
+            self._add(claim, DeliveryState.FAILED, last_code=code, last_response=text)
+            self.outcome.failed += 1
+            return
+        delay = config["DELIVERY_RETRY_SECONDS"] * 2 ** (claim.attempts - 1)
+        due = utcnow() + timedelta(seconds=delay)
+        self._add(
+            claim, DeliveryState.QUEUED, next_attempt_at=due, last_code=code, last_response=text
+        )
+        self.outcome.retried += 1
+
+    def put_back(self, claim: Claim, delay: float, reason: str | None = None) -> None:
+        """Return an unsent claim without counting an attempt (server down, budget spent)."""
+        due = utcnow() + timedelta(seconds=delay)
+        self._add(
+            claim,
+            DeliveryState.QUEUED,
+            attempts=claim.attempts - 1,
+            next_attempt_at=due,
+            last_response=reason,
+        )
+        self.outcome.retried += 1
+
+    def write(self) -> BatchOutcome:
+        if self.rows:
+            db.session.execute(update(Delivery), self.rows)
+        db.session.commit()
+        return self.outcome
+
+
+def deliver_batch(issue_id: int) -> BatchOutcome:
+    """Claim one batch of this issue's ledger, send it, and record every result."""
+    config = current_app.config
+    issue = db.session.get(Issue, issue_id)
+    if issue is None or issue.status != IssueStatus.SENDING:
+        return BatchOutcome(stop=True)
+    claims = claim_batch(issue_id, config["DELIVERY_BATCH_SIZE"], config["DELIVERY_LEASE_SECONDS"])
+    ledger = Ledger()
+    ledger.outcome.claimed = len(claims)
+    if not claims:
+        return ledger.outcome
+
+    subscribers = {
+        row.id: row
+        for row in db.session.execute(
+            select(
+                Subscriber.id,
+                Subscriber.email,
+                Subscriber.name,
+                Subscriber.token,
+                Subscriber.status,
+            ).where(Subscriber.id.in_([claim.subscriber_id for claim in claims]))
+        )
+    }
+    hashes = {sid: email_hash(row.email) for sid, row in subscribers.items()}
+    suppressed = set(
+        db.session.execute(
+            select(Suppression.email_hash).where(Suppression.email_hash.in_(hashes.values()))
+        ).scalars()
+    )
+    try:
+        _send_claims(issue, claims, subscribers, hashes, suppressed, ledger)
+    except Exception as error:
+        # Record what was sent before the failure and retry the rest later (counting the
+        # attempt, so a message that always breaks ends as failed instead of looping).
+        done = {row["id"] for row in ledger.rows}
+        for claim in claims:
+            if claim.delivery_id not in done:
+                ledger.refused(claim, None, f"worker error: {error!r}")
+        ledger.write()
+        raise
+    return ledger.write()
+
+
+def _send_claims(issue, claims, subscribers, hashes, suppressed, ledger: Ledger) -> None:
+    config = current_app.config
+    transport = current_transport()
+    limiter = rate_limiter()
+    budget = budget_second = 0
+    for index, claim in enumerate(claims):
+        subscriber = subscribers.get(claim.subscriber_id)
+        if subscriber is None or subscriber.status != SubscriberStatus.CONFIRMED:
+            ledger.skipped(claim, "no longer subscribed")
+            continue
+        if hashes[claim.subscriber_id] in suppressed:
+            ledger.skipped(claim, "suppressed")
+            continue
+        if budget and int(time.time()) != budget_second:
+            budget = 0  # tokens belong to the second they were granted in
+        if budget == 0:
+            budget = limiter.acquire(len(claims) - index, config["DELIVERY_LEASE_SECONDS"] / 4)
+            budget_second = int(time.time())
+            if budget == 0:
+                for rest in claims[index:]:
+                    ledger.put_back(rest, 1, "waiting for the sending rate limit")
+                break
+        budget -= 1
+        prepared = prepared_variant(issue, claim.language)
+        address = ascii_address(subscriber.email)
+        data = personalize(
+            prepared,
+            Recipient(address, subscriber.name, subscriber.token, claim.message_id),
+            _links(claim.language, subscriber.token),
+        )
+        try:
+            transport.send_raw(prepared.sender, [address], data)
+        except (smtplib.SMTPRecipientsRefused, smtplib.SMTPResponseException) as error:
+            ledger.refused(claim, _smtp_code(error), _smtp_text(error))
+            continue
+        except CONNECTION_ERRORS as error:
+            transport.close()
+            current_app.logger.warning("SMTP unavailable, issue %s waits: %s", issue.id, error)
+            for rest in claims[index:]:
+                ledger.put_back(rest, config["DELIVERY_CONNECTION_RETRY_SECONDS"], str(error))
+            break
+        ledger.sent(claim)
+
+
+def send_test(issue: Issue, language: str, address: str) -> None:
+    """Send one message of a variant to any address, exactly as subscribers get it.
+
+    Its personal links carry no subscriber's token and nothing is written to the ledger.
+    """
+    if issue.variant(language) is None:
+        raise CampaignError(f"The issue has no {language} variant.")
+    email = ascii_address(normalize_email(address))
+    prepared = prepared_variant(issue, language)
+    message_id = make_msgid(domain=prepared.sender.rpartition("@")[2] or "localhost")
+    data = personalize(
+        prepared, Recipient(email, None, "test", message_id), _links(language, "test")
+    )
+    current_transport().send_raw(prepared.sender, [email], data)

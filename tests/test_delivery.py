@@ -1,0 +1,336 @@
+"""Delivering an issue: languages, fallback, who gets nothing, headers, failures, control."""
+
+import re
+import time
+from contextlib import contextmanager
+
+import pytest
+from campaign_helpers import BODIES, ledger, make_audience, make_issue, start
+from factories import make_subscriber, subscriber_state
+
+from newsletter import campaigns, delivery
+from newsletter.campaigns import CampaignError
+from newsletter.extensions import db
+from newsletter.models import Fallback, Issue, IssueStatus, SubscriberStatus
+
+
+def send_all(issue_id: int, timeout: float = 20) -> None:
+    """Work the issue's ledger in this process until nothing is left to do."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        outcome = delivery.deliver_batch(issue_id)
+        if outcome.stop:
+            return
+        if outcome.claimed:
+            continue
+        if campaigns.finish_if_done(issue_id):
+            db.session.commit()
+            return
+        db.session.commit()
+        wait = delivery.seconds_until_due(issue_id)
+        if wait is None:
+            return
+        time.sleep(min(wait, 1) + 0.01)
+    raise AssertionError("the issue did not finish in time")
+
+
+@contextmanager
+def configured(app, **values):
+    saved = {key: app.config[key] for key in values}
+    app.config.update(values)
+    try:
+        yield
+    finally:
+        app.config.update(saved)
+
+
+def by_recipient(received) -> dict:
+    result = {}
+    for item in received:
+        for address in item.recipients:
+            result.setdefault(address, []).append(item)
+    return result
+
+
+def test_everyone_gets_exactly_one_mail_in_their_language(app, client, in_app, smtp, translated):
+    audience = in_app(make_audience)
+    issue_id = in_app(make_issue, [audience["lists"]["newsletter"]])
+    # The ledger also holds the suppressed (still confirmed) address, skipped at send time.
+    assert in_app(start, issue_id) == len(audience["expected"]) + 1
+    in_app(send_all, issue_id)
+
+    received = by_recipient(smtp.settle())
+    assert set(received) == set(audience["expected"]), "nobody missed, nobody extra"
+    for email, language in audience["expected"].items():
+        [item] = received[email]
+        message = item.message
+        variant = language if language in BODIES else "en"  # Italian falls back to English
+        subject, _body = BODIES[variant]
+        assert message["Subject"] == subject
+        assert message["Content-Language"] == variant
+        html = message.get_body(preferencelist=("html",)).get_content()
+        text = message.get_body(preferencelist=("plain",)).get_content()
+        assert "<strong>" in html and BODIES[variant][1].split("**")[1] in html
+        assert translated(variant, "Hello %(name)s,", name="Reader 0") in text or (
+            translated(variant, "Hello %(name)s,", name="Reader 1") in text
+        )
+        assert translated(variant, "You receive this email because you subscribed to our news.")
+        assert translated(variant, "Unsubscribe") in html
+        assert message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+        assert message["List-Id"] == "<issues.newsletter.test>"
+        assert all(len(line) <= 998 for line in item.data.split(b"\r\n"))
+        assert b"\n" not in item.data.replace(b"\r\n", b"")
+
+    progress = in_app(campaigns.progress, issue_id)
+    assert progress.overall.sent == len(audience["expected"])
+    assert progress.languages["en"].sent == 2 + 1
+    assert in_app(lambda: db.session.get(Issue, issue_id).status) == IssueStatus.SENT
+
+
+def test_personal_unsubscribe_link_works_with_one_click(app, client, in_app, smtp):
+    audience = in_app(make_audience, per_language=1)
+    issue_id = in_app(make_issue, [audience["lists"]["newsletter"]])
+    in_app(start, issue_id)
+    in_app(send_all, issue_id)
+    message = by_recipient(smtp.settle())["es0@example.org"][0].message
+    https_url = re.search(r"<(http[^>]+)>", message["List-Unsubscribe"])[1]
+    assert "mailto:" in message["List-Unsubscribe"]
+    assert https_url.startswith("http://newsletter.test/es/unsubscribe/")
+    browserless = app.test_client(use_cookies=False)
+    response = browserless.post(
+        https_url.removeprefix("http://newsletter.test"),
+        data="List-Unsubscribe=One-Click",
+        content_type="application/x-www-form-urlencoded",
+    )
+    assert response.status_code == 200
+    assert in_app(subscriber_state, "es0@example.org").status == SubscriberStatus.UNSUBSCRIBED
+    html = message.get_body(preferencelist=("html",)).get_content()
+    assert https_url in html.replace("&amp;", "&"), "the footer carries the same link"
+
+
+def test_fallback_skip_sends_nothing_to_languages_without_a_variant(in_app, smtp):
+    audience = in_app(make_audience, per_language=1)
+    issue_id = in_app(make_issue, [audience["lists"]["newsletter"]], fallback=Fallback.SKIP)
+    in_app(start, issue_id)
+    in_app(send_all, issue_id)
+    received = by_recipient(smtp.settle())
+    assert "it0@example.org" not in received
+    assert set(received) == {e for e, lang in audience["expected"].items() if lang != "it"}
+    progress = in_app(campaigns.progress, issue_id)
+    assert progress.languages["-"].skipped == 1, "counted as skipped, with no variant"
+
+
+def test_audience_can_be_narrowed_to_languages(in_app, smtp):
+    audience = in_app(make_audience, per_language=1)
+    issue_id = in_app(
+        make_issue, [audience["lists"]["newsletter"]], audience_languages=["es", "de"]
+    )
+    in_app(start, issue_id)
+    in_app(send_all, issue_id)
+    assert set(by_recipient(smtp.settle())) == {"es0@example.org", "de0@example.org"}
+
+
+def test_message_ids_are_deterministic_per_issue_and_subscriber(in_app, smtp):
+    audience = in_app(make_audience, per_language=1)
+    issue_id = in_app(make_issue, [audience["lists"]["newsletter"]])
+    in_app(start, issue_id)
+    in_app(send_all, issue_id)
+    rows = {row[0]: row[3] for row in in_app(ledger, issue_id) if row[1] == "sent"}
+    sent_ids = {item.message["Message-ID"] for item in smtp.settle()}
+    assert sent_ids == set(rows.values())
+    state = in_app(subscriber_state, "fr0@example.org")
+    assert rows[state.id].startswith(f"<{issue_id}.{state.id}.")
+
+
+def test_unsubscribing_mid_campaign_stops_the_mail(in_app, smtp, app):
+    audience = in_app(make_audience, per_language=1)
+    issue_id = in_app(make_issue, [audience["lists"]["newsletter"]])
+    in_app(start, issue_id)
+
+    def leave():
+        from newsletter.models import Subscriber
+
+        person = db.session.execute(db.select(Subscriber).filter_by(email="de0@example.org"))
+        person.scalar_one().status = SubscriberStatus.UNSUBSCRIBED
+        db.session.commit()
+
+    in_app(leave)
+    in_app(send_all, issue_id)
+    assert "de0@example.org" not in by_recipient(smtp.settle())
+    assert in_app(campaigns.progress, issue_id).languages["de"].skipped == 1
+
+
+def test_temporary_refusals_are_retried_until_delivered(app, in_app, smtp):
+    audience = in_app(make_audience, per_language=1)
+    smtp.refuse("en0@example.org", "421 4.7.0 Try again later", "451 4.3.0 Busy")
+    issue_id = in_app(make_issue, [audience["lists"]["newsletter"]])
+    with configured(app, DELIVERY_RETRY_SECONDS=0.2):
+        in_app(start, issue_id)
+        in_app(send_all, issue_id)
+    received = by_recipient(smtp.settle())
+    assert set(received) == set(audience["expected"])
+    assert len(received["en0@example.org"]) == 1
+    state = in_app(subscriber_state, "en0@example.org")
+    [row] = [r for r in in_app(ledger, issue_id) if r[0] == state.id]
+    assert row[1:3] == ("sent", 3)
+
+
+def test_permanent_refusal_fails_with_the_reason_and_is_not_retried(app, in_app, smtp):
+    audience = in_app(make_audience, per_language=1)
+    smtp.refuse("fr0@example.org", "550 5.1.1 No such user here")
+    issue_id = in_app(make_issue, [audience["lists"]["newsletter"]])
+    in_app(start, issue_id)
+    in_app(send_all, issue_id)
+    received = by_recipient(smtp.settle())
+    assert "fr0@example.org" not in received
+    state = in_app(subscriber_state, "fr0@example.org")
+    [row] = [r for r in in_app(ledger, issue_id) if r[0] == state.id]
+    assert row[1:3] == ("failed", 1)
+    assert row[4] == 550 and "No such user" in row[5]
+    progress = in_app(campaigns.progress, issue_id)
+    assert progress.languages["fr"].failed == 1
+    assert in_app(lambda: db.session.get(Issue, issue_id).status) == IssueStatus.SENT
+
+    # "Resend to failed" queues only that row again; the others get no second copy.
+    smtp.reset()
+
+    def resend():
+        count = campaigns.resend_failed(db.session.get(Issue, issue_id))
+        db.session.commit()
+        return count
+
+    assert in_app(resend) == 1
+    in_app(send_all, issue_id)
+    assert [r.recipients for r in smtp.settle()] == [["fr0@example.org"]]
+
+
+def test_server_down_the_campaign_waits_and_resumes(app, in_app, smtp):
+    audience = in_app(make_audience, per_language=1)
+    issue_id = in_app(make_issue, [audience["lists"]["newsletter"]])
+    in_app(start, issue_id)
+    with configured(app, SMTP_URL="smtp://127.0.0.1:9", DELIVERY_CONNECTION_RETRY_SECONDS=0.5):
+        outcome = in_app(delivery.deliver_batch, issue_id)
+    assert outcome.sent == 0 and outcome.retried >= len(audience["expected"])
+    rows = [row for row in in_app(ledger, issue_id) if row[1] != "skipped"]
+    assert {row[1] for row in rows} == {"queued"}
+    assert {row[2] for row in rows} == {0}, "an unreachable server doesn't use up attempts"
+    in_app(send_all, issue_id)
+    assert set(by_recipient(smtp.settle())) == set(audience["expected"])
+
+
+def test_pause_stops_within_a_batch_and_resume_sends_the_rest_once(app, in_app, smtp):
+    audience = in_app(make_audience, per_language=2)
+    issue_id = in_app(make_issue, [audience["lists"]["newsletter"]])
+    in_app(start, issue_id)
+    with configured(app, DELIVERY_BATCH_SIZE=3):
+        assert in_app(delivery.deliver_batch, issue_id).sent == 3
+
+        def control(action):
+            getattr(campaigns, action)(db.session.get(Issue, issue_id))
+            db.session.commit()
+
+        in_app(control, "pause")
+        assert in_app(delivery.deliver_batch, issue_id).stop
+        assert len(smtp.settle()) == 3
+        in_app(control, "resume")
+        in_app(send_all, issue_id)
+    received = by_recipient(smtp.settle())
+    assert set(received) == set(audience["expected"])
+    assert all(len(items) == 1 for items in received.values())
+
+
+def test_cancel_sends_nothing_more(app, in_app, smtp):
+    audience = in_app(make_audience, per_language=2)
+    issue_id = in_app(make_issue, [audience["lists"]["newsletter"]])
+    in_app(start, issue_id)
+    with configured(app, DELIVERY_BATCH_SIZE=4):
+        in_app(delivery.deliver_batch, issue_id)
+        in_app(lambda: (campaigns.cancel(db.session.get(Issue, issue_id)), db.session.commit()))
+        assert in_app(delivery.deliver_batch, issue_id).stop
+    assert len(smtp.settle()) == 4
+    progress = in_app(campaigns.progress, issue_id)
+    assert progress.overall.sent == 4
+    assert progress.overall.remaining == len(audience["expected"]) + 1 - 4, "left unsent"
+
+
+def test_transitions_are_enforced(in_app):
+    audience = in_app(make_audience, per_language=1)
+    issue_id = in_app(make_issue, [audience["lists"]["newsletter"]])
+
+    def attempt(action):
+        try:
+            getattr(campaigns, action)(db.session.get(Issue, issue_id))
+            db.session.commit()
+            return "ok"
+        except CampaignError:
+            db.session.rollback()
+            return "refused"
+
+    assert in_app(attempt, "pause") == "refused", "a draft can't be paused"
+    assert in_app(attempt, "resume") == "refused"
+    assert in_app(attempt, "cancel") == "ok"
+    assert in_app(attempt, "start_sending") == "refused", "a cancelled issue stays cancelled"
+
+
+def test_an_issue_needs_its_default_variant_and_known_lists(in_app):
+    audience = in_app(make_audience, per_language=1)
+
+    def without_default():
+        issue_id = make_issue([audience["lists"]["newsletter"]], languages=("es",))
+        campaigns.start_sending(db.session.get(Issue, issue_id))
+
+    with pytest.raises(CampaignError):
+        in_app(without_default)
+    with pytest.raises(CampaignError):
+        in_app(make_issue, [999999])
+
+
+def test_view_in_browser_shows_the_sent_issue_without_personal_data(client, in_app, smtp):
+    audience = in_app(make_audience, per_language=1)
+    issue_id = in_app(make_issue, [audience["lists"]["newsletter"]])
+    assert client.get(f"/de/issues/{issue_id}").status_code == 404, "drafts are not public"
+    in_app(start, issue_id)
+    in_app(send_all, issue_id)
+    message = by_recipient(smtp.settle())["de0@example.org"][0].message
+    view_url = re.search(
+        r"http://newsletter\.test(/de/issues/\d+)",
+        message.get_body(preferencelist=("plain",)).get_content(),
+    )[1]
+    page = client.get(view_url).get_data(as_text=True)
+    assert BODIES["de"][0] in page
+    assert "__NL_" not in page and "Reader" not in page
+
+
+def test_markup_in_a_body_is_sanitized(in_app, smtp):
+    ids = in_app(lambda: make_audience(per_language=1)["lists"])
+
+    def hostile_issue():
+        issue = campaigns.create_issue("Hostile", "en", {ids["newsletter"]})
+        campaigns.set_variant(
+            issue,
+            "en",
+            "Hi",
+            'Text <script>alert(1)</script> <a href="javascript:x()">x</a>'
+            " <img src=x onerror=alert(1)>",
+        )
+        db.session.commit()
+        return issue.id
+
+    issue_id = in_app(hostile_issue)
+    in_app(start, issue_id)
+    in_app(send_all, issue_id)
+    html = smtp.settle()[0].message.get_body(preferencelist=("html",)).get_content()
+    assert "<script>alert" not in html and "javascript:" not in html and "onerror" not in html
+
+
+def test_progress_counts_each_state_in_one_query(in_app, smtp):
+    audience = in_app(make_audience, per_language=1)
+    in_app(make_subscriber, "late@example.org", "es", list_ids=(audience["lists"]["newsletter"],))
+    issue_id = in_app(make_issue, [audience["lists"]["newsletter"]], fallback=Fallback.SKIP)
+    in_app(start, issue_id)
+    before = in_app(campaigns.progress, issue_id)
+    assert before.languages["es"].queued == 2 and before.overall.remaining == 6
+    in_app(send_all, issue_id)
+    after = in_app(campaigns.progress, issue_id)
+    assert after.languages["es"].sent == 2 and after.overall.remaining == 0
+    assert after.rate > 0

@@ -1,0 +1,219 @@
+"""Real worker processes on one campaign: sharing, crashing, Redis restarts, the rate limit."""
+
+import collections
+import shutil
+import subprocess
+
+import pytest
+import redis
+from campaign_helpers import ledger, make_issue, start
+from factories import make_lists, make_subscriber
+from smtp import free_port
+from workers import WorkerProcess, wait_until
+
+from newsletter import campaigns
+from newsletter.extensions import db
+from newsletter.models import Issue, IssueStatus
+from newsletter.tasks import dispatch_delivery
+
+LANGUAGES = ("en", "es", "fr", "de")
+
+
+def make_readers(count: int) -> dict:
+    """``count`` confirmed readers across four languages; returns the list and addresses."""
+    ids = make_lists()
+    emails = []
+    for number in range(count):
+        email = f"reader{number}@example.org"
+        make_subscriber(email, LANGUAGES[number % 4], list_ids=(ids["newsletter"],))
+        emails.append(email)
+    return {"list_id": ids["newsletter"], "emails": emails}
+
+
+def issue_status(issue_id: int) -> IssueStatus:
+    return db.session.get(Issue, issue_id).status
+
+
+def prepare(in_app, readers: int) -> tuple[int, list[str]]:
+    audience = in_app(make_readers, readers)
+    issue_id = in_app(make_issue, [audience["list_id"]])
+    in_app(start, issue_id)
+    return issue_id, audience["emails"]
+
+
+def received_by_address(smtp) -> dict[str, list]:
+    result = collections.defaultdict(list)
+    for item in smtp.received:
+        for address in item.recipients:
+            result[address].append(item)
+    return result
+
+
+@pytest.fixture
+def workers():
+    started: list[WorkerProcess] = []
+
+    def launch(app, name, **settings) -> WorkerProcess:
+        worker = WorkerProcess(app, name, **settings)
+        started.append(worker)
+        return worker.wait_ready()
+
+    yield launch
+    for worker in started:
+        worker.stop()
+
+
+def test_two_workers_share_a_campaign_without_duplicates(app, in_app, smtp, workers):
+    issue_id, emails = prepare(in_app, 240)
+    first = workers(app, "first", DELIVERY_BATCH_SIZE=10)
+    second = workers(app, "second", DELIVERY_BATCH_SIZE=10)
+    in_app(dispatch_delivery, issue_id)
+    wait_until(lambda: in_app(issue_status, issue_id) == IssueStatus.SENT, 60, "the campaign")
+
+    received = received_by_address(smtp)
+    assert sorted(received) == sorted(emails), "nobody missed"
+    assert all(len(items) == 1 for items in received.values()), "nobody doubled"
+    assert len({item.peer for item in smtp.received}) >= 2, "both workers sent"
+    assert first.process.poll() is None and second.process.poll() is None
+
+
+def test_worker_killed_mid_campaign_another_finishes_it(app, in_app, smtp, workers):
+    issue_id, emails = prepare(in_app, 150)
+    doomed = workers(
+        app, "doomed", DELIVERY_BATCH_SIZE=10, DELIVERY_LEASE_SECONDS=3, SEND_RATE_PER_SECOND=60
+    )
+    in_app(dispatch_delivery, issue_id)
+    wait_until(lambda: len(smtp.received) >= 40, 30, "the first messages")
+    doomed.kill()
+    in_flight = {row[3] for row in in_app(ledger, issue_id) if row[1] == "sending"}
+    assert in_app(issue_status, issue_id) == IssueStatus.SENDING
+
+    # A fresh worker with the campaign watcher (celery beat) notices the stalled issue.
+    workers(
+        app,
+        "rescuer",
+        beat=True,
+        WATCH_INTERVAL=1,
+        DELIVERY_LEASE_SECONDS=3,
+        DELIVERY_BATCH_SIZE=10,
+    )
+    wait_until(lambda: in_app(issue_status, issue_id) == IssueStatus.SENT, 60, "the campaign")
+
+    received = received_by_address(smtp)
+    assert sorted(received) == sorted(emails), "nobody missed"
+    duplicates = {address: items for address, items in received.items() if len(items) > 1}
+    for items in duplicates.values():
+        ids = {item.message["Message-ID"] for item in items}
+        assert len(ids) == 1, "a re-sent message keeps its Message-ID"
+        assert ids <= in_flight, "only messages in flight at the crash are sent again"
+    assert len(duplicates) <= 10, "at most one batch was in flight"
+
+
+def test_temporary_failures_are_retried_by_the_workers(app, in_app, smtp, workers):
+    issue_id, emails = prepare(in_app, 20)
+    smtp.refuse(emails[3], "451 4.3.0 Try later", "421 4.7.0 Busy")
+    smtp.refuse(emails[5], "550 5.1.1 Unknown user")
+    workers(app, "retrier", DELIVERY_RETRY_SECONDS=0.5)
+    in_app(dispatch_delivery, issue_id)
+    wait_until(lambda: in_app(issue_status, issue_id) == IssueStatus.SENT, 60, "the campaign")
+    received = received_by_address(smtp)
+    assert sorted(received) == sorted(e for e in emails if e != emails[5])
+    failed = [row for row in in_app(ledger, issue_id) if row[1] == "failed"]
+    assert [(row[4], row[2]) for row in failed] == [(550, 1)]
+
+
+@pytest.fixture
+def private_redis(tmp_path):
+    """A Redis server of this test's own, which the test may restart."""
+    binary = shutil.which("redis-server")
+    port = free_port()
+    command = [
+        binary,
+        "--port",
+        str(port),
+        "--bind",
+        "127.0.0.1",
+        "--save",
+        "",
+        "--appendonly",
+        "no",
+        "--dir",
+        str(tmp_path),
+    ]
+
+    def launch():
+        process = subprocess.Popen(command, stdout=subprocess.DEVNULL)
+        client = redis.Redis(port=port)
+        wait_until(lambda: _pings(client), 10, "redis")
+        return process
+
+    server = {"process": launch()}
+
+    def restart():
+        server["process"].kill()
+        server["process"].wait()
+        server["process"] = launch()
+
+    yield f"redis://127.0.0.1:{port}/0", restart
+    server["process"].kill()
+    server["process"].wait()
+
+
+def _pings(client) -> bool:
+    try:
+        return client.ping()
+    except redis.ConnectionError:
+        return False
+
+
+def test_campaign_completes_across_a_redis_restart(app, in_app, smtp, workers, private_redis):
+    redis_url, restart = private_redis
+    issue_id, emails = prepare(in_app, 120)
+    # The watcher in the worker (beat) starts the stalled issue, then keeps it going.
+    workers(
+        app,
+        "steady",
+        beat=True,
+        REDIS_URL=redis_url,
+        WATCH_INTERVAL=1,
+        DELIVERY_LEASE_SECONDS=2,
+        DELIVERY_BATCH_SIZE=10,
+        SEND_RATE_PER_SECOND=40,
+        DELIVERY_RETRY_SECONDS=0.5,
+    )
+    wait_until(lambda: len(smtp.received) >= 20, 30, "the first messages")
+    restart()
+    wait_until(lambda: in_app(issue_status, issue_id) == IssueStatus.SENT, 90, "the campaign")
+    received = received_by_address(smtp)
+    assert sorted(received) == sorted(emails)
+
+
+def test_rate_limit_holds_across_two_workers(app, in_app, smtp, workers):
+    issue_id, emails = prepare(in_app, 100)
+    limit = 20
+    for name in ("left", "right"):
+        workers(app, name, SEND_RATE_PER_SECOND=limit, DELIVERY_BATCH_SIZE=5)
+    in_app(dispatch_delivery, issue_id)
+    wait_until(lambda: in_app(issue_status, issue_id) == IssueStatus.SENT, 60, "the campaign")
+
+    arrivals = sorted(item.at for item in smtp.received)
+    assert len(arrivals) == len(emails)
+    assert len({item.peer for item in smtp.received}) >= 2, "both workers sent"
+    per_second = collections.Counter(int(at) for at in arrivals)
+    # Budgets are per wall-clock second; allow a few messages that left at the end of one
+    # second and arrived in the next.
+    assert max(per_second.values()) <= limit + 3
+    assert arrivals[-1] - arrivals[0] >= len(emails) / limit - 2
+
+
+def test_campaign_progress_is_seen_from_outside_while_it_runs(app, in_app, smtp, workers):
+    issue_id, emails = prepare(in_app, 60)
+    workers(app, "slow", SEND_RATE_PER_SECOND=20, DELIVERY_BATCH_SIZE=5)
+    in_app(dispatch_delivery, issue_id)
+    wait_until(lambda: len(smtp.received) >= 10, 30, "the first messages")
+    midway = in_app(campaigns.progress, issue_id)
+    assert 0 < midway.overall.sent < len(emails)
+    assert midway.overall.remaining > 0
+    wait_until(lambda: in_app(issue_status, issue_id) == IssueStatus.SENT, 60, "the campaign")
+    final = in_app(campaigns.progress, issue_id)
+    assert final.overall.sent == len(emails) and final.overall.remaining == 0
