@@ -68,6 +68,9 @@ def from_environment(env: dict[str, str] | None = None) -> dict:
         "SOFT_BOUNCE_LIMIT": int(env.get("SOFT_BOUNCE_LIMIT", 3)),
         "BOUNCE_WEBHOOK_TOKEN": env.get("BOUNCE_WEBHOOK_TOKEN") or None,
         "UNSUBSCRIBE_MAILTO": env.get("UNSUBSCRIBE_MAILTO") or None,
+        "DKIM_SELECTOR": env.get("DKIM_SELECTOR") or None,
+        "DKIM_DOMAIN": env.get("DKIM_DOMAIN") or None,
+        "DKIM_KEY_FILE": env.get("DKIM_KEY_FILE") or None,
         # Sending: 0 means no limit. The budget is shared by all workers through Redis.
         "SEND_RATE_PER_SECOND": int(env.get("SEND_RATE_PER_SECOND", 0)),
         "SEND_RATE_PER_HOUR": int(env.get("SEND_RATE_PER_HOUR", 0)),

@@ -1,9 +1,12 @@
 """Delivering an issue: languages, fallback, who gets nothing, headers, failures, control."""
 
+import base64
 import re
+import subprocess
 import time
 from contextlib import contextmanager
 
+import dkim
 import pytest
 from campaign_helpers import BODIES, ledger, make_audience, make_issue, start
 from factories import make_subscriber, subscriber_state
@@ -334,3 +337,45 @@ def test_progress_counts_each_state_in_one_query(in_app, smtp):
     after = in_app(campaigns.progress, issue_id)
     assert after.languages["es"].sent == 2 and after.overall.remaining == 0
     assert after.rate > 0
+
+
+@pytest.fixture
+def dkim_key(tmp_path):
+    key = tmp_path / "dkim.pem"
+    subprocess.run(
+        ["openssl", "genrsa", "-traditional", "-out", str(key), "2048"],
+        check=True,
+        capture_output=True,
+    )
+    public = subprocess.run(
+        ["openssl", "rsa", "-in", str(key), "-pubout", "-outform", "DER"],
+        check=True,
+        capture_output=True,
+    ).stdout
+    record = b"v=DKIM1; k=rsa; p=" + base64.b64encode(public)
+    return key, record
+
+
+def test_dkim_signature_covers_list_unsubscribe_and_verifies(app, in_app, smtp, dkim_key):
+    key, record = dkim_key
+    audience = in_app(make_audience, per_language=1)
+    issue_id = in_app(make_issue, [audience["lists"]["newsletter"]])
+    with configured(app, DKIM_SELECTOR="news", DKIM_KEY_FILE=str(key)):
+        in_app(start, issue_id)
+        in_app(send_all, issue_id)
+    received = smtp.settle()
+    assert received
+
+    def dns(name, timeout=5):
+        return record if name == b"news._domainkey.newsletter.test." else None
+
+    for item in received:
+        signature = item.message["DKIM-Signature"]
+        assert "d=newsletter.test" in signature.replace(" ", "")
+        signed = re.search(r"h=([^;]+)", signature.replace("\r\n", "").replace(" ", ""))[1]
+        assert {"list-unsubscribe", "list-unsubscribe-post", "from", "subject"} <= set(
+            signed.lower().split(":")
+        )
+        assert dkim.verify(item.data, dnsfunc=dns)
+        tampered = item.data.replace(b"List-Id: <issues.", b"List-Id: <other.")
+        assert not dkim.verify(tampered, dnsfunc=dns)

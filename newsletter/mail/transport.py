@@ -12,6 +12,8 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 from flask import current_app
 
+from .signing import sign
+
 
 class SMTPTransport:
     """Sends through ``smtp://`` or ``smtps://`` URLs (``?starttls=1`` upgrades plain SMTP).
@@ -68,6 +70,7 @@ class SMTPTransport:
 
     def send_raw(self, sender: str, recipients: list[str], data: bytes) -> None:
         """Send finished CRLF bytes; raises smtplib's exceptions on refusal."""
+        data = sign(data)
         try:
             self._connection().sendmail(sender, recipients, data)
         except (smtplib.SMTPServerDisconnected, ConnectionResetError, BrokenPipeError):
@@ -89,6 +92,7 @@ class MailboxTransport:
         self.send_raw("", [], msg.as_bytes(policy=policy.SMTP))
 
     def send_raw(self, sender: str, recipients: list[str], data: bytes) -> None:
+        data = sign(data)
         self.folder.mkdir(parents=True, exist_ok=True)
         path = self.folder / f"{uuid.uuid4().hex}.eml"
         temporary = path.with_suffix(".tmp")
