@@ -307,15 +307,24 @@ def due_scheduled_issues() -> list[int]:
 
 
 def stalled_issues(grace_seconds: int) -> list[int]:
-    """Sending issues with rows nobody has taken for ``grace_seconds`` (their workers died)."""
+    """Sending issues with rows to send but no ledger activity for ``grace_seconds``.
+
+    Every claim and every result touches ``updated_at``, so a campaign that is merely slow
+    (a rate limit, retries) is not mistaken for one whose workers died.
+    """
     from .delivery import claimable
 
-    past = utcnow() - timedelta(seconds=grace_seconds)
+    now = utcnow()
+    recent = exists().where(
+        Delivery.issue_id == Issue.id,
+        Delivery.updated_at >= now - timedelta(seconds=grace_seconds),
+    )
     return list(
         db.session.execute(
             select(Issue.id).where(
                 Issue.status == S.SENDING,
-                exists().where(claimable(Issue.id, past)),
+                exists().where(claimable(Issue.id, now)),
+                ~recent,
             )
         ).scalars()
     )

@@ -5,6 +5,7 @@ import re
 import subprocess
 import time
 from contextlib import contextmanager
+from datetime import timedelta
 
 import dkim
 import pytest
@@ -14,7 +15,7 @@ from factories import make_subscriber, subscriber_state
 from newsletter import campaigns, delivery
 from newsletter.campaigns import CampaignError
 from newsletter.extensions import db
-from newsletter.models import Fallback, Issue, IssueStatus, SubscriberStatus
+from newsletter.models import Delivery, Fallback, Issue, IssueStatus, SubscriberStatus, utcnow
 
 
 def send_all(issue_id: int, timeout: float = 20) -> None:
@@ -379,3 +380,19 @@ def test_dkim_signature_covers_list_unsubscribe_and_verifies(app, in_app, smtp, 
         assert dkim.verify(item.data, dnsfunc=dns)
         tampered = item.data.replace(b"List-Id: <issues.", b"List-Id: <other.")
         assert not dkim.verify(tampered, dnsfunc=dns)
+
+
+def test_the_watcher_tells_a_stalled_issue_from_a_slow_one(app, in_app):
+    audience = in_app(make_audience, per_language=1)
+    issue_id = in_app(make_issue, [audience["lists"]["newsletter"]])
+    in_app(start, issue_id)
+    with configured(app, DELIVERY_BATCH_SIZE=2):
+        in_app(delivery.deliver_batch, issue_id)
+    assert in_app(campaigns.stalled_issues, 60) == [], "rows were just worked on"
+
+    def age_ledger():
+        db.session.execute(db.update(Delivery).values(updated_at=utcnow() - timedelta(seconds=120)))
+        db.session.commit()
+
+    in_app(age_ledger)
+    assert in_app(campaigns.stalled_issues, 60) == [issue_id]
