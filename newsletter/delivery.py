@@ -14,7 +14,7 @@ from email.utils import make_msgid
 from flask import current_app
 from sqlalchemy import and_, case, func, or_, select, update
 
-from .campaigns import CampaignError
+from .campaigns import CampaignError, finish_if_done
 from .extensions import db
 from .links import external_url
 from .mail.campaign import PreparedVariant, Recipient, personalize, prepare_variant
@@ -333,3 +333,27 @@ def send_test(issue: Issue, language: str, address: str) -> None:
         prepared, Recipient(email, None, "test", message_id), _links(language, "test")
     )
     current_transport().send_raw(prepared.sender, [email], data)
+
+
+def deliver_until(issue_id: int, deadline: float) -> float | None:
+    """Send batches of the issue until ``deadline`` (a ``time.monotonic()`` value).
+
+    Returns None when this worker has nothing more to do (the issue is done, paused or
+    cancelled), else the seconds after which to come back: 0 when the deadline came
+    first, or until the earliest open row is due (a retry, or another worker's lease).
+    """
+    while time.monotonic() < deadline:
+        outcome = deliver_batch(issue_id)
+        if outcome.stop:
+            return None
+        if outcome.claimed:
+            continue
+        if finish_if_done(issue_id):
+            db.session.commit()
+            return None
+        db.session.commit()
+        wait = seconds_until_due(issue_id)
+        if wait is None or wait > 1:
+            return wait
+        time.sleep(max(wait, 0.05))
+    return 0.0

@@ -84,24 +84,9 @@ def deliver_issue(self, issue_id: int) -> None:
     later, or another worker's lease), it comes back when the earliest one is due.
     """
     deadline = time.monotonic() + current_app.config["DELIVERY_TASK_SECONDS"]
-    while time.monotonic() < deadline:
-        outcome = delivery.deliver_batch(issue_id)
-        if outcome.stop:
-            return
-        if outcome.claimed:
-            continue
-        if campaigns.finish_if_done(issue_id):
-            db.session.commit()
-            return
-        db.session.commit()
-        wait = delivery.seconds_until_due(issue_id)
-        if wait is None:
-            return
-        if wait > 1:
-            self.apply_async((issue_id,), countdown=min(wait, 60))
-            return
-        time.sleep(max(wait, 0.05))
-    self.apply_async((issue_id,))
+    come_back = delivery.deliver_until(issue_id, deadline)
+    if come_back is not None:
+        self.apply_async((issue_id,), countdown=min(come_back, 60))
 
 
 @shared_task

@@ -19,23 +19,11 @@ from newsletter.models import Delivery, Fallback, Issue, IssueStatus, Subscriber
 
 
 def send_all(issue_id: int, timeout: float = 20) -> None:
-    """Work the issue's ledger in this process until nothing is left to do."""
+    """Work the issue's ledger in this process, as a worker would, until nothing is left."""
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        outcome = delivery.deliver_batch(issue_id)
-        if outcome.stop:
-            return
-        if outcome.claimed:
-            continue
-        if campaigns.finish_if_done(issue_id):
-            db.session.commit()
-            return
-        db.session.commit()
-        wait = delivery.seconds_until_due(issue_id)
-        if wait is None:
-            return
-        time.sleep(min(wait, 1) + 0.01)
-    raise AssertionError("the issue did not finish in time")
+    while (come_back := delivery.deliver_until(issue_id, deadline)) is not None:
+        assert time.monotonic() < deadline, "the issue did not finish in time"
+        time.sleep(min(come_back, 1) + 0.01)
 
 
 @contextmanager
