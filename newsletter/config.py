@@ -74,7 +74,7 @@ def from_environment(env: dict[str, str] | None = None) -> dict:
         # Sending: 0 means no limit. The budget is shared by all workers through Redis.
         "SEND_RATE_PER_SECOND": int(env.get("SEND_RATE_PER_SECOND", 0)),
         "SEND_RATE_PER_HOUR": int(env.get("SEND_RATE_PER_HOUR", 0)),
-        "DELIVERY_BATCH_SIZE": int(env.get("DELIVERY_BATCH_SIZE", 200)),
+        "DELIVERY_BATCH_SIZE": int(env.get("DELIVERY_BATCH_SIZE", 500)),
         "DELIVERY_LEASE_SECONDS": int(env.get("DELIVERY_LEASE_SECONDS", 120)),
         "DELIVERY_MAX_ATTEMPTS": int(env.get("DELIVERY_MAX_ATTEMPTS", 6)),
         "DELIVERY_RETRY_SECONDS": float(env.get("DELIVERY_RETRY_SECONDS", 60)),

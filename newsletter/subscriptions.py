@@ -64,6 +64,8 @@ def normalize_email(raw: str) -> str:
 
 def ascii_address(email: str) -> str:
     """The address as SMTP without SMTPUTF8 expects it (IDN domain in punycode)."""
+    if email.isascii():
+        return email
     local, _, domain = email.rpartition("@")
     try:
         return f"{local}@{idna.encode(domain, uts46=True).decode('ascii')}"

@@ -134,3 +134,15 @@ def test_dev_mailbox_is_absent_when_a_relay_is_configured(client):
 def test_dev_mailbox_rejects_path_tricks(client, dev_mailbox):
     for path in ("../../etc/passwd", "..%2F..%2Fetc%2Fpasswd", "0" * 32):
         assert client.get(f"/dev/mailbox/{path}").status_code == 404
+
+
+def test_lines_starting_with_a_dot_arrive_intact(app, in_app, smtp):
+    transport = SMTPTransport(app.config["SMTP_URL"])
+    body = ".starts with a dot\r\n..two dots\r\n.\r\nend\r\n"
+    data = ("From: a@newsletter.test\r\nTo: b@example.org\r\nSubject: dots\r\n\r\n" + body).encode()
+    try:
+        in_app(transport.send_raw, "a@newsletter.test", ["b@example.org"], data)
+    finally:
+        transport.close()
+    [received] = smtp.wait_for(1)
+    assert received.data.split(b"\r\n\r\n", 1)[1] == body.encode()

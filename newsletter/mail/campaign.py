@@ -39,16 +39,55 @@ class Recipient:
     message_id: str
 
 
+def _quoted_printable(text: str) -> bytes:
+    encoded = binascii.b2a_qp(text.encode("utf-8"), istext=True)
+    return encoded.replace(b"\n", b"\r\n")
+
+
+@dataclass(frozen=True)
+class EncodedBody:
+    """A body part already quoted-printable, except the few lines with placeholders.
+
+    Quoted-printable works line by line, so only those lines need encoding per recipient.
+    """
+
+    chunks: tuple[bytes | str, ...]
+
+    @classmethod
+    def of(cls, text: str) -> "EncodedBody":
+        chunks: list[bytes | str] = []
+        plain: list[str] = []
+        for line in text.replace("\r\n", "\n").split("\n"):
+            if "__NL_" in line:
+                if plain:
+                    chunks.append(_quoted_printable("\n".join(plain)))
+                    plain = []
+                chunks.append(line)
+            else:
+                plain.append(line)
+        if plain:
+            chunks.append(_quoted_printable("\n".join(plain)))
+        return cls(tuple(chunks))
+
+    def personalized(self, values: dict[str, str]) -> bytes:
+        parts = []
+        for chunk in self.chunks:
+            if isinstance(chunk, str):
+                for placeholder, value in values.items():
+                    chunk = chunk.replace(placeholder, value)
+                chunk = _quoted_printable(chunk)
+            parts.append(chunk)
+        return b"\r\n".join(parts)
+
+
 @dataclass(frozen=True)
 class PreparedVariant:
     """One language of one issue, rendered, with placeholders for the personal parts."""
 
     language: str
     subject_header: str
-    html_named: str
     html_anonymous: str
-    text_named: str
-    text_anonymous: str
+    bodies: dict[tuple[bool, str], EncodedBody]  # (named?, "plain" or "html")
     sender: str
     from_header: str
     list_id: str
@@ -86,20 +125,17 @@ def prepare_variant(issue, variant, view_url: str) -> PreparedVariant:
     return PreparedVariant(
         language=variant.language,
         subject_header=_encode_header(variant.subject),
-        html_named=rendered[True][0],
         html_anonymous=rendered[False][0],
-        text_named=rendered[True][1],
-        text_anonymous=rendered[False][1],
+        bodies={
+            (named, subtype): EncodedBody.of(rendered[named][index])
+            for named in (True, False)
+            for index, subtype in enumerate(("html", "plain"))
+        },
         sender=sender,
         from_header=formataddr((clean_display_name(sender_name), sender), charset="utf-8"),
         list_id=f"<issues.{domain}>",
         unsubscribe_mailto=config.get("UNSUBSCRIBE_MAILTO") or sender,
     )
-
-
-def _quoted_printable(text: str) -> bytes:
-    encoded = binascii.b2a_qp(text.replace("\r\n", "\n").encode("utf-8"), istext=True)
-    return encoded.replace(b"\n", b"\r\n")
 
 
 def personalize(prepared: PreparedVariant, recipient: Recipient, links: dict[str, str]) -> bytes:
@@ -108,17 +144,13 @@ def personalize(prepared: PreparedVariant, recipient: Recipient, links: dict[str
     ``links`` holds this recipient's ``unsubscribe_url`` and ``preferences_url``.
     """
     name = clean_display_name(recipient.name)
-    html = prepared.html_named if name else prepared.html_anonymous
-    text = prepared.text_named if name else prepared.text_anonymous
-    if name:
-        html = html.replace(NAME, str(escape(name)))
-        text = text.replace(NAME, name)
-    for placeholder, url in (
-        (UNSUBSCRIBE, links["unsubscribe_url"]),
-        (PREFERENCES, links["preferences_url"]),
-    ):
-        html = html.replace(placeholder, str(escape(url)))
-        text = text.replace(placeholder, url)
+    text_values = {
+        NAME: name,
+        UNSUBSCRIBE: links["unsubscribe_url"],
+        PREFERENCES: links["preferences_url"],
+    }
+    html_values = {key: str(escape(value)) for key, value in text_values.items()}
+    named = bool(name)
     unsubscribe = (
         f"<{links['unsubscribe_url']}>, "
         f"<mailto:{prepared.unsubscribe_mailto}?subject=unsubscribe%20{recipient.token}>"
@@ -145,10 +177,10 @@ def personalize(prepared: PreparedVariant, recipient: Recipient, links: dict[str
         [
             headers.encode("ascii"),
             part.format(boundary=BOUNDARY, subtype="plain").encode("ascii"),
-            _quoted_printable(text),
+            prepared.bodies[named, "plain"].personalized(text_values),
             b"\r\n",
             part.format(boundary=BOUNDARY, subtype="html").encode("ascii"),
-            _quoted_printable(html),
+            prepared.bodies[named, "html"].personalized(html_values),
             f"\r\n--{BOUNDARY}--\r\n".encode("ascii"),
         ]
     )
