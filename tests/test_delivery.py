@@ -384,3 +384,23 @@ def test_the_watcher_tells_a_stalled_issue_from_a_slow_one(app, in_app):
 
     in_app(age_ledger)
     assert in_app(campaigns.stalled_issues, 60) == [issue_id]
+
+
+def test_long_non_ascii_subject_is_encoded_and_folded_with_crlf(in_app, smtp):
+    ids = in_app(lambda: make_audience(per_language=1)["lists"])
+    subject = "Última convocatoria: asamblea internacional de primavera — ¡participe! " * 2
+
+    def issue():
+        created = campaigns.create_issue("Long", "en", {ids["newsletter"]})
+        campaigns.set_variant(created, "en", subject, "Body")
+        db.session.commit()
+        return created.id
+
+    issue_id = in_app(issue)
+    in_app(start, issue_id)
+    in_app(send_all, issue_id)
+    item = smtp.settle()[0]
+    header = item.data.split(b"\r\n\r\n", 1)[0]
+    assert b"=?utf-8?" in header
+    assert b"\n" not in header.replace(b"\r\n", b"")
+    assert item.message["Subject"] == " ".join(subject.split())

@@ -97,7 +97,7 @@ class PreparedVariant:
 def _encode_header(value: str) -> str:
     if value.isascii():
         return value
-    return Header(value, "utf-8").encode(maxlinelen=76)
+    return Header(value, "utf-8").encode(linesep="\r\n", maxlinelen=76)
 
 
 def prepare_variant(issue, variant, view_url: str) -> PreparedVariant:
