@@ -1,13 +1,14 @@
 """Bounces and complaints: reading the reports mail systems send back, and acting on them.
 
 Reports are delivery status notifications (RFC 3464), abuse feedback (ARF, RFC 5965) and
-the plain-text bounces some servers still send. Functions here change the session but do
-not commit; the caller commits.
+the plain-text bounces some servers still send. The same mailbox also receives the
+unsubscribe requests of ``List-Unsubscribe``'s mailto (subject ``unsubscribe <token>``).
+Functions here change the session but do not commit; the caller commits.
 """
 
 import re
 from dataclasses import dataclass
-from email import message_from_bytes
+from email import message_from_bytes, policy
 from email.message import Message
 from email.parser import HeaderParser
 from email.utils import getaddresses, parseaddr
@@ -24,7 +25,15 @@ from .models import (
     email_hash,
     utcnow,
 )
-from .subscriptions import InvalidEmail, RequestInfo, _record, find_subscriber, normalize_email
+from .subscriptions import (
+    InvalidEmail,
+    RequestInfo,
+    _record,
+    find_subscriber,
+    normalize_email,
+    subscriber_by_token,
+    unsubscribe,
+)
 
 Kind = Literal["hard", "soft", "complaint"]
 
@@ -42,6 +51,8 @@ RETURNED_TYPES = {
 NOT_COMPLAINTS = {"auth-failure", "not-spam"}
 MAILABLE = (SubscriberStatus.PENDING, SubscriberStatus.CONFIRMED)
 COMPLAINT = RequestInfo(ip=None, user_agent=None, source="complaint")
+MAILTO = RequestInfo(ip=None, user_agent=None, source="mailto")
+UNSUBSCRIBE_SUBJECT = re.compile(r"^\s*unsubscribe\s+([\w-]{16,64})\s*$", re.IGNORECASE)
 SOFT_BOUNCE = "soft bounce"
 
 ENHANCED_STATUS = re.compile(r"(?<![\d.])([245])\.\d{1,3}\.\d{1,3}(?!\.?\d)")
@@ -98,8 +109,28 @@ def apply_report(report: Report, soft_bounce_limit: int) -> str:
 
 
 def process_message(raw: bytes, soft_bounce_limit: int) -> list[str]:
-    """Parse a raw report message and apply every report in it."""
+    """Act on a raw message: an unsubscribe request, or every report in it."""
+    token = unsubscribe_request_token(raw)
+    if token is not None:
+        return [apply_unsubscribe_request(token)]
     return [apply_report(report, soft_bounce_limit) for report in parse_report(raw)]
+
+
+def unsubscribe_request_token(raw: bytes) -> str | None:
+    """The token of a mail sent through List-Unsubscribe's mailto, if this is one."""
+    try:
+        subject = str(message_from_bytes(raw, policy=policy.default)["Subject"] or "")
+    except Exception:  # like reports, requests come from strangers
+        return None
+    match = UNSUBSCRIBE_SUBJECT.match(subject)
+    return match.group(1) if match else None
+
+
+def apply_unsubscribe_request(token: str) -> str:
+    subscriber = subscriber_by_token(token)
+    if subscriber is None:
+        return "unknown"
+    return "unsubscribed" if unsubscribe(subscriber, MAILTO) else "ignored"
 
 
 # Reading reports

@@ -850,3 +850,34 @@ def test_import_refuses_a_directory_that_is_not_a_maildir(runner, tmp_path):
     result = runner.invoke(args=["bounces", "import", str(tmp_path)])
     assert result.exit_code == 2
     assert "is not a Maildir" in result.output
+
+
+def unsubscribe_request(token: str, subject_prefix: str = "unsubscribe") -> bytes:
+    """What a mail client sends for List-Unsubscribe's mailto (the subject it carries)."""
+    message = EmailMessage()
+    message["From"] = "Reader <reader@example.org>"
+    message["To"] = "news@newsletter.test"
+    message["Subject"] = f"{subject_prefix} {token}"
+    message.set_content("This message was sent automatically to unsubscribe.")
+    return bytes(message)
+
+
+def test_mailto_unsubscribe_request_unsubscribes_the_token_holder(in_app):
+    def setup():
+        ids = make_lists()
+        return make_subscriber("mailto@example.org", "fr", list_ids=(ids["newsletter"],)).token
+
+    token = in_app(setup)
+
+    def process(raw):
+        actions = process_message(raw, 3)
+        db.session.commit()
+        return actions
+
+    assert in_app(process, unsubscribe_request("not-a-known-token-at-all")) == ["unknown"]
+    assert in_app(subscriber_state, "mailto@example.org").status == SubscriberStatus.CONFIRMED
+    assert in_app(process, unsubscribe_request(token, "UNSUBSCRIBE")) == ["unsubscribed"]
+    state = in_app(subscriber_state, "mailto@example.org")
+    assert state.status == SubscriberStatus.UNSUBSCRIBED and state.list_ids == set()
+    assert state.consents[-1].source == "mailto"
+    assert in_app(process, unsubscribe_request(token)) == ["ignored"], "idempotent"
