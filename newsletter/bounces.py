@@ -92,9 +92,16 @@ def apply_report(report: Report, soft_bounce_limit: int) -> str:
     """Act on one report; return what happened to the subscriber.
 
     ``bounced``, ``soft-bounce`` (counted, still mailed), ``complained``, ``unknown`` (no
-    such subscriber) or ``ignored`` (known, but already handled or no longer mailed).
+    such subscriber, or a complaint about no message of ours) or ``ignored`` (known, but
+    already handled or no longer mailed).
+
+    A complaint counts only when it names the Message-ID of a delivery in the ledger: the
+    bounce address is public, and a forged report naming just an address must not
+    unsubscribe and suppress someone.
     """
     delivery = _delivery(report.original_message_id)
+    if report.kind == "complaint" and delivery is None:
+        return "unknown"
     if delivery is not None:
         subscriber = db.session.get(Subscriber, delivery.subscriber_id)
     else:

@@ -881,3 +881,13 @@ def test_mailto_unsubscribe_request_unsubscribes_the_token_holder(in_app):
     assert state.status == SubscriberStatus.UNSUBSCRIBED and state.list_ids == set()
     assert state.consents[-1].source == "mailto"
     assert in_app(process, unsubscribe_request(token)) == ["ignored"], "idempotent"
+
+
+def test_a_forged_complaint_naming_only_an_address_changes_nothing(in_app):
+    sent_issue(in_app, (ANA, SubscriberStatus.CONFIRMED))
+    counts = in_app(row_counts)
+    forged = arf(original(ANA, "<not-one-of-ours@attacker.example>"))
+    assert processed(in_app, forged) == ["unknown"]
+    assert in_app(row_counts) == counts
+    ana = in_app(person, ANA)
+    assert (ana.status, ana.suppressed) == (SubscriberStatus.CONFIRMED, None)
