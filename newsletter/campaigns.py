@@ -64,18 +64,20 @@ def create_issue(
 ) -> Issue:
     if default_language not in current_app.config["LANGUAGES"]:
         raise CampaignError(f"Unknown language {default_language!r}.")
-    issue = Issue(
-        name=name[:200],
-        default_language=default_language,
-        fallback=fallback,
-        audience_languages=sorted(languages) if languages else None,
-    )
+    issue = Issue(name=name[:200], default_language=default_language, fallback=fallback)
     set_audience(issue, list_ids, languages)
     db.session.add(issue)
     return issue
 
 
+def _check_editable(issue: Issue) -> None:
+    # Once sending starts, every subscriber must get the same issue.
+    if issue.status not in (None, S.DRAFT, S.SCHEDULED):
+        raise CampaignError("An issue can only be changed before it is sent.")
+
+
 def set_audience(issue: Issue, list_ids: set[int], languages: list[str] | None = None) -> None:
+    _check_editable(issue)
     known = set(
         db.session.execute(select(MailingList.id).where(MailingList.id.in_(list_ids))).scalars()
     )
@@ -92,6 +94,7 @@ def set_variant(
     issue: Issue, language: str, subject: str, body: str, preheader: str = ""
 ) -> IssueVariant:
     """Write or replace the issue's text in one language."""
+    _check_editable(issue)
     if language not in current_app.config["LANGUAGES"]:
         raise CampaignError(f"Unknown language {language!r}.")
     subject = " ".join(subject.split())

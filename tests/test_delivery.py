@@ -404,3 +404,19 @@ def test_long_non_ascii_subject_is_encoded_and_folded_with_crlf(in_app, smtp):
     assert b"=?utf-8?" in header
     assert b"\n" not in header.replace(b"\r\n", b"")
     assert item.message["Subject"] == " ".join(subject.split())
+
+
+def test_an_issue_can_not_be_changed_once_sending_started(in_app):
+    audience = in_app(make_audience, per_language=1)
+    issue_id = in_app(make_issue, [audience["lists"]["newsletter"]])
+    in_app(start, issue_id)
+
+    def edit():
+        campaigns.set_variant(db.session.get(Issue, issue_id), "en", "Changed", "Changed body")
+
+    with pytest.raises(CampaignError):
+        in_app(edit)
+    with pytest.raises(CampaignError):
+        in_app(lambda: campaigns.set_audience(db.session.get(Issue, issue_id), {999}))
+    subject = in_app(lambda: db.session.get(Issue, issue_id).variant("en").subject)
+    assert subject == BODIES["en"][0]
