@@ -19,7 +19,7 @@ from .campaigns import CampaignError, finish_if_done
 from .extensions import db
 from .links import external_url
 from .mail.campaign import PreparedVariant, Recipient, personalize, prepare_variant
-from .mail.transport import current_transport
+from .mail.transport import current_transport, reply_code, reply_text
 from .models import (
     Delivery,
     DeliveryState,
@@ -131,7 +131,8 @@ _limiters: dict[tuple, SendRateLimiter] = {}
 def prepared_variant(issue: Issue, language: str) -> PreparedVariant:
     """The variant rendered once per worker process (re-rendered if it was edited)."""
     variant = issue.variant(language)
-    key = (issue.id, language, variant.updated_at)
+    config = current_app.config
+    key = (issue.id, language, variant.updated_at, config["BASE_URL"], config["MAIL_FROM"])
     if key not in _prepared:
         view_url = external_url("public.view_issue", lang=language, issue_id=issue.id)
         _prepared[key] = prepare_variant(issue, variant, view_url)
@@ -161,21 +162,6 @@ def _link_templates(base_url: str, language: str) -> dict[str, str]:
 def _links(language: str, token: str) -> dict[str, str]:
     templates = _link_templates(current_app.config["BASE_URL"], language)
     return {name: url.replace(TOKEN, token) for name, url in templates.items()}
-
-
-def _smtp_code(error: smtplib.SMTPException) -> int | None:
-    if isinstance(error, smtplib.SMTPRecipientsRefused):
-        return max(code for code, _ in error.recipients.values())
-    return getattr(error, "smtp_code", None)
-
-
-def _smtp_text(error: smtplib.SMTPException) -> str:
-    if isinstance(error, smtplib.SMTPRecipientsRefused):
-        return "; ".join(
-            message.decode("utf-8", "replace") for _, message in error.recipients.values()
-        )
-    message = getattr(error, "smtp_error", b"")
-    return message.decode("utf-8", "replace") if isinstance(message, bytes) else str(error)
 
 
 class Ledger:
@@ -319,7 +305,7 @@ def _send_claims(issue, claims, subscribers, hashes, suppressed, ledger: Ledger)
         try:
             transport.send_raw(prepared.sender, [address], data)
         except (smtplib.SMTPRecipientsRefused, smtplib.SMTPResponseException) as error:
-            ledger.refused(claim, _smtp_code(error), _smtp_text(error))
+            ledger.refused(claim, reply_code(error), reply_text(error))
             continue
         except CONNECTION_ERRORS as error:
             transport.close()

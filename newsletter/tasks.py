@@ -13,7 +13,7 @@ from .extensions import db
 from .links import external_url, subscriber_links
 from .mail.message import build_message
 from .mail.render import render_email
-from .mail.transport import send_message
+from .mail.transport import reply_code, send_message
 from .models import Issue, IssueStatus, Subscriber, SubscriberStatus
 from .subscriptions import ascii_address, confirmation_token
 
@@ -42,13 +42,6 @@ def build_confirmation(subscriber: Subscriber):
     )
 
 
-def smtp_code(error: smtplib.SMTPException) -> int | None:
-    """The server's reply code, also for a refused recipient."""
-    if isinstance(error, smtplib.SMTPRecipientsRefused):
-        return max(code for code, _message in error.recipients.values())
-    return getattr(error, "smtp_code", None)
-
-
 @shared_task(bind=True, max_retries=8)
 def send_confirmation(self, subscriber_id: int) -> None:
     """Mail the confirmation link, unless the subscriber is gone or no longer pending.
@@ -62,7 +55,7 @@ def send_confirmation(self, subscriber_id: int) -> None:
     try:
         send_message(build_confirmation(subscriber))
     except (smtplib.SMTPException, OSError) as error:
-        code = smtp_code(error) if isinstance(error, smtplib.SMTPException) else None
+        code = reply_code(error) if isinstance(error, smtplib.SMTPException) else None
         if code is not None and code >= 500:
             current_app.logger.warning("Confirmation to %s refused: %s", subscriber_id, error)
             return

@@ -150,3 +150,20 @@ def current_transport() -> SMTPTransport | MailboxTransport:
 
 def send_message(msg: EmailMessage) -> None:
     current_transport().send(msg)
+
+
+def reply_code(error: smtplib.SMTPException) -> int | None:
+    """The server's reply code, also when it refused the recipient."""
+    if isinstance(error, smtplib.SMTPRecipientsRefused):
+        return max(code for code, _message in error.recipients.values())
+    return getattr(error, "smtp_code", None)
+
+
+def reply_text(error: smtplib.SMTPException) -> str:
+    """The server's reply in words, also when it refused the recipient."""
+    if isinstance(error, smtplib.SMTPRecipientsRefused):
+        return "; ".join(
+            message.decode("utf-8", "replace") for _code, message in error.recipients.values()
+        )
+    message = getattr(error, "smtp_error", b"")
+    return message.decode("utf-8", "replace") if isinstance(message, bytes) else str(error)
