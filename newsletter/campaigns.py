@@ -331,3 +331,42 @@ def stalled_issues(grace_seconds: int) -> list[int]:
             )
         ).scalars()
     )
+
+
+@dataclass(frozen=True)
+class ArchiveEntry:
+    issue_id: int
+    language: str
+    subject: str
+    preheader: str
+    sent_at: datetime
+
+
+def archive(language: str, limit: int = 50) -> list[ArchiveEntry]:
+    """Sent issues as readers of ``language`` received them, newest first.
+
+    An issue without a variant in that language appears in its default language, unless
+    its fallback rule skipped those readers.
+    """
+    issues = db.session.execute(
+        select(Issue)
+        .where(Issue.status == S.SENT)
+        .order_by(Issue.finished_at.desc(), Issue.id.desc())
+        .limit(limit)
+    ).scalars()
+    entries = []
+    for issue in issues:
+        variant = issue.variant(language)
+        if variant is None and issue.fallback == Fallback.DEFAULT:
+            variant = issue.variant(issue.default_language)
+        if variant is not None:
+            entries.append(
+                ArchiveEntry(
+                    issue.id,
+                    variant.language,
+                    variant.subject,
+                    variant.preheader,
+                    issue.finished_at or issue.started_at,
+                )
+            )
+    return entries

@@ -1,8 +1,10 @@
 """Building issues and audiences for the delivery tests."""
 
+import time
+
 from factories import make_lists, make_subscriber
 
-from newsletter import campaigns
+from newsletter import campaigns, delivery
 from newsletter.extensions import db
 from newsletter.models import (
     Delivery,
@@ -77,3 +79,11 @@ def ledger(issue_id: int) -> list[tuple]:
             db.select(Delivery).where(Delivery.issue_id == issue_id).order_by(Delivery.id)
         ).scalars()
     ]
+
+
+def send_all(issue_id: int, timeout: float = 20) -> None:
+    """Work the issue's ledger in this process, as a worker would, until nothing is left."""
+    deadline = time.monotonic() + timeout
+    while (come_back := delivery.deliver_until(issue_id, deadline)) is not None:
+        assert time.monotonic() < deadline, "the issue did not finish in time"
+        time.sleep(min(come_back, 1) + 0.01)

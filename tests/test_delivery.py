@@ -3,27 +3,18 @@
 import base64
 import re
 import subprocess
-import time
 from contextlib import contextmanager
 from datetime import timedelta
 
 import dkim
 import pytest
-from campaign_helpers import BODIES, ledger, make_audience, make_issue, start
+from campaign_helpers import BODIES, ledger, make_audience, make_issue, send_all, start
 from factories import make_subscriber, subscriber_state
 
 from newsletter import campaigns, delivery
 from newsletter.campaigns import CampaignError
 from newsletter.extensions import db
 from newsletter.models import Delivery, Fallback, Issue, IssueStatus, SubscriberStatus, utcnow
-
-
-def send_all(issue_id: int, timeout: float = 20) -> None:
-    """Work the issue's ledger in this process, as a worker would, until nothing is left."""
-    deadline = time.monotonic() + timeout
-    while (come_back := delivery.deliver_until(issue_id, deadline)) is not None:
-        assert time.monotonic() < deadline, "the issue did not finish in time"
-        time.sleep(min(come_back, 1) + 0.01)
 
 
 @contextmanager

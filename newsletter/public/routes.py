@@ -1,6 +1,8 @@
 """Public pages: subscribe, confirm, preference centre, unsubscribe, embeddable form."""
 
 import json
+from datetime import UTC
+from email.utils import format_datetime
 
 from flask import (
     Blueprint,
@@ -17,7 +19,7 @@ from flask_babel import get_locale
 from kombu.exceptions import OperationalError
 from sqlalchemy.exc import IntegrityError
 
-from .. import subscriptions
+from .. import campaigns, subscriptions
 from ..delivery import prepared_variant
 from ..extensions import csrf, db
 from ..limits import per_address, per_ip
@@ -237,3 +239,23 @@ def view_issue(issue_id: int):
         prepared_variant(issue, language), external_url("public.subscribe", lang=lang)
     )
     return Response(html, mimetype="text/html")
+
+
+@bp.route("/<lang>/archive")
+def archive():
+    entries = campaigns.archive(str(get_locale()))
+    return render_template("public/archive.html", entries=entries)
+
+
+@bp.route("/<lang>/archive.rss")
+def archive_feed():
+    lang = str(get_locale())
+    body = render_template(
+        "public/archive_feed.xml",
+        entries=campaigns.archive(lang),
+        site_url=external_url("public.archive", lang=lang),
+        feed_url=external_url("public.archive_feed", lang=lang),
+        issue_url=lambda issue_id: external_url("public.view_issue", lang=lang, issue_id=issue_id),
+        rfc822=lambda moment: format_datetime(moment.replace(tzinfo=UTC)),
+    )
+    return Response(body, mimetype="application/rss+xml")
