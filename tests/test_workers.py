@@ -65,8 +65,10 @@ def workers():
 
 def test_two_workers_share_a_campaign_without_duplicates(app, in_app, smtp, workers):
     issue_id, emails = prepare(in_app, 240)
-    first = workers(app, "first", DELIVERY_BATCH_SIZE=10)
-    second = workers(app, "second", DELIVERY_BATCH_SIZE=10)
+    # A shared budget of 80 messages a second stretches the campaign over three seconds,
+    # so both workers are surely at work before one of them could finish it alone.
+    first = workers(app, "first", DELIVERY_BATCH_SIZE=10, SEND_RATE_PER_SECOND=80)
+    second = workers(app, "second", DELIVERY_BATCH_SIZE=10, SEND_RATE_PER_SECOND=80)
     in_app(dispatch_delivery, issue_id)
     wait_until(lambda: in_app(issue_status, issue_id) == IssueStatus.SENT, 60, "the campaign")
 
