@@ -32,8 +32,6 @@ def create_app(config: dict | None = None) -> Flask:
             if isinstance(folder, str):
                 Path(folder).mkdir(parents=True, exist_ok=True)
     Path(settings["INSTANCE"]).mkdir(parents=True, exist_ok=True)
-    if settings["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
-        settings["SQLALCHEMY_ENGINE_OPTIONS"] = {"connect_args": {"timeout": 30}}
 
     app = NewsletterFlask(
         __name__,

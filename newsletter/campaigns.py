@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from flask import current_app
-from sqlalchemy import String, and_, case, cast, exists, func, insert, literal, select, update
+from sqlalchemy import String, and_, case, cast, exists, func, insert, literal, or_, select, update
 
 from .extensions import db
 from .mail.message import sender_domain
@@ -221,6 +221,17 @@ def resend_failed(issue: Issue) -> int:
     return result.rowcount
 
 
+def claimable(issue_id: int, now):
+    """Rows ready to send: queued and due, or in flight under a lease that ran out."""
+    return and_(
+        Delivery.issue_id == issue_id,
+        or_(
+            and_(Delivery.state == DeliveryState.QUEUED, Delivery.next_attempt_at <= now),
+            and_(Delivery.state == DeliveryState.SENDING, Delivery.lease_until < now),
+        ),
+    )
+
+
 def finish_if_done(issue_id: int) -> bool:
     """Mark a sending issue sent once no delivery is queued or in flight."""
     issue = db.session.get(Issue, issue_id, with_for_update=True)
@@ -315,8 +326,6 @@ def stalled_issues(grace_seconds: int) -> list[int]:
     Every claim and every result touches ``updated_at``, so a campaign that is merely slow
     (a rate limit, retries) is not mistaken for one whose workers died.
     """
-    from .delivery import claimable
-
     now = utcnow()
     recent = exists().where(
         Delivery.issue_id == Issue.id,

@@ -30,11 +30,16 @@ def from_environment(env: dict[str, str] | None = None) -> dict:
         raise ConfigError(f"DEFAULT_LANGUAGE {default_language!r} is not in LANGUAGES.")
     redis_url = env.get("REDIS_URL") or None
     base_url = env.get("BASE_URL", "http://127.0.0.1:5000").rstrip("/")
+    database_url = env.get("DATABASE_URL") or f"sqlite:///{instance}/newsletter.db"
+    engine_options: dict = {"pool_pre_ping": True}
+    if database_url.startswith("sqlite"):
+        # The web app and a worker write to one file: wait for the lock rather than fail.
+        engine_options["connect_args"] = {"timeout": 30}
     return {
         "PRODUCTION": production,
         "SECRET_KEY": secret_key or DEV_SECRET_KEY,
-        "SQLALCHEMY_DATABASE_URI": env.get("DATABASE_URL") or f"sqlite:///{instance}/newsletter.db",
-        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+        "SQLALCHEMY_DATABASE_URI": database_url,
+        "SQLALCHEMY_ENGINE_OPTIONS": engine_options,
         "REDIS_URL": redis_url,
         "SMTP_URL": env.get("SMTP_URL") or None,
         "MAILBOX_PATH": str(instance / "mailbox"),

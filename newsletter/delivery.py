@@ -13,9 +13,9 @@ from email.utils import make_msgid
 from functools import cache
 
 from flask import current_app
-from sqlalchemy import and_, case, func, or_, select, update
+from sqlalchemy import case, func, select, update
 
-from .campaigns import CampaignError, finish_if_done
+from .campaigns import CampaignError, claimable, finish_if_done
 from .extensions import db
 from .links import external_url
 from .mail.campaign import PreparedVariant, Recipient, personalize, prepare_variant
@@ -54,17 +54,6 @@ class BatchOutcome:
     retried: int = 0
     failed: int = 0
     skipped: int = 0
-
-
-def claimable(issue_id: int, now):
-    """Rows ready to send: queued and due, or in flight under a lease that ran out."""
-    return and_(
-        Delivery.issue_id == issue_id,
-        or_(
-            and_(Delivery.state == DeliveryState.QUEUED, Delivery.next_attempt_at <= now),
-            and_(Delivery.state == DeliveryState.SENDING, Delivery.lease_until < now),
-        ),
-    )
 
 
 def claim_batch(issue_id: int, size: int, lease_seconds: int) -> list[Claim]:
@@ -253,13 +242,14 @@ def deliver_batch(issue_id: int) -> BatchOutcome:
         )
     }
     hashes = {sid: email_hash(row.email) for sid, row in subscribers.items()}
-    suppressed = set(
+    suppressed_hashes = set(
         db.session.execute(
             select(Suppression.email_hash).where(Suppression.email_hash.in_(hashes.values()))
         ).scalars()
     )
+    suppressed = {sid for sid, digest in hashes.items() if digest in suppressed_hashes}
     try:
-        _send_claims(issue, claims, subscribers, hashes, suppressed, ledger)
+        _send_claims(issue, claims, subscribers, suppressed, ledger)
     except Exception as error:
         # Record what was sent before the failure and retry the rest later (counting the
         # attempt, so a message that always breaks ends as failed instead of looping).
@@ -272,17 +262,21 @@ def deliver_batch(issue_id: int) -> BatchOutcome:
     return ledger.write()
 
 
-def _send_claims(issue, claims, subscribers, hashes, suppressed, ledger: Ledger) -> None:
+def _send_claims(issue, claims, subscribers, suppressed: set[int], ledger: Ledger) -> None:
     config = current_app.config
     transport = current_transport()
     limiter = rate_limiter()
+    variants = {
+        language: prepared_variant(issue, language)
+        for language in {claim.language for claim in claims}
+    }
     budget = budget_second = 0
     for index, claim in enumerate(claims):
         subscriber = subscribers.get(claim.subscriber_id)
         if subscriber is None or subscriber.status != SubscriberStatus.CONFIRMED:
             ledger.skipped(claim, "no longer subscribed")
             continue
-        if hashes[claim.subscriber_id] in suppressed:
+        if claim.subscriber_id in suppressed:
             ledger.skipped(claim, "suppressed")
             continue
         if budget and int(time.time()) != budget_second:
@@ -295,7 +289,7 @@ def _send_claims(issue, claims, subscribers, hashes, suppressed, ledger: Ledger)
                     ledger.put_back(rest, 1, "waiting for the sending rate limit")
                 break
         budget -= 1
-        prepared = prepared_variant(issue, claim.language)
+        prepared = variants[claim.language]
         address = ascii_address(subscriber.email)
         data = personalize(
             prepared,

@@ -41,15 +41,16 @@ def load_issue(issue_id: int) -> Issue:
     return issue
 
 
-def apply(issue_id: int, action) -> Issue:
+def apply(issue_id: int, action):
+    """Run ``action(issue)`` and commit; a refusal becomes the command's error message."""
     issue = load_issue(issue_id)
     try:
-        action(issue)
+        result = action(issue)
     except campaigns.CampaignError as error:
         db.session.rollback()
         raise click.ClickException(str(error)) from None
     db.session.commit()
-    return issue
+    return result
 
 
 def bar(done: int, total: int, width: int = 30) -> str:
@@ -158,10 +159,9 @@ def register_issue_commands(app: Flask) -> None:
             apply(issue_id, lambda issue: campaigns.schedule(issue, when))
             click.echo(f"Issue {issue_id} is scheduled for {when:%Y-%m-%d %H:%M} UTC.")
             return
-        count = []
-        apply(issue_id, lambda issue: count.append(campaigns.start_sending(issue)))
+        count = apply(issue_id, campaigns.start_sending)
         dispatch_delivery(issue_id)
-        click.echo(f"Issue {issue_id} is being sent to {count[0]} subscribers.")
+        click.echo(f"Issue {issue_id} is being sent to {count} subscribers.")
 
     @issues.command()
     @click.argument("issue_id", type=int)
@@ -189,10 +189,9 @@ def register_issue_commands(app: Flask) -> None:
     @click.argument("issue_id", type=int)
     def resend_failed(issue_id: int) -> None:
         """Queue the failed deliveries again, and only those."""
-        count = []
-        apply(issue_id, lambda issue: count.append(campaigns.resend_failed(issue)))
+        count = apply(issue_id, campaigns.resend_failed)
         dispatch_delivery(issue_id)
-        click.echo(f"{count[0]} failed deliveries of issue {issue_id} are queued again.")
+        click.echo(f"{count} failed deliveries of issue {issue_id} are queued again.")
 
     @issues.command()
     @click.argument("issue_id", type=int)

@@ -125,9 +125,7 @@ def confirm(token: str):
         db.session.commit()
     else:
         outcome, subscriber = subscriptions.check_confirmation(token)
-    status = 200 if outcome in (ConfirmOutcome.READY, ConfirmOutcome.CONFIRMED) else 400
-    if outcome is ConfirmOutcome.ALREADY_CONFIRMED:
-        status = 200
+    status = 400 if outcome in (ConfirmOutcome.EXPIRED, ConfirmOutcome.INVALID) else 200
     return render_template(
         "public/confirm.html", outcome=outcome.value, subscriber=subscriber, form=form
     ), status
