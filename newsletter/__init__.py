@@ -11,7 +11,7 @@ from werkzeug.routing import BuildError
 
 from . import config as config_module
 from .celery_app import celery_init_app
-from .extensions import babel, csrf, db, limiter, migrate
+from .extensions import babel, csrf, db, limiter, login_manager, migrate
 from .i18n import language_name, select_locale
 
 
@@ -49,15 +49,18 @@ def create_app(config: dict | None = None) -> Flask:
     babel.init_app(app, locale_selector=select_locale)
     csrf.init_app(app)
     limiter.init_app(app)
+    login_manager.init_app(app)
     celery_init_app(app)
 
     from . import tasks  # noqa: F401  (registers the Celery tasks)
+    from .admin import bp as admin_bp
     from .api.routes import bp as api_bp
     from .cli import register_commands
     from .devmail.routes import bp as devmail_bp
     from .public.routes import bp as public_bp
 
     app.register_blueprint(public_bp)
+    app.register_blueprint(admin_bp)
     app.register_blueprint(api_bp)
     app.register_blueprint(devmail_bp)
     register_commands(app)
@@ -97,6 +100,7 @@ def language_url(code: str) -> str:
 def _register_error_pages(app: Flask) -> None:
     messages = {
         400: lambda: _("The request could not be understood."),
+        403: lambda: _("You are not allowed to see this page."),
         404: lambda: _("This page does not exist."),
         405: lambda: _("This address does not accept that kind of request."),
         413: lambda: _("What you sent is too large."),

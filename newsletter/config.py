@@ -54,6 +54,11 @@ def from_environment(env: dict[str, str] | None = None) -> dict:
         "CONFIRM_RESEND_INTERVAL": int(env.get("CONFIRM_RESEND_INTERVAL", 600)),
         "SUBSCRIBE_LIMIT_PER_IP": env.get("SUBSCRIBE_LIMIT_PER_IP", "20/hour;5/minute"),
         "SUBSCRIBE_LIMIT_PER_ADDRESS": env.get("SUBSCRIBE_LIMIT_PER_ADDRESS", "5/hour"),
+        "LOGIN_LIMIT_PER_IP": env.get("LOGIN_LIMIT_PER_IP", "30/hour;10/minute"),
+        "LOGIN_LIMIT_PER_ACCOUNT": env.get("LOGIN_LIMIT_PER_ACCOUNT", "20/hour;5/minute"),
+        "REMEMBER_COOKIE_HTTPONLY": True,
+        "REMEMBER_COOKIE_SECURE": base_url.startswith("https://"),
+        "PERMANENT_SESSION_LIFETIME": 12 * 3600,
         "RATELIMIT_STORAGE_URI": redis_url or "memory://",
         "RATELIMIT_KEY_PREFIX": "newsletter-limits",
         # A moving window: no burst of twice the limit around a window's edge.

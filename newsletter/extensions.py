@@ -3,7 +3,9 @@
 import sqlite3
 
 from flask_babel import Babel
+from flask_babel import lazy_gettext as _l
 from flask_limiter import Limiter
+from flask_login import LoginManager
 from flask_limiter.util import get_remote_address
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
@@ -30,6 +32,11 @@ migrate = Migrate()
 babel = Babel()
 csrf = CSRFProtect()
 limiter = Limiter(key_func=get_remote_address)
+login_manager = LoginManager()
+login_manager.login_view = "admin.login"
+login_manager.session_protection = "basic"
+login_manager.login_message = _l("Please log in to see this page.")
+login_manager.localize_callback = str  # in the language of the request that is redirected
 
 
 @event.listens_for(Engine, "connect")

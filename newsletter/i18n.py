@@ -1,6 +1,7 @@
 """Which language a page is shown in, and the names of the languages we speak."""
 
 from flask import current_app, g, has_request_context, request
+from flask_login import current_user
 
 LANGUAGE_NAMES = {
     "en": "English",
@@ -22,7 +23,8 @@ def language_name(code: str) -> str:
 
 
 def select_locale() -> str | None:
-    """URL prefix, then ``?lang=``, then Accept-Language, then the default.
+    """URL prefix, then ``?lang=``, then an editor's own choice, then Accept-Language,
+    then the default.
 
     Outside a request (a Celery task) there is nothing to read: callers wrap their work
     in ``force_locale(subscriber.language)`` and the default applies otherwise.
@@ -36,6 +38,8 @@ def select_locale() -> str | None:
     asked = request.args.get("lang", "")
     if asked in supported:
         return asked
+    if request.blueprint == "admin" and current_user.is_authenticated:
+        return current_user.language if current_user.language in supported else None
     # In order of preference, by primary tag: "fr-CA, en;q=0.5" means French.
     for value, _quality in request.accept_languages:
         primary = value.split("-")[0].split("_")[0].lower()

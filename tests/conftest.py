@@ -232,3 +232,33 @@ def csrf_token(client, url: str) -> str:
     match = CSRF_INPUT.search(page)
     assert match, f"no CSRF token on {url}"
     return match.group(1)
+
+
+def log_in(client, email: str, password: str = "correct horse battery"):
+    """Log ``client`` in through the login form; returns the response."""
+    token = csrf_token(client, "/admin/login")
+    return client.post(
+        "/admin/login", data={"email": email, "password": password, "csrf_token": token}
+    )
+
+
+@pytest.fixture
+def admin_client(app, in_app):
+    """A test client logged in as an admin (admin@newsletter.test)."""
+    from factories import make_user
+
+    in_app(make_user, "admin@newsletter.test", "admin", name="Ada Admin")
+    client = app.test_client()
+    assert log_in(client, "admin@newsletter.test").status_code == 302
+    return client
+
+
+@pytest.fixture
+def editor_client(app, in_app):
+    """A test client logged in as an editor (editor@newsletter.test)."""
+    from factories import make_user
+
+    in_app(make_user, "editor@newsletter.test", "editor", name="Eddie Editor")
+    client = app.test_client()
+    assert log_in(client, "editor@newsletter.test").status_code == 302
+    return client

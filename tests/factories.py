@@ -2,8 +2,16 @@
 
 from types import SimpleNamespace
 
+from newsletter.accounts import create_user
 from newsletter.extensions import db
-from newsletter.models import MailingList, Subscriber, SubscriberStatus, Subscription, utcnow
+from newsletter.models import (
+    MailingList,
+    Role,
+    Subscriber,
+    SubscriberStatus,
+    Subscription,
+    utcnow,
+)
 
 LIST_NAMES = {
     "newsletter": {
@@ -87,3 +95,13 @@ def row_counts() -> dict[str, int]:
         table.name: db.session.execute(db.select(db.func.count()).select_from(table)).scalar()
         for table in db.metadata.sorted_tables
     }
+
+
+PASSWORD = "correct horse battery"
+
+
+def make_user(email: str, role: str = "editor", language: str = "en", name: str = "") -> int:
+    """An account that logs in with ``PASSWORD``; returns its id."""
+    user = create_user(email, PASSWORD, Role(role), name=name, language=language)
+    db.session.commit()
+    return user.id

@@ -1,0 +1,97 @@
+"""Editors' and admins' accounts, and the API tokens admins hand out."""
+
+import hashlib
+import secrets
+
+from email_validator import EmailNotValidError, validate_email
+from flask_babel import gettext as _
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from .extensions import db
+from .models import ApiToken, Role, TokenScope, User, utcnow
+
+TOKEN_PREFIX = "nlt_"
+MIN_PASSWORD_LENGTH = 10
+
+
+class AccountError(ValueError):
+    """A request about an account that can't be honoured; the message says why."""
+
+
+def normalize_email(email: str) -> str:
+    try:
+        return validate_email(email, check_deliverability=False).normalized.lower()
+    except EmailNotValidError as error:
+        raise AccountError(_("Please enter a valid email address.")) from error
+
+
+def create_user(
+    email: str, password: str, role: Role = Role.EDITOR, name: str = "", language: str = "en"
+) -> User:
+    email = normalize_email(email)
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise AccountError(
+            _("The password needs at least %(count)d characters.", count=MIN_PASSWORD_LENGTH)
+        )
+    if db.session.execute(db.select(User.id).where(User.email == email)).first():
+        raise AccountError(_("An account with this address exists already."))
+    user = User(email=email, name=name, role=role, language=language)
+    user.set_password(password)
+    db.session.add(user)
+    db.session.flush()
+    return user
+
+
+def authenticate(email: str, password: str) -> User | None:
+    """The active user with these credentials, or None. Costs a hash either way."""
+    user = db.session.execute(
+        db.select(User).where(User.email == email.strip().lower())
+    ).scalar_one_or_none()
+    if user is None:
+        check_password_hash(_DUMMY_HASH, password)  # as slow as a real check
+        return None
+    if not user.check_password(password) or not user.active:
+        return None
+    user.last_login_at = utcnow()
+    return user
+
+
+_DUMMY_HASH = generate_password_hash(secrets.token_hex())
+
+
+def _hash_secret(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def create_token(
+    name: str, scope: TokenScope, created_by: User | None = None
+) -> tuple[ApiToken, str]:
+    """A new token and its secret, which is shown once and never stored."""
+    secret = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    token = ApiToken(
+        name=name.strip()[:100],
+        prefix=secret[: len(TOKEN_PREFIX) + 6],
+        secret_hash=_hash_secret(secret),
+        scope=scope,
+        created_by_id=created_by.id if created_by else None,
+    )
+    db.session.add(token)
+    db.session.flush()
+    return token, secret
+
+
+def find_token(secret: str) -> ApiToken | None:
+    """The unrevoked token with this secret, or None."""
+    if not secret.startswith(TOKEN_PREFIX) or len(secret) > 200:
+        return None
+    token = db.session.execute(
+        db.select(ApiToken).where(ApiToken.secret_hash == _hash_secret(secret))
+    ).scalar_one_or_none()
+    if token is None or token.revoked_at is not None:
+        return None
+    return token
+
+
+def revoke_token(token: ApiToken) -> None:
+    if token.revoked_at is None:
+        token.revoked_at = utcnow()
