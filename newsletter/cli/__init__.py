@@ -13,13 +13,17 @@ from ..config import ROOT
 from ..demo import DEMO_PEOPLE, seed_demo
 from .bounces import register_bounce_commands
 from .issues import register_issue_commands
+from .tokens import register_token_commands
 from .translate import register_translate_commands
+from .users import register_user_commands
 
 
 def register_commands(app: Flask) -> None:
     register_translate_commands(app)
     register_issue_commands(app)
     register_bounce_commands(app)
+    register_user_commands(app)
+    register_token_commands(app)
 
     @app.cli.command("demo")
     def demo() -> None:

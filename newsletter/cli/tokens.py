@@ -1,0 +1,7 @@
+"""``flask tokens``: API tokens (placeholder)."""
+
+from flask import Flask
+
+
+def register_token_commands(app: Flask) -> None:
+    pass

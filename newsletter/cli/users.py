@@ -1,0 +1,37 @@
+"""``flask users``: accounts for the editors' UI, including the first admin."""
+
+import click
+from flask import Flask
+
+from .. import accounts
+from ..extensions import db
+from ..models import Role, User
+
+
+def register_user_commands(app: Flask) -> None:
+    @app.cli.group()
+    def users() -> None:
+        """Create and list the accounts of editors and admins."""
+
+    @users.command("create")
+    @click.argument("email")
+    @click.option("--role", type=click.Choice([r.value for r in Role]), default=Role.ADMIN.value)
+    @click.option("--name", default="")
+    @click.option("--language", type=click.Choice(app.config["LANGUAGES"]), default="en")
+    @click.password_option(help="Asked for when not given.")
+    def create(email: str, role: str, name: str, language: str, password: str) -> None:
+        """Create an account (an admin unless --role editor)."""
+        try:
+            user = accounts.create_user(email, password, Role(role), name=name, language=language)
+        except accounts.AccountError as error:
+            db.session.rollback()
+            raise click.ClickException(str(error)) from None
+        db.session.commit()
+        click.echo(f"Created {user.role.value} {user.email} (id {user.id}).")
+
+    @users.command("list")
+    def list_users() -> None:
+        """Every account with its role and whether it may log in."""
+        for user in db.session.execute(db.select(User).order_by(User.id)).scalars():
+            state = "active" if user.active else "disabled"
+            click.echo(f"{user.id:>4}  {user.email:40} {user.role.value:8} {state}")
