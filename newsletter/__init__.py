@@ -13,6 +13,7 @@ from . import config as config_module
 from .celery_app import celery_init_app
 from .extensions import babel, csrf, db, limiter, login_manager, migrate
 from .i18n import language_name, select_locale
+from .organisation import current_organisation, logo_url
 
 
 class NewsletterFlask(Flask):
@@ -54,14 +55,14 @@ def create_app(config: dict | None = None) -> Flask:
 
     from . import tasks  # noqa: F401  (registers the Celery tasks)
     from .admin import bp as admin_bp
-    from .api.routes import bp as api_bp
+    from .api import init_api
     from .cli import register_commands
     from .devmail.routes import bp as devmail_bp
     from .public.routes import bp as public_bp
 
     app.register_blueprint(public_bp)
     app.register_blueprint(admin_bp)
-    app.register_blueprint(api_bp)
+    init_api(app)
     app.register_blueprint(devmail_bp)
     register_commands(app)
     _register_error_pages(app)
@@ -73,6 +74,8 @@ def create_app(config: dict | None = None) -> Flask:
             "languages": app.config["LANGUAGES"],
             "language_url": language_url,
             "current_language": str(get_locale()),
+            "organisation": current_organisation,
+            "logo_url": logo_url,
         }
 
     @app.after_request

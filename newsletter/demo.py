@@ -1,7 +1,12 @@
 """Demo lists and subscribers for the zero-setup start."""
 
+import secrets
+from datetime import timedelta
+from pathlib import Path
+
+from .accounts import create_user
 from .extensions import db
-from .models import MailingList, Subscriber, SubscriberStatus, Subscription, utcnow
+from .models import MailingList, Role, Subscriber, SubscriberStatus, Subscription, User, utcnow
 
 DEMO_LISTS = [
     {
@@ -49,6 +54,27 @@ DEMO_PEOPLE = {
 }
 
 
+DEMO_ADMIN = "admin@example.org"
+
+
+def ensure_demo_admin(credentials_file: Path) -> tuple[str, str] | None:
+    """The first admin of a zero-setup start, and its password (kept in ``credentials_file``).
+
+    Created only while there is no account at all; the password is shown on every start
+    until the file is deleted.
+    """
+    if not db.session.execute(db.select(User.id).limit(1)).first():
+        password = secrets.token_urlsafe(12)
+        create_user(DEMO_ADMIN, password, Role.ADMIN, name="Demo admin")
+        db.session.commit()
+        credentials_file.write_text(f"{DEMO_ADMIN}\n{password}\n", encoding="utf-8")
+        credentials_file.chmod(0o600)
+    if not credentials_file.exists():
+        return None
+    email, password = credentials_file.read_text(encoding="utf-8").split()[:2]
+    return email, password
+
+
 def seed_demo() -> bool:
     """Create the demo data once; return False when lists already exist."""
     if db.session.execute(db.select(MailingList.id).limit(1)).first():
@@ -56,15 +82,18 @@ def seed_demo() -> bool:
     lists = [MailingList(public=True, **item) for item in DEMO_LISTS]
     db.session.add_all(lists)
     db.session.flush()
-    for language, people in DEMO_PEOPLE.items():
+    for position, (language, people) in enumerate(DEMO_PEOPLE.items()):
         for index, name in enumerate(people):
+            # Spread over the last weeks, so the dashboard's growth chart has a shape.
+            joined = utcnow() - timedelta(days=6 * (3 * position + index))
             handle = name.split()[0].lower().replace("í", "i").replace("é", "e")
             subscriber = Subscriber(
                 email=f"{handle}.{language}@example.org",
                 name=name,
                 language=language,
                 status=SubscriberStatus.CONFIRMED,
-                confirmed_at=utcnow(),
+                created_at=joined,
+                confirmed_at=joined,
             )
             subscriber.subscriptions = [
                 Subscription(list_id=item.id) for item in lists[: index + 1]

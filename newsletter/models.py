@@ -333,9 +333,9 @@ class Organisation(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(200), default="")
     logo: Mapped[str | None] = mapped_column(String(100))  # a file name in instance/uploads
-    brand_color: Mapped[str] = mapped_column(String(7), default="#1a56db")
-    text_color: Mapped[str] = mapped_column(String(7), default="#222222")
-    background_color: Mapped[str] = mapped_column(String(7), default="#f4f4f5")
+    brand_color: Mapped[str] = mapped_column(String(7), default="#0b6e4f")
+    text_color: Mapped[str] = mapped_column(String(7), default="#1f2933")
+    background_color: Mapped[str] = mapped_column(String(7), default="#f4f5f7")
     postal_address: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 

@@ -95,6 +95,18 @@ def test_flask_start_runs_the_whole_flow_without_any_service(started_system):
     assert '<html lang="de">' in done.read().decode()
 
 
+def test_flask_start_creates_the_first_admin_who_can_log_in(started_system, tmp_path):
+    base, opener, _process = started_system
+    email, password = (tmp_path / "first-admin.txt").read_text().split()
+    login = opener.open(base + "/admin/login").read().decode()
+    token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', login)[1]
+    form = urllib.parse.urlencode({"csrf_token": token, "email": email, "password": password})
+    dashboard = opener.open(base + "/admin/login", data=form.encode())
+    assert dashboard.url == base + "/admin/"
+    page = dashboard.read().decode()
+    assert "Dashboard" in page and "Subscribers by language" in page
+
+
 def test_production_refuses_to_start_without_a_secret_key():
     with pytest.raises(ConfigError):
         from_environment({"FLASK_ENV": "production"})

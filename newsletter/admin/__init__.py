@@ -4,4 +4,4 @@ from flask import Blueprint
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
-from . import auth, dashboard, issues, lists, settings, subscribers, tokens, users  # noqa: E402, F401
+from . import auth, dashboard, imports, issues, labels, lists, settings, subscribers, tokens, users  # noqa: E402, F401

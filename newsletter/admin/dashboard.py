@@ -2,9 +2,18 @@
 
 from flask import render_template
 
+from .. import campaigns, statistics
+from ..models import Subscriber
 from . import bp
 
 
 @bp.get("/")
 def dashboard():
-    return render_template("admin/dashboard.html")
+    recent = statistics.recent_campaigns()
+    return render_template(
+        "admin/dashboard.html",
+        by_status=statistics.subscribers_by(Subscriber.status),
+        by_language=statistics.subscribers_by(Subscriber.language),
+        weeks=statistics.weekly_confirmations(),
+        recent=[(issue, campaigns.progress(issue.id).overall) for issue in recent],
+    )

@@ -1,10 +1,73 @@
-"""Placeholder."""
+"""Settings (admins): the organisation's name, logo, colours and postal address."""
 
-from flask import render_template
+from flask import current_app, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from flask_wtf.file import FileField
+from wtforms import BooleanField, StringField, TextAreaField
+from wtforms.validators import DataRequired, Length, Optional, Regexp
 
+from .. import organisation
+from ..extensions import db
+from ..i18n import language_name
 from . import bp
+from .auth import admin_required
+
+COLOR = Regexp(r"^#[0-9a-fA-F]{6}$", message=_l("Use a colour like #0b6e4f."))
 
 
-@bp.get("/settings")
+def settings_form(languages: list[str], **kwargs) -> FlaskForm:
+    class SettingsForm(FlaskForm):
+        name = StringField(_l("Organisation name"), validators=[DataRequired(), Length(max=200)])
+        logo = FileField(_l("Logo (PNG, JPEG or GIF, at most 512 KB)"))
+        remove_logo = BooleanField(_l("Remove the logo"))
+        brand_color = StringField(_l("Colour of buttons and links"), validators=[COLOR])
+        text_color = StringField(_l("Text colour"), validators=[COLOR])
+        background_color = StringField(_l("Background colour"), validators=[COLOR])
+
+    for code in languages:
+        setattr(
+            SettingsForm,
+            f"address_{code}",
+            TextAreaField(language_name(code), validators=[Optional(), Length(max=500)]),
+        )
+    return SettingsForm(**kwargs)
+
+
+@bp.route("/settings", methods=["GET", "POST"])
+@admin_required
 def settings():
-    return render_template("admin/dashboard.html")
+    request.max_content_length = organisation.LOGO_MAX_BYTES + 64 * 1024
+    languages = current_app.config["LANGUAGES"]
+    org = organisation.current_organisation()
+    data = {
+        "name": org.name,
+        "brand_color": org.brand_color,
+        "text_color": org.text_color,
+        "background_color": org.background_color,
+        **{f"address_{code}": org.postal_address.get(code, "") for code in languages},
+    }
+    form = settings_form(languages, data=data)
+    if form.validate_on_submit():
+        upload = form.logo.data
+        try:
+            logo = organisation.save_logo(upload.read()) if upload else org.logo
+        except organisation.LogoError:
+            form.logo.errors.append(_("The logo must be a PNG, JPEG or GIF of at most 512 KB."))
+        else:
+            org.logo = None if form.remove_logo.data else logo
+            org.name = form.name.data.strip()
+            for field in ("brand_color", "text_color", "background_color"):
+                setattr(org, field, form[field].data.lower())
+            org.postal_address = {
+                code: text.strip()
+                for code in languages
+                if (text := form[f"address_{code}"].data or "").strip()
+            }
+            db.session.add(org)
+            db.session.commit()
+            flash(_("The settings are saved."), "ok")
+            return redirect(url_for("admin.settings"))
+    status = 422 if form.errors else 200
+    return render_template("admin/settings.html", form=form, org=org, languages=languages), status

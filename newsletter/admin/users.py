@@ -1,10 +1,104 @@
-"""Placeholder."""
+"""Users (admins): editors' and admins' accounts."""
 
-from flask import render_template
+from flask import abort, current_app, flash, redirect, render_template, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user
+from flask_wtf import FlaskForm
+from wtforms import BooleanField, EmailField, PasswordField, SelectField, StringField
+from wtforms.validators import DataRequired, Length, Optional
 
+from .. import accounts
+from ..extensions import db
+from ..i18n import language_name
+from ..models import Role, User
 from . import bp
+from .auth import admin_required
+
+ROLE_LABELS = {Role.ADMIN: _l("Admin"), Role.EDITOR: _l("Editor")}
+
+
+class UserForm(FlaskForm):
+    email = EmailField(_l("Email"), validators=[DataRequired(), Length(max=254)])
+    name = StringField(_l("Name"), validators=[Optional(), Length(max=100)])
+    role = SelectField(_l("Role"), choices=[(r.value, label) for r, label in ROLE_LABELS.items()])
+    language = SelectField(_l("Language of the interface"))
+    password = PasswordField(
+        _l("Password"),
+        validators=[Optional(), Length(max=200)],
+        description=_l("At least 10 characters. Leave empty to keep the current password."),
+    )
+    active = BooleanField(_l("May log in"), default=True)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.language.choices = [(c, language_name(c)) for c in current_app.config["LANGUAGES"]]
 
 
 @bp.get("/users")
+@admin_required
 def users():
-    return render_template("admin/dashboard.html")
+    rows = db.session.execute(db.select(User).order_by(User.email)).scalars().all()
+    return render_template("admin/users/index.html", rows=rows, role_labels=ROLE_LABELS)
+
+
+@bp.route("/users/new", methods=["GET", "POST"])
+@admin_required
+def new_user():
+    form = UserForm()
+    if form.validate_on_submit():
+        try:
+            accounts.create_user(
+                form.email.data,
+                form.password.data or "",
+                Role(form.role.data),
+                name=(form.name.data or "").strip(),
+                language=form.language.data,
+            )
+        except accounts.AccountError as error:
+            db.session.rollback()
+            form.email.errors.append(str(error))
+        else:
+            db.session.commit()
+            flash(_("The account is created."), "ok")
+            return redirect(url_for("admin.users"))
+    return render_template("admin/users/edit.html", form=form, user=None), (
+        422 if form.errors else 200
+    )
+
+
+@bp.route("/users/<int:user_id>", methods=["GET", "POST"])
+@admin_required
+def edit_user(user_id: int):
+    user = db.session.get(User, user_id) or abort(404)
+    form = UserForm(obj=user, data={"role": user.role.value})
+    del form.email  # the address identifies the account; make a new one instead
+    if form.validate_on_submit():
+        problem = _check_change(user, form)
+        if problem:
+            form.role.errors.append(problem)
+        else:
+            user.name = (form.name.data or "").strip()
+            user.role = Role(form.role.data)
+            user.language = form.language.data
+            user.active = form.active.data
+            if form.password.data:
+                user.set_password(form.password.data)
+            db.session.commit()
+            flash(_("The account is saved."), "ok")
+            return redirect(url_for("admin.users"))
+    return render_template("admin/users/edit.html", form=form, user=user), (
+        422 if form.errors else 200
+    )
+
+
+def _check_change(user: User, form: UserForm) -> str | None:
+    """Why the change can't be made, or None."""
+    if user.id == current_user.id and (form.role.data != Role.ADMIN or not form.active.data):
+        return _("You can't remove your own admin rights or lock yourself out.")
+    if form.password.data and len(form.password.data) < accounts.MIN_PASSWORD_LENGTH:
+        return _(
+            "The password needs at least %(count)d characters.",
+            count=accounts.MIN_PASSWORD_LENGTH,
+        )
+    return None

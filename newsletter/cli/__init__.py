@@ -3,6 +3,7 @@
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import click
 from flask import Flask, current_app
@@ -10,7 +11,7 @@ from flask_migrate import upgrade
 from werkzeug.serving import run_simple
 
 from ..config import ROOT
-from ..demo import DEMO_PEOPLE, seed_demo
+from ..demo import DEMO_PEOPLE, ensure_demo_admin, seed_demo
 from .bounces import register_bounce_commands
 from .issues import register_issue_commands
 from .tokens import register_token_commands
@@ -37,6 +38,7 @@ def register_commands(app: Flask) -> None:
         """Start the whole system: database, demo data, a Celery worker and the web app."""
         upgrade()
         seed_demo()
+        admin = ensure_demo_admin(Path(current_app.instance_path) / "first-admin.txt")
         env = dict(os.environ)
         # Links in mails point at this server unless BASE_URL says otherwise.
         env.setdefault("BASE_URL", f"http://{host}:{port}")
@@ -64,6 +66,10 @@ def register_commands(app: Flask) -> None:
         click.echo(f"\n  Stay informed page:  {base}/")
         if not current_app.config["SMTP_URL"]:
             click.echo(f"  Dev mailbox:         {base}/dev/mailbox/")
+        click.echo(f"  Editors' UI:         {base}/admin/")
+        if admin:
+            click.echo(f"  Log in as:           {admin[0]} / {admin[1]}")
+            click.echo("                       (shown until instance/first-admin.txt is deleted)")
         people = ", ".join(f"{p[0]} ({code})" for code, p in DEMO_PEOPLE.items())
         click.echo(f"  Demo subscribers:    {people}, and more\n")
         try:

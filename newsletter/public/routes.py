@@ -13,13 +13,14 @@ from flask import (
     redirect,
     render_template,
     request,
+    send_from_directory,
     url_for,
 )
 from flask_babel import get_locale
 from kombu.exceptions import OperationalError
 from sqlalchemy.exc import IntegrityError
 
-from .. import campaigns, subscriptions
+from .. import campaigns, organisation, subscriptions
 from ..delivery import prepared_variant
 from ..extensions import csrf, db
 from ..limits import per_address, per_ip
@@ -257,3 +258,9 @@ def archive_feed():
         rfc822=lambda moment: format_datetime(moment.replace(tzinfo=UTC)),
     )
     return Response(body, mimetype="application/rss+xml")
+
+
+@bp.route("/media/<name>")
+def media(name: str):
+    """Files admins uploaded for mails and pages (the organisation's logo)."""
+    return send_from_directory(organisation.uploads_folder(), name, max_age=86400)
