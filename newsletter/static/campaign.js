@@ -1,0 +1,76 @@
+// The campaign page: polls the progress JSON every ~2 s and updates the table, the bars,
+// the rate, the status badge and which actions are offered. Labels come from the server.
+(function () {
+  "use strict";
+
+  const table = document.getElementById("campaign-progress");
+  if (!table) return;
+
+  const statusBadge = document.getElementById("campaign-status");
+  const rate = document.getElementById("campaign-rate");
+  const rowTemplate = document.getElementById("progress-row-template");
+  const interval = Number(table.dataset.interval) || 2000;
+  const numbers = new Intl.NumberFormat(document.documentElement.lang || undefined);
+  const rates = new Intl.NumberFormat(document.documentElement.lang || undefined, {
+    minimumFractionDigits: 1,
+    maximumFractionDigits: 1,
+  });
+  const FIELDS = ["sent", "failed", "skipped", "remaining", "total"];
+
+  function rowFor(language, container) {
+    let row = container.querySelector('tr[data-language="' + CSS.escape(language) + '"]');
+    if (!row) {
+      row = rowTemplate.content.querySelector("tr").cloneNode(true);
+      row.dataset.language = language;
+      container.appendChild(row);
+    }
+    return row;
+  }
+
+  function fill(row, data) {
+    row.querySelector('[data-field="label"]').textContent = data.label;
+    FIELDS.forEach(function (name) {
+      row.querySelector('[data-field="' + name + '"]').textContent = numbers.format(data[name]);
+    });
+    const bar = row.querySelector('[data-field="bar"]');
+    bar.max = data.total || 1;
+    bar.value = data.done;
+  }
+
+  function showActions(status, failed) {
+    document.querySelectorAll("[data-states]").forEach(function (element) {
+      const states = element.dataset.states.split(" ");
+      const wanted = states.includes(status) && (!("needsFailed" in element.dataset) || failed > 0);
+      element.hidden = !wanted;
+    });
+  }
+
+  function update(data) {
+    const body = table.tBodies[0];
+    data.languages.forEach(function (part) { fill(rowFor(part.language, body), part); });
+    fill(rowFor("all", table.tFoot), data.overall);
+    rate.textContent = rates.format(data.rate);
+    statusBadge.textContent = data.status_label;
+    statusBadge.dataset.status = data.status;
+    statusBadge.className = "badge " + data.status_badge;
+    showActions(data.status, data.overall.failed);
+  }
+
+  function poll() {
+    fetch(table.dataset.progressUrl, {
+      credentials: "same-origin",
+      headers: { Accept: "application/json" },
+    })
+      .then(function (response) {
+        if (!response.ok) throw new Error(String(response.status));
+        return response.json();
+      })
+      .then(function (data) {
+        update(data);
+        if (data.live) setTimeout(poll, interval);
+      })
+      .catch(function () { setTimeout(poll, interval * 2); });
+  }
+
+  if (table.dataset.live === "true") setTimeout(poll, interval);
+})();
