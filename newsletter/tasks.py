@@ -93,3 +93,22 @@ def watch_campaigns() -> None:
             dispatch_delivery(issue_id)
     for issue_id in campaigns.stalled_issues(current_app.config["DELIVERY_LEASE_SECONDS"]):
         dispatch_delivery(issue_id)
+
+
+@shared_task(bind=True)
+def import_subscribers(self, job_id: int) -> None:
+    """Import a CSV file the editor confirmed, a chunk per transaction (progress shows).
+
+    Like ``deliver_issue``, it hands over to a fresh task after ``IMPORT_TASK_SECONDS`` so
+    no task outlives the broker's visibility timeout; the job row says where to resume.
+    """
+    from . import imports
+
+    try:
+        more = imports.run_import(job_id, current_app.config.get("IMPORT_TASK_SECONDS", 120))
+    except Exception:
+        current_app.logger.exception("Import %s failed", job_id)
+        imports.mark_failed(job_id)
+        return
+    if more:
+        self.apply_async((job_id,))

@@ -54,6 +54,7 @@ from ..models import (
 )
 from ..subscriptions import ascii_address
 from . import bp
+from .labels import ISSUE_STATUS
 
 S = IssueStatus
 EDITABLE = {S.DRAFT, S.SCHEDULED}
@@ -65,14 +66,6 @@ STALE_MARGIN = timedelta(seconds=5)
 # The token send_test puts in the personal links: the preview is the test mail.
 SAMPLE_TOKEN = "test"
 
-STATUS_LABELS = {
-    S.DRAFT: _l("Draft"),
-    S.SCHEDULED: _l("Scheduled"),
-    S.SENDING: _l("Sending"),
-    S.PAUSED: _l("Paused"),
-    S.SENT: _l("Sent"),
-    S.CANCELLED: _l("Cancelled"),
-}
 STATUS_BADGES = {S.SENDING: "warn", S.PAUSED: "warn", S.SENT: "good", S.CANCELLED: "bad"}
 
 # campaigns.py speaks English; the refusals an editor can meet are shown in their language.
@@ -101,7 +94,7 @@ def refusal(error: campaigns.CampaignError, issue: Issue | None = None) -> str:
 
 @bp.app_template_global("issue_status_label")
 def status_label(status: IssueStatus) -> str:
-    return str(STATUS_LABELS[status])
+    return str(ISSUE_STATUS[status])
 
 
 @bp.app_template_global("issue_status_badge")

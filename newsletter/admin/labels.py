@@ -25,4 +25,4 @@ ISSUE_STATUS = {
 
 @bp.context_processor
 def status_labels() -> dict:
-    return {"subscriber_status_labels": SUBSCRIBER_STATUS, "issue_status_labels": ISSUE_STATUS}
+    return {"subscriber_status_labels": SUBSCRIBER_STATUS}
