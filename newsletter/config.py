@@ -74,6 +74,8 @@ def from_environment(env: dict[str, str] | None = None) -> dict:
         "SESSION_COOKIE_SECURE": base_url.startswith("https://"),
         "WTF_CSRF_TIME_LIMIT": None,
         "MAX_CONTENT_LENGTH": 64 * 1024,
+        "IMPORT_MAX_BYTES": int(env.get("IMPORT_MAX_BYTES", 50 * 1024 * 1024)),
+        "IMPORT_TASK_SECONDS": float(env.get("IMPORT_TASK_SECONDS", 120)),
         "INSTANCE": str(instance),
         "CELERY": _celery_config(redis_url, instance, env),
         "SOFT_BOUNCE_LIMIT": int(env.get("SOFT_BOUNCE_LIMIT", 3)),

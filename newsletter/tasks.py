@@ -105,7 +105,7 @@ def import_subscribers(self, job_id: int) -> None:
     from . import imports
 
     try:
-        more = imports.run_import(job_id, current_app.config.get("IMPORT_TASK_SECONDS", 120))
+        more = imports.run_import(job_id, current_app.config["IMPORT_TASK_SECONDS"])
     except Exception:
         current_app.logger.exception("Import %s failed", job_id)
         imports.mark_failed(job_id)

@@ -20,7 +20,9 @@ from celery.contrib.testing.worker import start_worker
 from celery.signals import after_task_publish, task_postrun
 from flask_babel import force_locale, gettext
 from flask_migrate import upgrade
+from playwright.sync_api import sync_playwright
 from smtp import start_smtp_server
+from werkzeug.serving import make_server
 
 from newsletter import create_app
 from newsletter.config import from_environment
@@ -262,3 +264,44 @@ def editor_client(app, in_app):
     client = app.test_client()
     assert log_in(client, "editor@example.org").status_code == 302
     return client
+
+
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
+
+
+@pytest.fixture
+def live_server(app):
+    """The app on a loopback port, mailing links to itself and keeping mail in the dev mailbox."""
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    saved = {key: app.config[key] for key in ("BASE_URL", "SMTP_URL")}
+    app.config["BASE_URL"] = f"http://127.0.0.1:{server.server_port}"
+    app.config["SMTP_URL"] = None
+    try:
+        yield app.config["BASE_URL"]
+    finally:
+        app.config.update(saved)
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=10)
+
+
+@pytest.fixture
+def browser():
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(
+            executable_path="/usr/bin/chromium", headless=True, args=CHROMIUM_ARGS
+        )
+        try:
+            yield chromium
+        finally:
+            chromium.close()

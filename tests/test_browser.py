@@ -5,57 +5,16 @@ confirm, switch the preference centre to German, and leave.
 """
 
 import re
-import threading
 import time
 
 import pytest
 from factories import make_lists, subscriber_state
-from playwright.sync_api import Page, expect, sync_playwright
-from werkzeug.serving import make_server
+from playwright.sync_api import Page, expect
 
 from newsletter.models import ConsentAction, SubscriberStatus
 
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-quic",
-]
 PHONE = {"width": 375, "height": 812}
 MAIL_TIMEOUT = 15
-
-
-@pytest.fixture
-def live_server(app):
-    """The app on a loopback port, mailing links to itself and keeping mail in the dev mailbox."""
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    saved = {key: app.config[key] for key in ("BASE_URL", "SMTP_URL")}
-    app.config["BASE_URL"] = f"http://127.0.0.1:{server.server_port}"
-    app.config["SMTP_URL"] = None
-    try:
-        yield app.config["BASE_URL"]
-    finally:
-        app.config.update(saved)
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=10)
-
-
-@pytest.fixture
-def browser():
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(
-            executable_path="/usr/bin/chromium", headless=True, args=CHROMIUM_ARGS
-        )
-        try:
-            yield chromium
-        finally:
-            chromium.close()
 
 
 @pytest.fixture

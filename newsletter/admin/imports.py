@@ -34,7 +34,6 @@ from ..tasks import import_subscribers
 from . import bp
 from .subscribers import all_lists
 
-DEFAULT_MAX_BYTES = 50 * 1024 * 1024
 RECENT_JOBS = 20
 
 FATAL = {
@@ -173,7 +172,7 @@ class ActionForm(FlaskForm):
 
 
 def max_bytes() -> int:
-    return int(current_app.config.get("IMPORT_MAX_BYTES", DEFAULT_MAX_BYTES))
+    return current_app.config["IMPORT_MAX_BYTES"]
 
 
 def recent_jobs() -> list[ImportJob]:
