@@ -1,0 +1,91 @@
+"""Bearer tokens for the JSON API: who is calling, what they may do, how often.
+
+Read tokens may only read (GET); write tokens may do everything. Requests are counted
+per token (per client IP while no valid token is given) against ``API_RATE_LIMIT``.
+"""
+
+from datetime import timedelta
+
+from flask import Blueprint, current_app, g, request
+from flask_babel import gettext as _
+from flask_limiter.util import get_remote_address
+from flask_smorest import Blueprint as SmorestBlueprint
+
+from .. import accounts
+from ..extensions import csrf, db, limiter
+from ..models import ApiToken, TokenScope, utcnow
+from .errors import ApiError, register_json_errors
+
+READ_METHODS = {"GET", "HEAD", "OPTIONS"}
+# A bulk upsert of 1,000 subscribers or a long issue exceeds the site's 64 KiB limit.
+MAX_BODY = 1024 * 1024
+# Recording every request would turn each read into a write; a minute is precise enough.
+LAST_USED_PRECISION = timedelta(minutes=1)
+
+
+def bearer_secret() -> str | None:
+    """The secret of an ``Authorization: Bearer …`` header, if there is one."""
+    scheme, _space, secret = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not secret.strip():
+        return None
+    return secret.strip()
+
+
+def current_token() -> ApiToken | None:
+    """The valid token of this request (looked up once per request)."""
+    if "api_token" not in g:
+        secret = bearer_secret()
+        g.api_token = accounts.find_token(secret) if secret else None
+    return g.api_token
+
+
+def rate_limit_key() -> str:
+    token = current_token()
+    return f"api-token:{token.id}" if token else f"api-ip:{get_remote_address()}"
+
+
+def require_token() -> None:
+    """Refuse a request without a valid token, or a write with a read token."""
+    if request.method == "OPTIONS":
+        return
+    token = current_token()
+    if token is None:
+        if bearer_secret() is None:
+            raise ApiError(401, "token_required", _("A valid API token is required."))
+        raise ApiError(401, "token_invalid", _("This API token is not valid or was revoked."))
+    if request.method not in READ_METHODS and token.scope != TokenScope.WRITE:
+        raise ApiError(403, "insufficient_scope", _("This token may only read."))
+    _record_use(token)
+
+
+def _record_use(token: ApiToken) -> None:
+    now = utcnow()
+    if token.last_used_at is None or now - token.last_used_at >= LAST_USED_PRECISION:
+        token.last_used_at = now
+        db.session.commit()
+
+
+_api_limit = limiter.shared_limit(
+    lambda: current_app.config["API_RATE_LIMIT"], scope="api-v1", key_func=rate_limit_key
+)
+
+
+def protect(bp: Blueprint) -> None:
+    """Token auth and the per-token rate limit for every route of ``bp``; no CSRF (no cookies)."""
+    csrf.exempt(bp)
+    _api_limit(bp)
+    bp.before_request(allow_larger_bodies)
+    bp.before_request(require_token)
+
+
+def allow_larger_bodies() -> None:
+    request.max_content_length = MAX_BODY
+
+
+def token_blueprint(name: str, description: str) -> Blueprint:
+    """A blueprint of the token API under ``/api/v1/<name>``: authenticated, rate-limited,
+    and answering every error as JSON."""
+    bp = SmorestBlueprint(name, __name__, url_prefix=f"/api/v1/{name}", description=description)
+    protect(bp)
+    register_json_errors(bp)
+    return bp

@@ -1,0 +1,345 @@
+"""``/api/v1/issues``: write issues per language, preview and test them, send and follow them.
+
+Every state change goes through ``campaigns`` (as ``flask issues`` does); the checks here
+only turn its refusals into stable codes and messages in the caller's language.
+"""
+
+import smtplib
+from collections.abc import Callable
+from datetime import UTC
+from email import message_from_bytes, policy
+
+from flask import current_app
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from sqlalchemy.exc import IntegrityError
+
+from .. import campaigns, delivery
+from ..extensions import db
+from ..links import external_url
+from ..mail.campaign import Recipient, personalize
+from ..models import Delivery, DeliveryState, Fallback, Issue, IssueStatus, utcnow
+from ..tasks import dispatch_delivery
+from .auth import token_blueprint
+from .errors import ApiError, invalid
+from .pages import cursor_page, get_or_404
+from .schemas import (
+    DeliveryFilter,
+    DeliveryPage,
+    IssueCreate,
+    IssueFilter,
+    IssuePage,
+    IssueSchema,
+    IssueUpdate,
+    LanguageArgs,
+    PreviewSchema,
+    ProgressSchema,
+    ScheduleInput,
+    SendResult,
+    TestSendInput,
+    VariantInput,
+    VariantSchema,
+    known_language,
+)
+from .subscribers import check_lists
+
+bp = token_blueprint("issues", "Issues (campaigns), their texts per language and deliveries")
+ID = "<int(max=2147483647):issue_id>"
+LANGUAGE = "<string(minlength=2,maxlength=8):language>"
+
+REFUSALS = {
+    "start": _l("Only a draft or a scheduled issue can be sent."),
+    "schedule": _l("Only a draft or a scheduled issue can be scheduled."),
+    "pause": _l("Only an issue that is being sent can be paused."),
+    "resume": _l("Only a paused issue can be resumed."),
+    "cancel": _l("A sent or cancelled issue can't be cancelled."),
+}
+
+
+def check_transition(issue: Issue, action: str) -> None:
+    allowed, _new = campaigns.TRANSITIONS[action]
+    if issue.status not in allowed:
+        raise ApiError(409, "invalid_state", str(REFUSALS[action]))
+
+
+def check_editable(issue: Issue) -> None:
+    if issue.status not in (IssueStatus.DRAFT, IssueStatus.SCHEDULED):
+        raise ApiError(
+            409, "issue_not_editable", _("An issue can only be changed before it is sent.")
+        )
+
+
+def check_ready(issue: Issue) -> None:
+    if issue.variant(issue.default_language) is None:
+        raise ApiError(
+            409, "issue_not_ready", _("The issue has no text in its default language yet.")
+        )
+
+
+def run_campaign(function: Callable, *args):
+    """Call a ``campaigns`` function; a refusal we did not foresee still answers 409."""
+    try:
+        return function(*args)
+    except campaigns.CampaignError as error:
+        raise ApiError(409, "campaign_refused", str(error)) from None
+
+
+def check_language(language: str, field: str = "language") -> None:
+    try:
+        known_language(language)
+    except Exception as error:  # marshmallow's ValidationError, with our message
+        raise invalid({field: [str(m) for m in error.messages]}) from None
+
+
+def variant_or_404(issue: Issue, language: str):
+    variant = issue.variant(language)
+    if variant is None:
+        raise ApiError(404, "variant_not_found", _("The issue has no text in this language."))
+    return variant
+
+
+@bp.route("")
+@bp.arguments(IssueFilter, location="query")
+@bp.response(200, IssuePage)
+def list_issues(args: dict) -> dict:
+    """Issues by id, optionally of one status."""
+    query = db.select(Issue)
+    if args.get("status"):
+        query = query.where(Issue.status == IssueStatus(args["status"]))
+    return cursor_page(query, Issue.id, args["cursor"], args["limit"])
+
+
+@bp.route("", methods=["POST"])
+@bp.arguments(IssueCreate)
+@bp.response(201, IssueSchema)
+def create(data: dict) -> Issue:
+    """A draft issue for some lists, optionally with its texts per language."""
+    list_ids = check_lists(data["lists"])
+    issue = run_campaign(
+        campaigns.create_issue,
+        data["name"].strip(),
+        data.get("default_language") or current_app.config["DEFAULT_LANGUAGE"],
+        list_ids,
+        Fallback(data.get("fallback", Fallback.DEFAULT.value)),
+        data.get("audience_languages"),
+    )
+    for language, text in sorted(data["variants"].items()):
+        run_campaign(_set_variant, issue, language, text)
+    db.session.commit()
+    return issue
+
+
+def _set_variant(issue: Issue, language: str, text: dict):
+    return campaigns.set_variant(
+        issue, language, text["subject"], text["body"], text.get("preheader", "")
+    )
+
+
+@bp.route(f"/{ID}")
+@bp.response(200, IssueSchema)
+@bp.alt_response(404, response="NOT_FOUND")
+def read(issue_id: int) -> Issue:
+    """One issue with its texts."""
+    return get_or_404(Issue, issue_id)
+
+
+@bp.route(f"/{ID}", methods=["PATCH"])
+@bp.arguments(IssueUpdate)
+@bp.response(200, IssueSchema)
+@bp.alt_response(404, response="NOT_FOUND")
+@bp.alt_response(409, response="CONFLICT")
+def update(data: dict, issue_id: int) -> Issue:
+    """Change name, default language, fallback or audience, before sending."""
+    issue = get_or_404(Issue, issue_id)
+    check_editable(issue)
+    if "name" in data:
+        issue.name = data["name"].strip()
+    if "default_language" in data:
+        issue.default_language = data["default_language"]
+    if "fallback" in data:
+        issue.fallback = Fallback(data["fallback"])
+    if "lists" in data or "audience_languages" in data:
+        list_ids = check_lists(data["lists"]) if "lists" in data else issue.list_ids
+        languages = data.get("audience_languages", issue.audience_languages)
+        run_campaign(campaigns.set_audience, issue, list_ids, languages)
+    db.session.commit()
+    return issue
+
+
+@bp.route(f"/{ID}/variants/{LANGUAGE}", methods=["PUT"])
+@bp.arguments(VariantInput)
+@bp.response(200, VariantSchema)
+@bp.alt_response(404, response="NOT_FOUND")
+@bp.alt_response(409, response="CONFLICT")
+def put_variant(data: dict, issue_id: int, language: str):
+    """Write or replace the issue's subject, preheader and Markdown body in one language."""
+    issue = get_or_404(Issue, issue_id)
+    check_language(language)
+    check_editable(issue)
+    variant = run_campaign(_set_variant, issue, language, data)
+    db.session.commit()
+    return variant
+
+
+@bp.route(f"/{ID}/variants/{LANGUAGE}")
+@bp.response(200, VariantSchema)
+@bp.alt_response(404, response="NOT_FOUND")
+def read_variant(issue_id: int, language: str):
+    """The issue's text in one language."""
+    return variant_or_404(get_or_404(Issue, issue_id), language)
+
+
+@bp.route(f"/{ID}/preview/{LANGUAGE}")
+@bp.arguments(LanguageArgs, location="query")
+@bp.response(200, PreviewSchema)
+@bp.alt_response(404, response="NOT_FOUND")
+def preview(args: dict, issue_id: int, language: str) -> dict:
+    """The HTML and text subscribers of this language get, rendered as delivery does.
+
+    The personal links carry a placeholder token; `name` shows the greeting by name.
+    """
+    issue = get_or_404(Issue, issue_id)
+    variant_or_404(issue, language)
+    prepared = delivery.prepared_variant(issue, language)
+    links = {
+        "unsubscribe_url": external_url("public.unsubscribe", lang=language, token="preview"),
+        "preferences_url": external_url("public.preferences", lang=language, token="preview"),
+    }
+    recipient = Recipient("preview@example.invalid", args.get("name"), "preview", "<preview>")
+    message = message_from_bytes(personalize(prepared, recipient, links), policy=policy.default)
+    bodies = {part.get_content_subtype(): part.get_content() for part in message.iter_parts()}
+    return {
+        "language": language,
+        "subject": str(message["Subject"]),
+        "from_": str(message["From"]),
+        "html": bodies["html"],
+        "text": bodies["plain"],
+    }
+
+
+@bp.route(f"/{ID}/test", methods=["POST"])
+@bp.arguments(TestSendInput)
+@bp.response(202, IssueSchema)
+@bp.alt_response(404, response="NOT_FOUND")
+@bp.alt_response(503, response="SERVICE_UNAVAILABLE")
+def send_test(data: dict, issue_id: int) -> Issue:
+    """Send one message of a variant to any address, exactly as subscribers get it."""
+    issue = get_or_404(Issue, issue_id)
+    if issue.variant(data["language"]) is None:
+        raise invalid({"language": [_("The issue has no text in this language.")]})
+    try:
+        delivery.send_test(issue, data["language"], data["to"])
+    except smtplib.SMTPRecipientsRefused:
+        raise invalid({"to": [_("The mail server refused this address.")]}) from None
+    except (smtplib.SMTPException, OSError):
+        raise ApiError(
+            503, "mail_server_unavailable", _("The mail server could not be reached.")
+        ) from None
+    return issue
+
+
+@bp.route(f"/{ID}/send", methods=["POST"])
+@bp.response(202, SendResult)
+@bp.alt_response(404, response="NOT_FOUND")
+@bp.alt_response(409, response="CONFLICT")
+def send(issue_id: int) -> dict:
+    """Send now: fix the audience in the delivery ledger and queue the delivery tasks."""
+    issue = get_or_404(Issue, issue_id, for_update=True)
+    check_transition(issue, "start")
+    check_ready(issue)
+    try:
+        count = run_campaign(campaigns.start_sending, issue)
+        db.session.commit()
+    except IntegrityError:  # another request started it a moment ago
+        raise ApiError(409, "invalid_state", str(REFUSALS["start"])) from None
+    dispatch_delivery(issue.id)
+    return {"issue": issue, "recipients": count}
+
+
+@bp.route(f"/{ID}/schedule", methods=["POST"])
+@bp.arguments(ScheduleInput)
+@bp.response(200, IssueSchema)
+@bp.alt_response(404, response="NOT_FOUND")
+@bp.alt_response(409, response="CONFLICT")
+def schedule(data: dict, issue_id: int) -> Issue:
+    """Send at a later time (the campaign watcher starts it then)."""
+    issue = get_or_404(Issue, issue_id, for_update=True)
+    when = data["at"].astimezone(UTC).replace(tzinfo=None)
+    if when <= utcnow():
+        raise invalid({"at": [_("Please choose a time in the future.")]})
+    check_transition(issue, "schedule")
+    check_ready(issue)
+    run_campaign(campaigns.schedule, issue, when)
+    db.session.commit()
+    return issue
+
+
+def _change_state(issue_id: int, action: str, function: Callable) -> Issue:
+    issue = get_or_404(Issue, issue_id, for_update=True)
+    check_transition(issue, action)
+    run_campaign(function, issue)
+    db.session.commit()
+    return issue
+
+
+@bp.route(f"/{ID}/pause", methods=["POST"])
+@bp.response(200, IssueSchema)
+@bp.alt_response(404, response="NOT_FOUND")
+@bp.alt_response(409, response="CONFLICT")
+def pause(issue_id: int) -> Issue:
+    """Stop sending after the current batch."""
+    return _change_state(issue_id, "pause", campaigns.pause)
+
+
+@bp.route(f"/{ID}/resume", methods=["POST"])
+@bp.response(200, IssueSchema)
+@bp.alt_response(404, response="NOT_FOUND")
+@bp.alt_response(409, response="CONFLICT")
+def resume(issue_id: int) -> Issue:
+    """Continue a paused issue."""
+    issue = _change_state(issue_id, "resume", campaigns.resume)
+    dispatch_delivery(issue.id)
+    return issue
+
+
+@bp.route(f"/{ID}/cancel", methods=["POST"])
+@bp.response(200, IssueSchema)
+@bp.alt_response(404, response="NOT_FOUND")
+@bp.alt_response(409, response="CONFLICT")
+def cancel(issue_id: int) -> Issue:
+    """Stop for good; nothing more is sent after the current batch."""
+    return _change_state(issue_id, "cancel", campaigns.cancel)
+
+
+def _counts(part: campaigns.LanguageProgress) -> dict:
+    names = ("queued", "sending", "sent", "failed", "skipped", "remaining", "total")
+    return {name: getattr(part, name) for name in names}
+
+
+@bp.route(f"/{ID}/progress")
+@bp.response(200, ProgressSchema)
+@bp.alt_response(404, response="NOT_FOUND")
+def progress(issue_id: int) -> dict:
+    """Sent, failed, skipped and remaining per language, and the current rate."""
+    issue = get_or_404(Issue, issue_id)
+    report = campaigns.progress(issue.id)
+    return {
+        "status": issue.status.value,
+        "overall": _counts(report.overall),
+        "languages": {code: _counts(part) for code, part in report.languages.items()},
+        "rate": report.rate,
+        "window": report.window,
+    }
+
+
+@bp.route(f"/{ID}/deliveries")
+@bp.arguments(DeliveryFilter, location="query")
+@bp.response(200, DeliveryPage)
+@bp.alt_response(404, response="NOT_FOUND")
+def deliveries(args: dict, issue_id: int) -> dict:
+    """The issue's delivery ledger by id, optionally in one state."""
+    get_or_404(Issue, issue_id)
+    query = db.select(Delivery).where(Delivery.issue_id == issue_id)
+    if args.get("state"):
+        query = query.where(Delivery.state == DeliveryState(args["state"]))
+    return cursor_page(query, Delivery.id, args["cursor"], args["limit"])

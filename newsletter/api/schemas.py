@@ -1,0 +1,369 @@
+"""What the API accepts and answers, as marshmallow schemas (the OpenAPI document's source)."""
+
+import unicodedata
+from datetime import UTC
+
+from flask import current_app
+from flask_babel import lazy_gettext as _l
+from marshmallow import Schema, ValidationError, fields, validate
+
+from ..models import DeliveryState, Fallback, IssueStatus, SubscriberStatus, TokenScope
+from ..subscriptions import InvalidEmail, normalize_email
+
+MAX_ID = 2**31 - 1  # ids are 32-bit integers in PostgreSQL
+LIST_SLUG = r"^[a-z0-9][a-z0-9-]{0,62}$"  # as the admin UI accepts
+
+
+class Text(fields.String):
+    """A string without NUL characters, which PostgreSQL can't store or compare."""
+
+    def _deserialize(self, value, attr, data, **kwargs) -> str:
+        text = super()._deserialize(value, attr, data, **kwargs)
+        if "\x00" in text:
+            raise ValidationError(str(_l("This text contains a NUL character.")))
+        return text
+
+
+def single_line(value: str | None) -> None:
+    """No line breaks or control characters: names and subjects end up in mail headers."""
+    if value and any(unicodedata.category(char).startswith("C") for char in value):
+        raise ValidationError(str(_l("This must fit on one line, without control characters.")))
+
+
+def known_language(value: str) -> None:
+    if value not in current_app.config["LANGUAGES"]:
+        raise ValidationError(str(_l("Please choose one of the languages offered.")))
+
+
+def not_blank(value: str) -> None:
+    if not value.strip():
+        raise ValidationError(str(_l("This field may not be empty.")))
+
+
+def _id(strict: bool = True, **kwargs) -> fields.Integer:
+    """An id: strictly a JSON number in bodies; query strings are text."""
+    return fields.Integer(strict=strict, validate=validate.Range(1, MAX_ID), **kwargs)
+
+
+class UtcDateTime(fields.AwareDateTime):
+    """ISO 8601 with an offset both ways: the database keeps naive UTC times."""
+
+    def _serialize(self, value, attr, obj, **kwargs):
+        if value is not None and value.tzinfo is None:
+            value = value.replace(tzinfo=UTC)
+        return super()._serialize(value, attr, obj, **kwargs)
+
+
+def _when(**kwargs) -> UtcDateTime:
+    return UtcDateTime(default_timezone=UTC, **kwargs)
+
+
+def _choice(values: list[str], **kwargs) -> fields.String:
+    return Text(validate=validate.OneOf(values), **kwargs)
+
+
+class ErrorSchema(Schema):
+    code = Text(
+        required=True, metadata={"description": "Stable snake_case code", "example": "not_found"}
+    )
+    message = Text(required=True, metadata={"description": "In the caller's language"})
+    fields_ = fields.Dict(
+        data_key="fields",
+        keys=Text(),
+        values=fields.List(Text()),
+        required=True,
+        metadata={"description": "Messages per field at fault (dotted paths for nested ones)"},
+    )
+
+
+class PageArgs(Schema):
+    cursor = fields.Integer(
+        validate=validate.Range(0, MAX_ID),
+        load_default=0,
+        metadata={"description": "The `next_cursor` of the previous page; 0 for the first"},
+    )
+    limit = fields.Integer(validate=validate.Range(1, 200), load_default=50)
+
+
+class Page(Schema):
+    next_cursor = fields.Integer(
+        allow_none=True, required=True, metadata={"description": "null on the last page"}
+    )
+
+
+# Subscribers
+
+
+class EmailField(Text):
+    """An address as the subscribe form accepts it: normalized, no non-ASCII local part."""
+
+    def _deserialize(self, value, attr, data, **kwargs) -> str:
+        text = super()._deserialize(value, attr, data, **kwargs)
+        try:
+            return normalize_email(text)
+        except InvalidEmail:
+            raise ValidationError(str(_l("Please enter a valid email address."))) from None
+
+
+class SubscriberSchema(Schema):
+    id = fields.Integer(required=True)
+    email = Text(required=True)
+    name = Text(allow_none=True, required=True)
+    language = Text(required=True)
+    status = _choice([s.value for s in SubscriberStatus], required=True)
+    lists = fields.Method(
+        "sorted_lists", required=True, metadata={"type": "array", "items": {"type": "integer"}}
+    )
+    created_at = _when(required=True)
+    updated_at = _when(required=True)
+    confirmed_at = _when(allow_none=True, required=True)
+    unsubscribed_at = _when(allow_none=True, required=True)
+
+    def sorted_lists(self, subscriber) -> list[int]:
+        return sorted(subscriber.list_ids)
+
+
+# Only these may be set through the API; bounced and complained come from mail servers.
+WRITABLE_STATUSES = [SubscriberStatus.CONFIRMED.value, SubscriberStatus.UNSUBSCRIBED.value]
+LANGUAGE_DOC = {"description": "One of the configured LANGUAGES", "example": "en"}
+
+
+class SubscriberUpdate(Schema):
+    name = Text(allow_none=True, validate=[validate.Length(max=100), single_line])
+    language = Text(validate=known_language, metadata=LANGUAGE_DOC)
+    status = _choice(WRITABLE_STATUSES)
+    lists = fields.List(_id(), validate=validate.Length(max=100))
+
+
+class SubscriberCreate(SubscriberUpdate):
+    """Absent fields: the default language, no lists, confirmed (on creation only)."""
+
+    email = EmailField(required=True, validate=validate.Length(max=254))
+
+
+class SubscriberFilter(PageArgs):
+    email = Text(
+        validate=validate.Length(max=254), metadata={"description": "Substring of the address"}
+    )
+    name = Text(
+        validate=validate.Length(max=100), metadata={"description": "Substring of the name"}
+    )
+    status = _choice([s.value for s in SubscriberStatus])
+    language = Text(validate=validate.Length(max=8))
+    list = _id(strict=False, metadata={"description": "Only subscribers of this list"})
+
+
+class SubscriberPage(Page):
+    items = fields.List(fields.Nested(SubscriberSchema), required=True)
+
+
+class BulkSubscribers(Schema):
+    subscribers = fields.List(
+        fields.Nested(SubscriberCreate), required=True, validate=validate.Length(1, 1000)
+    )
+
+
+class BulkItem(Schema):
+    email = Text(required=True)
+    id = fields.Integer(allow_none=True, required=True)
+    result = _choice(["created", "updated", "skipped"], required=True)
+    code = Text(allow_none=True, required=True, metadata={"description": "Why it was skipped"})
+
+
+class BulkResult(Schema):
+    created = fields.Integer(required=True)
+    updated = fields.Integer(required=True)
+    skipped = fields.Integer(required=True)
+    items = fields.List(fields.Nested(BulkItem), required=True)
+
+
+class DeleteArgs(Schema):
+    suppress = fields.Boolean(
+        load_default=True,
+        metadata={"description": "Keep a hash of the address so it is never imported again"},
+    )
+
+
+# Lists
+
+
+def _names(**kwargs) -> fields.Dict:
+    return fields.Dict(
+        keys=Text(validate=known_language),
+        values=Text(validate=[validate.Length(1, 100), single_line, not_blank]),
+        **kwargs,
+    )
+
+
+class ListSchema(Schema):
+    id = fields.Integer(required=True)
+    slug = Text(required=True)
+    names = fields.Dict(keys=Text(), values=Text(), required=True)
+    descriptions = fields.Dict(keys=Text(), values=Text(), required=True)
+    public = fields.Boolean(required=True)
+    created_at = _when(required=True)
+
+
+class ListUpdate(Schema):
+    slug = Text(validate=validate.Regexp(LIST_SLUG))
+    names = _names(validate=validate.Length(min=1))
+    descriptions = fields.Dict(
+        keys=Text(validate=known_language),
+        values=Text(validate=validate.Length(max=500)),
+    )
+    public = fields.Boolean()
+
+
+class ListCreate(ListUpdate):
+    slug = Text(required=True, validate=validate.Regexp(LIST_SLUG))
+    names = _names(required=True, validate=validate.Length(min=1))
+    descriptions = fields.Dict(
+        keys=Text(validate=known_language),
+        values=Text(validate=validate.Length(max=500)),
+        load_default=dict,
+    )
+    public = fields.Boolean(load_default=True)
+
+
+class ListPage(Page):
+    items = fields.List(fields.Nested(ListSchema), required=True)
+
+
+# Issues
+
+
+class VariantInput(Schema):
+    subject = Text(required=True, validate=[validate.Length(1, 200), single_line])
+    preheader = Text(load_default="", validate=[validate.Length(max=200), single_line])
+    body = Text(required=True, validate=[validate.Length(1, 200_000), not_blank])
+
+
+class VariantSchema(Schema):
+    language = Text(required=True)
+    subject = Text(required=True)
+    preheader = Text(required=True)
+    body = Text(required=True)
+    updated_at = _when(required=True)
+
+
+class IssueSchema(Schema):
+    id = fields.Integer(required=True)
+    name = Text(required=True)
+    status = _choice([s.value for s in IssueStatus], required=True)
+    default_language = Text(required=True)
+    fallback = _choice([f.value for f in Fallback], required=True)
+    lists = fields.Method(
+        "sorted_lists", required=True, metadata={"type": "array", "items": {"type": "integer"}}
+    )
+    audience_languages = fields.List(Text(), allow_none=True, required=True)
+    variants = fields.List(fields.Nested(VariantSchema), required=True)
+    scheduled_at = _when(allow_none=True, required=True)
+    started_at = _when(allow_none=True, required=True)
+    finished_at = _when(allow_none=True, required=True)
+    created_at = _when(required=True)
+    updated_at = _when(required=True)
+
+    def sorted_lists(self, issue) -> list[int]:
+        return sorted(issue.list_ids)
+
+
+class IssueUpdate(Schema):
+    name = Text(validate=[validate.Length(1, 200), single_line, not_blank])
+    default_language = Text(validate=known_language, metadata=LANGUAGE_DOC)
+    fallback = _choice([f.value for f in Fallback])
+    lists = fields.List(_id(), validate=validate.Length(1, 100))
+    audience_languages = fields.List(
+        Text(validate=known_language),
+        allow_none=True,
+        metadata={"description": "Send only to subscribers of these languages; null: all"},
+    )
+
+
+class IssueCreate(IssueUpdate):
+    name = Text(required=True, validate=[validate.Length(1, 200), single_line, not_blank])
+    lists = fields.List(_id(), required=True, validate=validate.Length(1, 100))
+    variants = fields.Dict(
+        keys=Text(validate=known_language),
+        values=fields.Nested(VariantInput),
+        load_default=dict,
+        metadata={"description": "Texts by language code"},
+    )
+
+
+class IssueFilter(PageArgs):
+    status = _choice([s.value for s in IssueStatus])
+
+
+class IssuePage(Page):
+    items = fields.List(fields.Nested(IssueSchema), required=True)
+
+
+class LanguageArgs(Schema):
+    name = Text(
+        validate=[validate.Length(max=100), single_line],
+        metadata={"description": "Preview as seen by a subscriber with this name"},
+    )
+
+
+class PreviewSchema(Schema):
+    language = Text(required=True)
+    subject = Text(required=True)
+    from_ = Text(data_key="from", required=True)
+    html = Text(required=True)
+    text = Text(required=True)
+
+
+class TestSendInput(Schema):
+    to = EmailField(required=True, validate=validate.Length(max=254))
+    language = Text(required=True, validate=known_language, metadata=LANGUAGE_DOC)
+
+
+class ScheduleInput(Schema):
+    at = _when(required=True, metadata={"description": "When to start sending (UTC if naive)"})
+
+
+class SendResult(Schema):
+    issue = fields.Nested(IssueSchema, required=True)
+    recipients = fields.Integer(required=True, metadata={"description": "Rows in the ledger"})
+
+
+class CountsSchema(Schema):
+    queued = fields.Integer(required=True)
+    sending = fields.Integer(required=True)
+    sent = fields.Integer(required=True)
+    failed = fields.Integer(required=True)
+    skipped = fields.Integer(required=True)
+    remaining = fields.Integer(required=True)
+    total = fields.Integer(required=True)
+
+
+class ProgressSchema(Schema):
+    status = _choice([s.value for s in IssueStatus], required=True)
+    overall = fields.Nested(CountsSchema, required=True)
+    languages = fields.Dict(keys=Text(), values=fields.Nested(CountsSchema), required=True)
+    rate = fields.Float(required=True, metadata={"description": "Messages per second, recently"})
+    window = fields.Integer(required=True, metadata={"description": "Seconds the rate is over"})
+
+
+class DeliveryFilter(PageArgs):
+    state = _choice([s.value for s in DeliveryState])
+
+
+class DeliverySchema(Schema):
+    id = fields.Integer(required=True)
+    subscriber_id = fields.Integer(required=True)
+    language = Text(allow_none=True, required=True)
+    state = _choice([s.value for s in DeliveryState], required=True)
+    attempts = fields.Integer(required=True)
+    last_code = fields.Integer(allow_none=True, required=True)
+    last_response = Text(allow_none=True, required=True)
+    message_id = Text(required=True)
+    sent_at = _when(allow_none=True, required=True)
+    updated_at = _when(required=True)
+
+
+class DeliveryPage(Page):
+    items = fields.List(fields.Nested(DeliverySchema), required=True)
+
+
+TOKEN_SCOPES = [s.value for s in TokenScope]
