@@ -28,9 +28,9 @@ from .models import (
 from .subscriptions import (
     InvalidEmail,
     RequestInfo,
-    _record,
     find_subscriber,
     normalize_email,
+    record_consent,
     subscriber_by_token,
     unsubscribe,
 )
@@ -404,5 +404,5 @@ def _complain(subscriber: Subscriber) -> str:
     subscriber.status = SubscriberStatus.COMPLAINED
     subscriber.unsubscribed_at = utcnow()
     subscriber.confirm_nonce = None
-    _record(subscriber, ConsentAction.UNSUBSCRIBE, COMPLAINT)
+    record_consent(subscriber, ConsentAction.UNSUBSCRIBE, COMPLAINT)
     return "complained"

@@ -379,3 +379,60 @@ def archive(language: str, limit: int = 50) -> list[ArchiveEntry]:
                 )
             )
     return entries
+
+
+@dataclass
+class AudienceCounts:
+    """How many confirmed readers get each variant, and how many are skipped."""
+
+    per_variant: dict[str, int] = field(default_factory=dict)
+    via_fallback: dict[str, int] = field(default_factory=dict)
+    skipped: int = 0
+
+    @property
+    def total(self) -> int:
+        return sum(self.per_variant.values())
+
+
+def reader_languages(list_ids: set[int], languages: list[str] | None) -> dict[str, int]:
+    """Confirmed subscribers of the lists per language, in one GROUP BY: the same rows
+    ``start_sending`` puts in the ledger."""
+    if not list_ids:
+        return {}
+    query = (
+        select(Subscriber.language, func.count())
+        .where(
+            Subscriber.status == SubscriberStatus.CONFIRMED,
+            exists().where(
+                Subscription.subscriber_id == Subscriber.id,
+                Subscription.list_id.in_(list_ids),
+            ),
+        )
+        .group_by(Subscriber.language)
+    )
+    if languages:
+        query = query.where(Subscriber.language.in_(languages))
+    return {language: count for language, count in db.session.execute(query)}
+
+
+def audience_counts(
+    list_ids: set[int],
+    languages: list[str] | None,
+    variants: set[str],
+    default_language: str,
+    fallback: Fallback,
+) -> AudienceCounts:
+    """Readers per variant following the fallback rule, as ``start_sending`` assigns them."""
+    counts = AudienceCounts(
+        per_variant=dict.fromkeys(current_app.config["LANGUAGES"], 0),
+        via_fallback=dict.fromkeys(current_app.config["LANGUAGES"], 0),
+    )
+    for language, count in reader_languages(list_ids, languages).items():
+        if language in variants:
+            counts.per_variant[language] = counts.per_variant.get(language, 0) + count
+        elif fallback == Fallback.DEFAULT:
+            counts.per_variant[default_language] += count
+            counts.via_fallback[default_language] += count
+        else:
+            counts.skipped += count
+    return counts

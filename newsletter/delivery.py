@@ -9,6 +9,8 @@ import smtplib
 import time
 from dataclasses import dataclass
 from datetime import timedelta
+from email import message_from_bytes, policy
+from email.message import EmailMessage
 from email.utils import make_msgid
 from functools import cache
 
@@ -324,6 +326,13 @@ def send_test(issue: Issue, language: str, address: str) -> None:
         prepared, Recipient(email, None, "test", message_id), _links(language, "test")
     )
     current_transport().send_raw(prepared.sender, [email], data)
+
+
+def preview_message(prepared: PreparedVariant, name: str | None = None) -> EmailMessage:
+    """The message as a test send delivers it, parsed back: what previews show."""
+    recipient = Recipient("preview@example.invalid", name, "test", "<preview@example.invalid>")
+    data = personalize(prepared, recipient, _links(prepared.language, "test"))
+    return message_from_bytes(data, policy=policy.default)
 
 
 def deliver_until(issue_id: int, deadline: float) -> float | None:

@@ -99,7 +99,8 @@ def is_suppressed(email: str) -> bool:
     return db.session.get(Suppression, email_hash(email)) is not None
 
 
-def _record(subscriber: Subscriber, action: ConsentAction, info: RequestInfo) -> None:
+def record_consent(subscriber: Subscriber, action: ConsentAction, info: RequestInfo) -> None:
+    """Evidence of what the person agreed to, when and from where."""
     subscriber.consents.append(
         Consent(
             action=action,
@@ -113,7 +114,8 @@ def _record(subscriber: Subscriber, action: ConsentAction, info: RequestInfo) ->
     )
 
 
-def _set_lists(subscriber: Subscriber, list_ids: set[int]) -> None:
+def set_lists(subscriber: Subscriber, list_ids: set[int]) -> None:
+    """Subscribe to exactly ``list_ids``, keeping the dates of subscriptions that stay."""
     current = {s.list_id: s for s in subscriber.subscriptions}
     for list_id, subscription in current.items():
         if list_id not in list_ids:
@@ -144,8 +146,8 @@ def subscribe(
     if subscriber.status != SubscriberStatus.PENDING or not subscriber.confirm_nonce:
         subscriber.status = SubscriberStatus.PENDING
         subscriber.confirm_nonce = secrets.token_hex(16)
-    _set_lists(subscriber, list_ids)
-    _record(subscriber, ConsentAction.SUBSCRIBE, info)
+    set_lists(subscriber, list_ids)
+    record_consent(subscriber, ConsentAction.SUBSCRIBE, info)
 
     interval = timedelta(seconds=current_app.config["CONFIRM_RESEND_INTERVAL"])
     if subscriber.confirmation_sent_at and utcnow() - subscriber.confirmation_sent_at < interval:
@@ -205,7 +207,7 @@ def confirm(token: str, info: RequestInfo) -> tuple[ConfirmOutcome, Subscriber |
     if suppression is not None:
         # The person asked again and proved they own the mailbox: lift the old block.
         db.session.delete(suppression)
-    _record(subscriber, ConsentAction.CONFIRM, info)
+    record_consent(subscriber, ConsentAction.CONFIRM, info)
     return ConfirmOutcome.CONFIRMED, subscriber
 
 
@@ -223,7 +225,7 @@ def update_preferences(
     """
     subscriber.name = name or None
     subscriber.language = language
-    _set_lists(subscriber, list_ids)
+    set_lists(subscriber, list_ids)
     if list_ids and subscriber.status in (
         SubscriberStatus.UNSUBSCRIBED,
         SubscriberStatus.PENDING,
@@ -232,19 +234,19 @@ def update_preferences(
         subscriber.confirmed_at = utcnow()
         subscriber.unsubscribed_at = None
         subscriber.confirm_nonce = None
-    _record(subscriber, ConsentAction.PREFERENCES, info)
+    record_consent(subscriber, ConsentAction.PREFERENCES, info)
 
 
 def unsubscribe(subscriber: Subscriber, info: RequestInfo) -> bool:
     """Leave every list. Idempotent: returns False when there was nothing to do."""
     if subscriber.status == SubscriberStatus.UNSUBSCRIBED and not subscriber.subscriptions:
         return False
-    _set_lists(subscriber, set())
+    set_lists(subscriber, set())
     if subscriber.status in (SubscriberStatus.PENDING, SubscriberStatus.CONFIRMED):
         subscriber.status = SubscriberStatus.UNSUBSCRIBED
     subscriber.unsubscribed_at = utcnow()
     subscriber.confirm_nonce = None
-    _record(subscriber, ConsentAction.UNSUBSCRIBE, info)
+    record_consent(subscriber, ConsentAction.UNSUBSCRIBE, info)
     return True
 
 

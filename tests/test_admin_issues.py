@@ -1,7 +1,6 @@
 """The issue composer and the campaign page of the editors' UI, through real forms."""
 
 import re
-import threading
 from datetime import timedelta
 from html import unescape
 
@@ -9,8 +8,7 @@ import pytest
 from campaign_helpers import BODIES, make_audience, send_all
 from conftest import csrf_token
 from factories import PASSWORD, make_lists, make_user
-from playwright.sync_api import expect, sync_playwright
-from werkzeug.serving import make_server
+from playwright.sync_api import expect
 from workers import WorkerProcess, wait_until
 
 from newsletter import campaigns
@@ -450,49 +448,27 @@ def test_campaign_page_offers_the_actions_of_its_state(editor_client, in_app, li
 
 # In a real browser: the composer's JavaScript and the campaign page's polling.
 
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-quic",
-]
+
+@pytest.fixture
+def live_url(app, live_server, smtp):
+    """The app on a loopback port; its test sends still go to the test SMTP server."""
+    app.config["SMTP_URL"] = f"smtp://127.0.0.1:{smtp.port}"
+    return live_server
 
 
 @pytest.fixture
-def live_url(app):
-    """The app on a loopback port (mail still goes to the test SMTP server)."""
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=10)
-
-
-@pytest.fixture
-def browser_page(live_url, in_app):
+def browser_page(browser, live_url, in_app):
     """A logged-in editor's page in headless Chromium."""
     in_app(make_user, "editor@example.org", "editor")
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(
-            executable_path="/usr/bin/chromium", headless=True, args=CHROMIUM_ARGS
-        )
-        try:
-            browser_tab = chromium.new_page(viewport={"width": 1400, "height": 1000})
-            browser_tab.goto(f"{live_url}/admin/login")
-            browser_tab.fill("#email", "editor@example.org")
-            browser_tab.fill("#password", PASSWORD)
-            browser_tab.click("button[type=submit]")
-            browser_tab.wait_for_url(re.compile(r"/admin/$"))
-            yield browser_tab
-        finally:
-            chromium.close()
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    browser_tab = context.new_page()
+    browser_tab.goto(f"{live_url}/admin/login")
+    browser_tab.fill("#email", "editor@example.org")
+    browser_tab.fill("#password", PASSWORD)
+    browser_tab.click("button[type=submit]")
+    browser_tab.wait_for_url(re.compile(r"/admin/$"))
+    yield browser_tab
+    context.close()
 
 
 def test_composer_previews_and_counts_while_the_editor_types(browser_page, live_url, in_app):

@@ -6,11 +6,8 @@ once sending started), and previews go through the same rendering as delivery.
 """
 
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
-from email import policy
-from email.parser import BytesParser
-from email.utils import make_msgid
 
 from flask import abort, current_app, flash, jsonify, redirect, render_template, request, url_for
 from flask_babel import get_locale
@@ -18,7 +15,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from flask_wtf import FlaskForm
-from sqlalchemy import exists, func, select
+from sqlalchemy import func, select
 from wtforms import (
     DateTimeLocalField,
     EmailField,
@@ -38,7 +35,7 @@ from .. import campaigns, delivery, tasks
 from ..extensions import db
 from ..i18n import language_name
 from ..links import external_url
-from ..mail.campaign import Recipient, personalize, prepare_variant
+from ..mail.campaign import prepare_variant
 from ..models import (
     Delivery,
     DeliveryState,
@@ -48,11 +45,8 @@ from ..models import (
     IssueVariant,
     MailingList,
     Subscriber,
-    SubscriberStatus,
-    Subscription,
     utcnow,
 )
-from ..subscriptions import ascii_address
 from . import bp
 from .labels import ISSUE_STATUS
 
@@ -63,8 +57,6 @@ ISSUES_PER_PAGE = 50
 FAILED_PER_PAGE = 50
 # Variants saved together are written a few milliseconds apart; only a later save counts.
 STALE_MARGIN = timedelta(seconds=5)
-# The token send_test puts in the personal links: the preview is the test mail.
-SAMPLE_TOKEN = "test"
 
 STATUS_BADGES = {S.SENDING: "warn", S.PAUSED: "warn", S.SENT: "good", S.CANCELLED: "bad"}
 
@@ -308,9 +300,8 @@ class SentParts:
 def preview_parts(
     language: str, subject: str, preheader: str, body: str, issue_id: int | None
 ) -> SentParts:
-    """The HTML and text parts exactly as they arrive, rendered like ``delivery.send_test``:
-    prepare_variant, then personalize (no name, the test links), then the MIME message is
-    parsed back, so nothing is approximated. Unsaved text is rendered, never stored."""
+    """The HTML and text parts exactly as a test send delivers them (no name, the test
+    links), parsed back from the message. Unsaved text is rendered, never stored."""
     subject = " ".join(subject.split())[:200]
     if not subject or not body.strip():
         return SentParts("", "", empty=True)
@@ -318,15 +309,7 @@ def preview_parts(
         language=language, subject=subject, preheader=" ".join(preheader.split())[:200], body=body
     )
     view_url = external_url("public.view_issue", lang=language, issue_id=issue_id or 0)
-    prepared = prepare_variant(None, variant, view_url)
-    links = {
-        "unsubscribe_url": external_url("public.unsubscribe", lang=language, token=SAMPLE_TOKEN),
-        "preferences_url": external_url("public.preferences", lang=language, token=SAMPLE_TOKEN),
-    }
-    recipient = Recipient(
-        ascii_address(current_user.email), None, SAMPLE_TOKEN, make_msgid(domain="preview.invalid")
-    )
-    message = BytesParser(policy=policy.default).parsebytes(personalize(prepared, recipient, links))
+    message = delivery.preview_message(prepare_variant(None, variant, view_url))
     return SentParts(
         message.get_body(preferencelist=("html",)).get_content(),
         message.get_body(preferencelist=("plain",)).get_content(),
@@ -343,65 +326,8 @@ def saved_preview(issue: Issue | None, language: str) -> SentParts:
 # Audience counts
 
 
-@dataclass
-class AudienceCounts:
-    """How many confirmed readers get each variant, and how many are skipped."""
-
-    per_variant: dict[str, int] = field(default_factory=dict)
-    via_fallback: dict[str, int] = field(default_factory=dict)
-    skipped: int = 0
-
-    @property
-    def total(self) -> int:
-        return sum(self.per_variant.values())
-
-
-def reader_languages(list_ids: set[int], languages: list[str] | None) -> dict[str, int]:
-    """Confirmed subscribers of the lists per language, in one GROUP BY: the same rows
-    ``campaigns.start_sending`` puts in the ledger."""
-    if not list_ids:
-        return {}
-    query = (
-        select(Subscriber.language, func.count())
-        .where(
-            Subscriber.status == SubscriberStatus.CONFIRMED,
-            exists().where(
-                Subscription.subscriber_id == Subscriber.id,
-                Subscription.list_id.in_(list_ids),
-            ),
-        )
-        .group_by(Subscriber.language)
-    )
-    if languages:
-        query = query.where(Subscriber.language.in_(languages))
-    return {language: count for language, count in db.session.execute(query)}
-
-
-def audience_counts(
-    list_ids: set[int],
-    languages: list[str] | None,
-    variants: set[str],
-    default_language: str,
-    fallback: Fallback,
-) -> AudienceCounts:
-    """Readers per variant following the fallback rule, as ``start_sending`` assigns them."""
-    counts = AudienceCounts(
-        per_variant=dict.fromkeys(current_app.config["LANGUAGES"], 0),
-        via_fallback=dict.fromkeys(current_app.config["LANGUAGES"], 0),
-    )
-    for language, count in reader_languages(list_ids, languages).items():
-        if language in variants:
-            counts.per_variant[language] = counts.per_variant.get(language, 0) + count
-        elif fallback == Fallback.DEFAULT:
-            counts.per_variant[default_language] += count
-            counts.via_fallback[default_language] += count
-        else:
-            counts.skipped += count
-    return counts
-
-
-def issue_audience_counts(issue: Issue) -> AudienceCounts:
-    return audience_counts(
+def issue_audience_counts(issue: Issue) -> campaigns.AudienceCounts:
+    return campaigns.audience_counts(
         issue.list_ids,
         issue.audience_languages,
         {v.language for v in issue.variants},
@@ -410,7 +336,7 @@ def issue_audience_counts(issue: Issue) -> AudienceCounts:
     )
 
 
-def form_audience_counts(form: IssueForm) -> AudienceCounts:
+def form_audience_counts(form: IssueForm) -> campaigns.AudienceCounts:
     """Counts for the composer's unsaved choices (a language with text counts as a variant)."""
     known = current_app.config["LANGUAGES"]
     list_ids = {value for value in form.lists.data or [] if isinstance(value, int)}
@@ -420,7 +346,7 @@ def form_audience_counts(form: IssueForm) -> AudienceCounts:
     if default not in known:
         default = current_app.config["DEFAULT_LANGUAGE"]
     fallback = Fallback.SKIP if form.fallback.data == Fallback.SKIP.value else Fallback.DEFAULT
-    return audience_counts(list_ids, languages or None, variants, default, fallback)
+    return campaigns.audience_counts(list_ids, languages or None, variants, default, fallback)
 
 
 # Issue list

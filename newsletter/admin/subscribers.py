@@ -25,9 +25,8 @@ from wtforms.widgets import CheckboxInput, ListWidget
 
 from .. import imports, subscriptions
 from ..extensions import db
-from ..i18n import WORDING_VERSION, language_name
+from ..i18n import language_name
 from ..models import (
-    Consent,
     ConsentAction,
     Delivery,
     DeliveryState,
@@ -369,21 +368,6 @@ def subscriber(subscriber_id: int):
     return _render_subscriber(found, form)
 
 
-def _record_profile_change(subscriber: Subscriber, info: RequestInfo) -> None:
-    """Consent evidence for a name or language change made by an editor."""
-    subscriber.consents.append(
-        Consent(
-            action=ConsentAction.PREFERENCES,
-            ip=(info.ip or "")[:45] or None,
-            user_agent=(info.user_agent or "")[:512] or None,
-            source=info.source,
-            list_ids=sorted(subscriber.list_ids),
-            wording_version=WORDING_VERSION,
-            language=subscriber.language,
-        )
-    )
-
-
 @bp.post("/subscribers/<int:subscriber_id>")
 def edit_subscriber(subscriber_id: int):
     """Save name, language and (for confirmed people) lists; recorded as source "admin"."""
@@ -399,7 +383,7 @@ def edit_subscriber(subscriber_id: int):
         # Subscribing someone to a list is the person's own decision (double opt-in).
         found.name = form.name.data or None
         found.language = form.language.data
-        _record_profile_change(found, admin_info())
+        subscriptions.record_consent(found, ConsentAction.PREFERENCES, admin_info())
     db.session.commit()
     flash(_("The subscriber was saved."), "ok")
     return redirect(url_for("admin.subscriber", subscriber_id=found.id))

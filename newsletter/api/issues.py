@@ -7,7 +7,6 @@ only turn its refusals into stable codes and messages in the caller's language.
 import smtplib
 from collections.abc import Callable
 from datetime import UTC
-from email import message_from_bytes, policy
 
 from flask import current_app
 from flask_babel import gettext as _
@@ -16,8 +15,6 @@ from sqlalchemy.exc import IntegrityError
 
 from .. import campaigns, delivery
 from ..extensions import db
-from ..links import external_url
-from ..mail.campaign import Recipient, personalize
 from ..models import Delivery, DeliveryState, Fallback, Issue, IssueStatus, utcnow
 from ..tasks import dispatch_delivery
 from .auth import token_blueprint
@@ -201,12 +198,7 @@ def preview(args: dict, issue_id: int, language: str) -> dict:
     issue = get_or_404(Issue, issue_id)
     variant_or_404(issue, language)
     prepared = delivery.prepared_variant(issue, language)
-    links = {
-        "unsubscribe_url": external_url("public.unsubscribe", lang=language, token="preview"),
-        "preferences_url": external_url("public.preferences", lang=language, token="preview"),
-    }
-    recipient = Recipient("preview@example.invalid", args.get("name"), "preview", "<preview>")
-    message = message_from_bytes(personalize(prepared, recipient, links), policy=policy.default)
+    message = delivery.preview_message(prepared, args.get("name"))
     bodies = {part.get_content_subtype(): part.get_content() for part in message.iter_parts()}
     return {
         "language": language,

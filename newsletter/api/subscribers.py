@@ -10,9 +10,7 @@ from sqlalchemy import func
 
 from .. import subscriptions
 from ..extensions import db
-from ..i18n import WORDING_VERSION
 from ..models import (
-    Consent,
     ConsentAction,
     MailingList,
     Subscriber,
@@ -43,21 +41,6 @@ def _api_request_info() -> subscriptions.RequestInfo:
     return subscriptions.RequestInfo(request.remote_addr, request.user_agent.string, "api")
 
 
-def _record(subscriber: Subscriber, action: ConsentAction) -> None:
-    info = _api_request_info()
-    subscriber.consents.append(
-        Consent(
-            action=action,
-            ip=(info.ip or "")[:45] or None,
-            user_agent=(info.user_agent or "")[:512] or None,
-            source=info.source,
-            list_ids=sorted(subscriber.list_ids),
-            wording_version=WORDING_VERSION,
-            language=subscriber.language,
-        )
-    )
-
-
 def check_lists(list_ids: list[int], field: str = "lists") -> set[int]:
     """The ids, if every one names an existing list; else a validation error."""
     wanted = set(list_ids)
@@ -70,21 +53,12 @@ def check_lists(list_ids: list[int], field: str = "lists") -> set[int]:
     return wanted
 
 
-def _set_lists(subscriber: Subscriber, list_ids: set[int]) -> None:
-    current = {s.list_id: s for s in subscriber.subscriptions}
-    for list_id, subscription in current.items():
-        if list_id not in list_ids:
-            subscriber.subscriptions.remove(subscription)
-    for list_id in sorted(list_ids - current.keys()):
-        subscriber.subscriptions.append(Subscription(list_id=list_id))
-
-
 def _confirm(subscriber: Subscriber) -> None:
     subscriber.status = SubscriberStatus.CONFIRMED
     subscriber.confirmed_at = utcnow()
     subscriber.unsubscribed_at = None
     subscriber.confirm_nonce = None
-    _record(subscriber, ConsentAction.CONFIRM)
+    subscriptions.record_consent(subscriber, ConsentAction.CONFIRM, _api_request_info())
 
 
 def _set_status(subscriber: Subscriber, status: str) -> None:
@@ -111,8 +85,8 @@ def apply_changes(subscriber: Subscriber, data: dict) -> None:
     if "language" in data:
         subscriber.language = data["language"]
     if "lists" in data:
-        _set_lists(subscriber, check_lists(data["lists"]))
-        _record(subscriber, ConsentAction.PREFERENCES)
+        subscriptions.set_lists(subscriber, check_lists(data["lists"]))
+        subscriptions.record_consent(subscriber, ConsentAction.PREFERENCES, _api_request_info())
     if "status" in data:
         _set_status(subscriber, data["status"])
 
@@ -139,8 +113,8 @@ def create_subscriber(data: dict) -> Subscriber:
         status=SubscriberStatus.PENDING,
     )
     db.session.add(subscriber)
-    _set_lists(subscriber, check_lists(data.get("lists", [])))
-    _record(subscriber, ConsentAction.SUBSCRIBE)
+    subscriptions.set_lists(subscriber, check_lists(data.get("lists", [])))
+    subscriptions.record_consent(subscriber, ConsentAction.SUBSCRIBE, _api_request_info())
     if data.get("status") == SubscriberStatus.UNSUBSCRIBED.value:
         subscriber.status = SubscriberStatus.UNSUBSCRIBED
         subscriber.unsubscribed_at = utcnow()
