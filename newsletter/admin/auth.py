@@ -8,11 +8,12 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required, login_user, logout_user
 from flask_wtf import FlaskForm
+from werkzeug.exceptions import RequestEntityTooLarge
 from wtforms import EmailField, PasswordField, SelectField
 from wtforms.validators import DataRequired, Length
 
 from .. import accounts
-from ..extensions import db, limiter, login_manager
+from ..extensions import csrf, db, limiter, login_manager
 from ..i18n import language_name
 from ..models import User
 from . import bp
@@ -45,6 +46,33 @@ def admin_required(view):
         return view(*args, **kwargs)
 
     return wrapper
+
+
+def accepts_uploads(limit, too_large=None):
+    """Let one view take bodies up to ``limit()`` bytes instead of the site's small limit.
+
+    The site-wide CSRF check reads the body before any view runs, under the small limit,
+    so the view is exempt from it and the token is checked here once the limit is raised.
+    ``too_large()`` answers a bigger body (else the 413 error page).
+    """
+
+    def decorate(view):
+        @wraps(view)
+        def wrapper(*args, **kwargs):
+            if request.method == "POST":
+                request.max_content_length = limit()
+                try:
+                    request.files  # noqa: B018  (parse the body now, under the larger limit)
+                except RequestEntityTooLarge:
+                    if too_large is None:
+                        raise
+                    return too_large()
+                csrf.protect()
+            return view(*args, **kwargs)
+
+        return csrf.exempt(wrapper)
+
+    return decorate
 
 
 def _account_key() -> str:

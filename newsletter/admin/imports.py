@@ -11,7 +11,6 @@ from flask import (
     jsonify,
     redirect,
     render_template,
-    request,
     url_for,
 )
 from flask_babel import get_locale
@@ -27,11 +26,12 @@ from wtforms.validators import DataRequired, ValidationError
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from .. import imports
-from ..extensions import csrf, db
+from ..extensions import db
 from ..i18n import language_name
 from ..models import ImportJob, ImportStatus, utcnow
 from ..tasks import import_subscribers
 from . import bp
+from .auth import accepts_uploads
 from .subscribers import all_lists
 
 RECENT_JOBS = 20
@@ -235,16 +235,9 @@ def create_job(form: UploadForm) -> ImportJob:
 
 
 @bp.route("/imports/new", methods=["GET", "POST"])
-@csrf.exempt  # checked below, once the larger size limit is in place
+@accepts_uploads(max_bytes, too_large=_too_large)
 def import_upload():
     """The upload form; a valid upload is analysed at once and its report shown."""
-    if request.method == "POST":
-        request.max_content_length = max_bytes()
-        try:
-            request.files  # noqa: B018  (parse the body now, under the larger limit)
-        except RequestEntityTooLarge:
-            return _too_large()
-        csrf.protect()
     form = UploadForm()
     if not form.validate_on_submit():
         return _upload_page(form, 400 if form.is_submitted() else 200)

@@ -1,6 +1,6 @@
 """Settings (admins): the organisation's name, logo, colours and postal address."""
 
-from flask import current_app, flash, redirect, render_template, request, url_for
+from flask import current_app, flash, redirect, render_template, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
@@ -12,7 +12,7 @@ from .. import organisation
 from ..extensions import db
 from ..i18n import language_name
 from . import bp
-from .auth import admin_required
+from .auth import accepts_uploads, admin_required
 
 COLOR = Regexp(r"^#[0-9a-fA-F]{6}$", message=_l("Use a colour like #0b6e4f."))
 
@@ -37,8 +37,8 @@ def settings_form(languages: list[str], **kwargs) -> FlaskForm:
 
 @bp.route("/settings", methods=["GET", "POST"])
 @admin_required
+@accepts_uploads(lambda: organisation.LOGO_MAX_BYTES + 64 * 1024)
 def settings():
-    request.max_content_length = organisation.LOGO_MAX_BYTES + 64 * 1024
     languages = current_app.config["LANGUAGES"]
     org = organisation.current_organisation()
     data = {
