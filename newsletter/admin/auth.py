@@ -10,6 +10,7 @@ from flask_login import current_user, login_required, login_user, logout_user
 from flask_wtf import FlaskForm
 from werkzeug.exceptions import RequestEntityTooLarge
 from wtforms import EmailField, PasswordField, SelectField
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length
 
 from .. import accounts
@@ -130,7 +131,7 @@ def logout():
 def set_language():
     form = LanguageForm()
     form.language.choices = [
-        (code, language_name(code)) for code in current_app.config["LANGUAGES"]
+        SelectChoice(code, language_name(code)) for code in current_app.config["LANGUAGES"]
     ]
     if form.validate_on_submit():
         current_user.language = form.language.data

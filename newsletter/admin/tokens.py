@@ -10,6 +10,7 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from wtforms import SelectField, StringField
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, ValidationError
 
 from .. import accounts
@@ -28,8 +29,8 @@ class TokenForm(FlaskForm):
     scope = SelectField(
         _l("Permissions"),
         choices=[
-            (TokenScope.READ.value, _l("Read only")),
-            (TokenScope.WRITE.value, _l("Read and write")),
+            SelectChoice(TokenScope.READ.value, _l("Read only")),
+            SelectChoice(TokenScope.WRITE.value, _l("Read and write")),
         ],
         default=TokenScope.READ.value,
     )

@@ -6,6 +6,7 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, EmailField, PasswordField, SelectField, StringField
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, Optional
 
 from .. import accounts
@@ -21,7 +22,9 @@ ROLE_LABELS = {Role.ADMIN: _l("Admin"), Role.EDITOR: _l("Editor")}
 class UserForm(FlaskForm):
     email = EmailField(_l("Email"), validators=[DataRequired(), Length(max=254)])
     name = StringField(_l("Name"), validators=[Optional(), Length(max=100)])
-    role = SelectField(_l("Role"), choices=[(r.value, label) for r, label in ROLE_LABELS.items()])
+    role = SelectField(
+        _l("Role"), choices=[SelectChoice(r.value, label) for r, label in ROLE_LABELS.items()]
+    )
     language = SelectField(_l("Language of the interface"))
     password = PasswordField(
         _l("Password"),
@@ -32,7 +35,9 @@ class UserForm(FlaskForm):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.language.choices = [(c, language_name(c)) for c in current_app.config["LANGUAGES"]]
+        self.language.choices = [
+            SelectChoice(c, language_name(c)) for c in current_app.config["LANGUAGES"]
+        ]
 
 
 @bp.get("/users")
