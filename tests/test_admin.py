@@ -1,13 +1,17 @@
 """The editors' UI: logging in, roles, lists, settings, users and the dashboard."""
 
+import html
 import io
+import re
 
 import pytest
+from babel.messages.pofile import read_po
 from campaign_helpers import make_issue
 from conftest import csrf_token, log_in
 from factories import PASSWORD, make_list, make_subscriber, make_user
 
 from newsletter import delivery
+from newsletter.cli.translate import TRANSLATIONS
 from newsletter.extensions import db
 from newsletter.models import Issue, MailingList, Organisation, SubscriberStatus, User
 
@@ -315,3 +319,53 @@ def test_admins_cannot_lock_themselves_out(admin_client, in_app):
     page = admin_client.post(f"/admin/users/{admin_id}", data=form, follow_redirects=True)
     assert "remove your own admin rights" in page.get_data(as_text=True)
     assert in_app(lambda: db.session.get(User, admin_id).role.value) == "admin"
+
+
+ADMIN_PAGES = [
+    "/admin/",
+    "/admin/lists",
+    "/admin/lists/new",
+    "/admin/subscribers",
+    "/admin/imports/new",
+    "/admin/issues",
+    "/admin/issues/new",
+    "/admin/users",
+    "/admin/users/new",
+    "/admin/tokens",
+    "/admin/settings",
+]
+
+
+def english_sentences(lang: str) -> list[str]:
+    """Source strings the catalog of ``lang`` translates differently, long enough to spot."""
+    with open(TRANSLATIONS / lang / "LC_MESSAGES" / "messages.po", "rb") as handle:
+        catalog = read_po(handle)
+    return [
+        m.id
+        for m in catalog
+        if isinstance(m.id, str) and len(m.id) >= 12 and "%(" not in m.id and m.string != m.id
+    ]
+
+
+@pytest.mark.parametrize("lang", ["es", "fr", "de"])
+def test_no_english_is_left_on_admin_pages(app, in_app, lang):
+    newsletter = in_app(list_id, "newsletter")
+    subscriber = in_app(
+        lambda: make_subscriber("reader@example.org", "es", list_ids=(newsletter,)).id
+    )
+    issue_id = in_app(make_issue, [newsletter])
+    in_app(make_user, f"{lang}@example.org", "admin", language=lang)
+    client = app.test_client()
+    log_in(client, f"{lang}@example.org")
+    sentences = english_sentences(lang)
+    pages = [*ADMIN_PAGES, f"/admin/subscribers/{subscriber}", f"/admin/issues/{issue_id}/edit"]
+    for path in pages:
+        response = client.get(path)
+        assert response.status_code == 200, path
+        page = response.get_data(as_text=True)
+        assert f'<html lang="{lang}">' in page, path
+        # The mail previews show an issue in its own language (English here), not the UI's.
+        page = re.sub(r'srcdoc="[^"]*"|<pre id="preview-text".*?</pre>', "", page, flags=re.S)
+        text = html.unescape(page)
+        left = [sentence for sentence in sentences if sentence in text]
+        assert left == [], f"English on {path}"
