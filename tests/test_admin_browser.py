@@ -78,12 +78,14 @@ def import_csv(page: Page, base: str) -> None:
     page.get_by_label("Assembly").check()
     page.check("#consent")
     page.get_by_role("button", name="Check the file").click()
-    problems = page.locator("table.problems")
-    expect(problems).to_contain_text("5")  # line 5: the broken address
-    expect(problems).to_contain_text("7")  # line 7: Dan's second row
+    problems = page.locator("table.problems tbody tr")
+    expect(problems).to_have_count(2)
+    expect(problems.nth(0).locator("td").first).to_have_text("6")  # the broken address
+    expect(problems.nth(1).locator("td").first).to_have_text("7")  # Dan's second row
     page.get_by_role("button", name=re.compile(r"Import 4 subscribers")).click()
-    expect(page.locator("table.summary").first).to_contain_text("4", timeout=30_000)
-    expect(page.locator(".badge").first).to_have_class(re.compile("good"), timeout=30_000)
+    expect(page.locator("main .badge").first).to_have_class(re.compile("good"), timeout=30_000)
+    created = page.locator("table.summary").first.locator("tr").first.locator("td")
+    expect(created).to_have_text("4")  # new subscribers
 
 
 def compose(page: Page, base: str) -> None:
