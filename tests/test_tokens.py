@@ -29,6 +29,7 @@ def test_admin_creates_a_token_and_sees_its_secret_once(admin_client, client, in
 
     created = create_on_page(admin_client, "CRM sync", "write")
     assert created.status_code == 201
+    assert created.headers["Cache-Control"] == "no-store"
     text = html.unescape(created.get_data(as_text=True))
     [secret] = SECRET.findall(text)
     assert "will not be shown again" in text

@@ -79,7 +79,9 @@ def create_token():
         form.name.data, TokenScope(form.scope.data), created_by=current_user
     )
     db.session.commit()
-    return _page(TokenForm(formdata=None), secret=secret, created=token), 201
+    page = _page(TokenForm(formdata=None), secret=secret, created=token)
+    # The secret is on this page only: no browser or proxy may keep a copy.
+    return page, 201, {"Cache-Control": "no-store"}
 
 
 @bp.post("/tokens/<int(max=2147483647):token_id>/revoke")
