@@ -17,7 +17,7 @@ import psycopg
 import pytest
 import redis
 from celery.contrib.testing.worker import start_worker
-from celery.signals import after_task_publish, task_postrun
+from celery.signals import before_task_publish, task_postrun
 from flask_babel import force_locale, gettext
 from flask_migrate import upgrade
 from playwright.sync_api import sync_playwright
@@ -131,12 +131,14 @@ class TasksInFlight:
 
     A retry is published under the same id, so an id counts once per pending run.
     Campaign tasks go to worker processes (the delivery queue) and are not counted.
+    A task is counted before it is sent: counted after, a quick task could finish first
+    and leave its id pending for ever.
     """
 
     def __init__(self):
         self.pending: collections.Counter[str] = collections.Counter()
         self.changed = threading.Condition()
-        after_task_publish.connect(self.published, weak=False)
+        before_task_publish.connect(self.published, weak=False)
         task_postrun.connect(self.finished, weak=False)
 
     def published(self, sender=None, headers=None, routing_key=None, **_kwargs):
@@ -156,7 +158,9 @@ class TasksInFlight:
     def wait_idle(self, timeout: float = 60) -> None:
         with self.changed:
             if not self.changed.wait_for(lambda: not self.pending, timeout):
-                raise AssertionError(f"tasks still running after the test: {self.pending}")
+                stuck = dict(self.pending)
+                self.pending.clear()  # blame this test only, not every test after it
+                raise AssertionError(f"tasks still running after the test: {stuck}")
 
 
 TASKS = TasksInFlight()
