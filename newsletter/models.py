@@ -297,6 +297,12 @@ class User(UserMixin, db.Model):
     def is_active(self) -> bool:
         return self.active
 
+    def get_id(self) -> str:
+        """The session's key: the id and a trace of the password hash, so a new password
+        ends every session opened with the old one."""
+        fingerprint = hashlib.sha256(self.password_hash.encode()).hexdigest()[:16]
+        return f"{self.id}:{fingerprint}"
+
     @property
     def is_admin(self) -> bool:
         return self.role == Role.ADMIN

@@ -369,3 +369,28 @@ def test_no_english_is_left_on_admin_pages(app, in_app, lang):
         text = html.unescape(page)
         left = [sentence for sentence in sentences if sentence in text]
         assert left == [], f"English on {path}"
+
+
+def test_locking_an_account_or_changing_its_password_ends_its_sessions(app, in_app):
+    user_id = in_app(make_user, "ed@example.org")
+    first, second = app.test_client(), app.test_client()
+    for client in (first, second):
+        log_in(client, "ed@example.org")
+        assert client.get("/admin/").status_code == 200
+
+    def change(**values):
+        user = db.session.get(User, user_id)
+        for name, value in values.items():
+            if name == "password":
+                user.set_password(value)
+            else:
+                setattr(user, name, value)
+        db.session.commit()
+
+    in_app(change, password="a brand new password")
+    assert first.get("/admin/").status_code == 302, "the old password's session is over"
+    assert log_in(first, "ed@example.org", "a brand new password").status_code == 302
+    assert first.get("/admin/").status_code == 200
+    in_app(change, active=False)
+    assert first.get("/admin/").status_code == 302, "a locked account's session is over"
+    assert second.get("/admin/").status_code == 302

@@ -21,10 +21,15 @@ from . import bp
 
 
 @login_manager.user_loader
-def load_user(user_id: str) -> User | None:
+def load_user(session_key: str) -> User | None:
+    """The user of a session, while the account is active and its password unchanged."""
+    user_id, _colon, _fingerprint = session_key.partition(":")
     if not user_id.isdigit():
         return None
-    return db.session.get(User, int(user_id))
+    user = db.session.get(User, int(user_id))
+    if user is None or not user.active or user.get_id() != session_key:
+        return None
+    return user
 
 
 @bp.before_request
