@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from flask import current_app
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import String, and_, case, cast, exists, func, insert, literal, or_, select, update
 
 from .extensions import db
@@ -33,7 +35,6 @@ S = IssueStatus
 # action: (the states it may start from, the state it leads to)
 TRANSITIONS: dict[str, tuple[set[IssueStatus], IssueStatus]] = {
     "schedule": ({S.DRAFT, S.SCHEDULED}, S.SCHEDULED),
-    "unschedule": ({S.SCHEDULED}, S.DRAFT),
     "start": ({S.DRAFT, S.SCHEDULED}, S.SENDING),
     "pause": ({S.SENDING}, S.PAUSED),
     "resume": ({S.PAUSED}, S.SENDING),
@@ -43,15 +44,27 @@ TRANSITIONS: dict[str, tuple[set[IssueStatus], IssueStatus]] = {
 }
 
 
+# Why an action was refused, in the words of the person who asked (English on the CLI).
+REFUSALS = {
+    "schedule": _l("Only a draft or a scheduled issue can be scheduled."),
+    "start": _l("Only a draft or a scheduled issue can be sent."),
+    "pause": _l("Only an issue that is being sent can be paused."),
+    "resume": _l("Only a paused issue can be resumed."),
+    "finish": _l("Only an issue that is being sent can be finished."),
+    "cancel": _l("A sent or cancelled issue can't be cancelled."),
+    "resend": _l("Only an issue that went out can be sent again to its failed recipients."),
+}
+
+
 class CampaignError(ValueError):
-    """The issue can't do what was asked; the message says why."""
+    """The issue can't do what was asked; the message says why, in the caller's language."""
 
 
 def transition(issue: Issue, action: str) -> None:
     """The one place an issue changes state."""
     allowed, new = TRANSITIONS[action]
     if issue.status not in allowed:
-        raise CampaignError(f"An issue that is {issue.status.value} can't {action}.")
+        raise CampaignError(str(REFUSALS[action]))
     issue.status = new
 
 
@@ -63,7 +76,7 @@ def create_issue(
     languages: list[str] | None = None,
 ) -> Issue:
     if default_language not in current_app.config["LANGUAGES"]:
-        raise CampaignError(f"Unknown language {default_language!r}.")
+        raise CampaignError(_("Unknown language %(code)s.", code=repr(default_language)))
     issue = Issue(name=name[:200], default_language=default_language, fallback=fallback)
     set_audience(issue, list_ids, languages)
     db.session.add(issue)
@@ -73,7 +86,7 @@ def create_issue(
 def _check_editable(issue: Issue) -> None:
     # Once sending starts, every subscriber must get the same issue.
     if issue.status not in (None, S.DRAFT, S.SCHEDULED):
-        raise CampaignError("An issue can only be changed before it is sent.")
+        raise CampaignError(_("This issue can no longer be changed: sending has started."))
 
 
 def set_audience(issue: Issue, list_ids: set[int], languages: list[str] | None = None) -> None:
@@ -82,10 +95,10 @@ def set_audience(issue: Issue, list_ids: set[int], languages: list[str] | None =
         db.session.execute(select(MailingList.id).where(MailingList.id.in_(list_ids))).scalars()
     )
     if not list_ids or known != set(list_ids):
-        raise CampaignError("Choose one or more existing lists.")
+        raise CampaignError(_("Choose one or more lists."))
     unknown = set(languages or []) - set(current_app.config["LANGUAGES"])
     if unknown:
-        raise CampaignError(f"Unknown languages: {', '.join(sorted(unknown))}.")
+        raise CampaignError(_("Unknown languages: %(codes)s.", codes=", ".join(sorted(unknown))))
     issue.audience = [IssueList(list_id=list_id) for list_id in sorted(list_ids)]
     issue.audience_languages = sorted(languages) if languages else None
 
@@ -96,10 +109,10 @@ def set_variant(
     """Write or replace the issue's text in one language."""
     _check_editable(issue)
     if language not in current_app.config["LANGUAGES"]:
-        raise CampaignError(f"Unknown language {language!r}.")
+        raise CampaignError(_("Unknown language %(code)s.", code=repr(language)))
     subject = " ".join(subject.split())
     if not subject or not body.strip():
-        raise CampaignError("A variant needs a subject and a body.")
+        raise CampaignError(_("A variant needs a subject and a body."))
     variant = issue.variant(language)
     if variant is None:
         variant = IssueVariant(language=language)
@@ -117,9 +130,9 @@ def message_id_secret(issue_id: int) -> str:
 
 def _check_ready(issue: Issue) -> None:
     if issue.variant(issue.default_language) is None:
-        raise CampaignError("The issue has no variant in its default language.")
+        raise CampaignError(_("The issue has no variant in its default language."))
     if not issue.audience:
-        raise CampaignError("The issue has no audience.")
+        raise CampaignError(_("The issue has no audience."))
 
 
 def schedule(issue: Issue, when: datetime) -> None:

@@ -15,6 +15,7 @@ from email.utils import make_msgid
 from functools import cache
 
 from flask import current_app
+from flask_babel import gettext as _
 from sqlalchemy import case, func, select, update
 
 from .campaigns import CampaignError, claimable, finish_if_done
@@ -318,7 +319,7 @@ def send_test(issue: Issue, language: str, address: str) -> None:
     Its personal links carry no subscriber's token and nothing is written to the ledger.
     """
     if issue.variant(language) is None:
-        raise CampaignError(f"The issue has no {language} variant.")
+        raise CampaignError(_("The issue has no text in this language."))
     email = ascii_address(normalize_email(address))
     prepared = prepared_variant(issue, language)
     message_id = make_msgid(domain=prepared.sender.rpartition("@")[2] or "localhost")

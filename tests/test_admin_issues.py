@@ -336,7 +336,7 @@ def test_pause_resume_and_cancel_with_confirmation(editor_client, in_app, lists)
     response = editor_client.post(
         f"{base}/pause", data={"csrf_token": token}, follow_redirects=True
     )
-    assert "Not possible while the issue is Paused." in response.get_data(as_text=True)
+    assert "Only an issue that is being sent can be paused." in response.get_data(as_text=True)
     editor_client.post(f"{base}/resume", data={"csrf_token": token})
     assert in_app(status_of, issue_id) == IssueStatus.SENDING
 

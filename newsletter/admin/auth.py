@@ -90,6 +90,10 @@ class LoginForm(FlaskForm):
     password = PasswordField(_l("Password"), validators=[DataRequired(), Length(max=200)])
 
 
+class ActionForm(FlaskForm):
+    """A button that changes something: only its CSRF token."""
+
+
 class LanguageForm(FlaskForm):
     language = SelectField(_l("Language of this interface"))
 

@@ -31,7 +31,7 @@ from ..i18n import language_name
 from ..models import ImportJob, ImportStatus, utcnow
 from ..tasks import import_subscribers
 from . import bp
-from .auth import accepts_uploads
+from .auth import ActionForm, accepts_uploads
 from .subscribers import all_lists
 
 RECENT_JOBS = 20
@@ -165,10 +165,6 @@ class UploadForm(FlaskForm):
     def validate_lists(self, field) -> None:
         if not field.data:
             raise ValidationError(_l("Please choose at least one list."))
-
-
-class ActionForm(FlaskForm):
-    """A button: only its CSRF token."""
 
 
 def max_bytes() -> int:

@@ -48,6 +48,7 @@ from ..models import (
     utcnow,
 )
 from . import bp
+from .auth import ActionForm
 from .labels import ISSUE_STATUS
 
 S = IssueStatus
@@ -59,29 +60,6 @@ FAILED_PER_PAGE = 50
 STALE_MARGIN = timedelta(seconds=5)
 
 STATUS_BADGES = {S.SENDING: "warn", S.PAUSED: "warn", S.SENT: "good", S.CANCELLED: "bad"}
-
-# campaigns.py speaks English; the refusals an editor can meet are shown in their language.
-REFUSALS = {
-    "An issue can only be changed before it is sent.": _l(
-        "This issue can no longer be changed: sending has started."
-    ),
-    "A variant needs a subject and a body.": _l("A variant needs a subject and a body."),
-    "Choose one or more existing lists.": _l("Choose one or more lists."),
-    "The issue has no variant in its default language.": _l(
-        "The issue has no variant in its default language."
-    ),
-    "The issue has no audience.": _l("The issue has no audience."),
-}
-
-
-def refusal(error: campaigns.CampaignError, issue: Issue | None = None) -> str:
-    """A refusal from ``campaigns`` as a message in the editor's language."""
-    known = REFUSALS.get(str(error))
-    if known is not None:
-        return str(known)
-    if issue is not None and str(error).startswith("An issue that is"):
-        return _("Not possible while the issue is %(status)s.", status=status_label(issue.status))
-    return str(error)
 
 
 @bp.app_template_global("issue_status_label")
@@ -217,10 +195,6 @@ class ScheduleForm(FlaskForm):
     scheduled_at = DateTimeLocalField(
         _l("Date and time (UTC)"), format="%Y-%m-%dT%H:%M", validators=[DataRequired()]
     )
-
-
-class ActionForm(FlaskForm):
-    """Pause, resume, cancel, resend, send now: a button and the CSRF token."""
 
 
 # Saving
@@ -463,7 +437,7 @@ def submit_composer(form: IssueForm, issue: Issue | None):
         db.session.commit()
     except campaigns.CampaignError as error:
         db.session.rollback()
-        flash(refusal(error, issue), "error")
+        flash(str(error), "error")
         if issue is not None:
             return redirect(url_for("admin.campaign", issue_id=issue.id))
         return render_composer(form, None, 400)
@@ -589,7 +563,7 @@ def send_issue(issue_id: int):
         count = start_now(issue)
     except campaigns.CampaignError as error:
         db.session.rollback()
-        flash(refusal(error, issue), "error")
+        flash(str(error), "error")
         return redirect(url_for("admin.confirm_send", issue_id=issue.id))
     flash(_("Sending has started: %(count)d messages.", count=count), "ok")
     return redirect(url_for("admin.campaign", issue_id=issue.id))
@@ -609,7 +583,7 @@ def schedule_issue(issue_id: int):
         db.session.commit()
     except campaigns.CampaignError as error:
         db.session.rollback()
-        flash(refusal(error, issue), "error")
+        flash(str(error), "error")
         return redirect(url_for("admin.confirm_send", issue_id=issue.id))
     flash(_("The issue is scheduled for %(when)s.", when=utc_text(issue.scheduled_at)), "ok")
     return redirect(url_for("admin.campaign", issue_id=issue.id))
@@ -625,7 +599,7 @@ def control(issue_id: int, action, dispatch: bool, done: str):
         db.session.commit()
     except campaigns.CampaignError as error:
         db.session.rollback()
-        flash(refusal(error, issue), "error")
+        flash(str(error), "error")
     else:
         if dispatch:
             tasks.dispatch_delivery(issue.id)

@@ -15,6 +15,7 @@ from ..extensions import db
 from ..i18n import language_name
 from ..models import IssueList, MailingList, Subscriber, SubscriberStatus, Subscription
 from . import bp
+from .auth import ActionForm
 
 SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
 
@@ -129,7 +130,7 @@ def _edit(item: MailingList | None):
 @bp.post("/lists/<int:list_id>/delete")
 def delete_list(list_id: int):
     item = db.session.get(MailingList, list_id) or abort(404)
-    form = FlaskForm()
+    form = ActionForm()
     if not form.validate_on_submit():
         abort(400)
     used = db.session.execute(

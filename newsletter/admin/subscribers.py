@@ -38,7 +38,7 @@ from ..models import (
 )
 from ..subscriptions import MAX_NAME_LENGTH, RequestInfo
 from . import bp
-from .auth import admin_required
+from .auth import ActionForm, admin_required
 
 PAGE_SIZE = 50
 COUNT_CAP = 100_000
@@ -314,10 +314,6 @@ class SubscriberForm(FlaskForm):
         ]
         language = str(get_locale())
         self.lists.choices = [(item.id, item.name_in(language)) for item in lists]
-
-
-class ActionForm(FlaskForm):
-    """A button that changes something: only its CSRF token."""
 
 
 def get_subscriber(subscriber_id: int) -> Subscriber:

@@ -17,7 +17,7 @@ from .. import accounts
 from ..extensions import db
 from ..models import ApiToken, TokenScope
 from . import bp
-from .auth import admin_required
+from .auth import ActionForm, admin_required
 
 
 class TokenForm(FlaskForm):
@@ -40,10 +40,6 @@ class TokenForm(FlaskForm):
             raise ValidationError(_l("A name must fit on one line, without control characters."))
 
 
-class RevokeForm(FlaskForm):
-    """Only the CSRF token: revoking is one button."""
-
-
 def _all_tokens() -> list[ApiToken]:
     return list(
         db.session.execute(
@@ -56,7 +52,7 @@ def _page(form: TokenForm, secret: str | None = None, created: ApiToken | None =
     return render_template(
         "admin/tokens.html",
         form=form,
-        revoke_form=RevokeForm(),
+        revoke_form=ActionForm(),
         tokens=_all_tokens(),
         secret=secret,
         created=created,
@@ -87,7 +83,7 @@ def create_token():
 @bp.post("/tokens/<int(max=2147483647):token_id>/revoke")
 @admin_required
 def revoke_token(token_id: int):
-    if not RevokeForm().validate_on_submit():
+    if not ActionForm().validate_on_submit():
         abort(400)
     token = db.session.get(ApiToken, token_id)
     if token is None:

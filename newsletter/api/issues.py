@@ -10,7 +10,6 @@ from datetime import UTC
 
 from flask import current_app
 from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 from sqlalchemy.exc import IntegrityError
 
 from .. import campaigns, delivery
@@ -44,19 +43,11 @@ bp = token_blueprint("issues", "Issues (campaigns), their texts per language and
 ID = "<int(max=2147483647):issue_id>"
 LANGUAGE = "<string(minlength=2,maxlength=8):language>"
 
-REFUSALS = {
-    "start": _l("Only a draft or a scheduled issue can be sent."),
-    "schedule": _l("Only a draft or a scheduled issue can be scheduled."),
-    "pause": _l("Only an issue that is being sent can be paused."),
-    "resume": _l("Only a paused issue can be resumed."),
-    "cancel": _l("A sent or cancelled issue can't be cancelled."),
-}
-
 
 def check_transition(issue: Issue, action: str) -> None:
     allowed, _new = campaigns.TRANSITIONS[action]
     if issue.status not in allowed:
-        raise ApiError(409, "invalid_state", str(REFUSALS[action]))
+        raise ApiError(409, "invalid_state", str(campaigns.REFUSALS[action]))
 
 
 def check_editable(issue: Issue) -> None:
@@ -243,7 +234,7 @@ def send(issue_id: int) -> dict:
         count = run_campaign(campaigns.start_sending, issue)
         db.session.commit()
     except IntegrityError:  # another request started it a moment ago
-        raise ApiError(409, "invalid_state", str(REFUSALS["start"])) from None
+        raise ApiError(409, "invalid_state", str(campaigns.REFUSALS["start"])) from None
     dispatch_delivery(issue.id)
     return {"issue": issue, "recipients": count}
 
