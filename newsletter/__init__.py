@@ -14,6 +14,7 @@ from .celery_app import celery_init_app
 from .extensions import babel, csrf, db, limiter, login_manager, migrate
 from .i18n import language_name, select_locale
 from .organisation import current_organisation, logo_url
+from .security_headers import init_security_headers
 
 
 class NewsletterFlask(Flask):
@@ -28,6 +29,8 @@ def create_app(config: dict | None = None) -> Flask:
     settings.update(config or {})
     if settings["PRODUCTION"] and settings["SECRET_KEY"] == config_module.DEV_SECRET_KEY:
         raise config_module.ConfigError("SECRET_KEY must be set in production.")
+    if settings["PRODUCTION"] and not settings["SMTP_URL"]:
+        raise config_module.ConfigError("SMTP_URL must name the mail relay in production.")
     if not settings["REDIS_URL"] and settings["CELERY"]["broker_url"] == "filesystem://":
         for folder in settings["CELERY"]["broker_transport_options"].values():
             if isinstance(folder, str):
@@ -63,7 +66,9 @@ def create_app(config: dict | None = None) -> Flask:
     app.register_blueprint(public_bp)
     app.register_blueprint(admin_bp)
     init_api(app)
-    app.register_blueprint(devmail_bp)
+    if not app.config["PRODUCTION"]:
+        # Production always has a relay (config.py); the dev mailbox is not even routed.
+        app.register_blueprint(devmail_bp)
     register_commands(app)
     _register_error_pages(app)
 
@@ -78,13 +83,7 @@ def create_app(config: dict | None = None) -> Flask:
             "logo_url": logo_url,
         }
 
-    @app.after_request
-    def security_headers(response):
-        response.headers.setdefault("X-Content-Type-Options", "nosniff")
-        response.headers.setdefault("Referrer-Policy", "same-origin")
-        if not request.path.startswith("/dev/mailbox/") or not request.path.endswith("/html"):
-            response.headers.setdefault("X-Frame-Options", "SAMEORIGIN")
-        return response
+    init_security_headers(app)
 
     return app
 

@@ -24,6 +24,9 @@ def from_environment(env: dict[str, str] | None = None) -> dict:
     secret_key = env.get("SECRET_KEY", "")
     if production and (not secret_key or secret_key == DEV_SECRET_KEY):
         raise ConfigError("SECRET_KEY must be set to a long random value in production.")
+    if production and not env.get("SMTP_URL"):
+        # Without a relay, mail would go to the dev mailbox and never reach anyone.
+        raise ConfigError("SMTP_URL must name the mail relay in production (smtp://host:port).")
     languages = _languages(env.get("LANGUAGES", "en,es,fr,de"))
     default_language = env.get("DEFAULT_LANGUAGE", languages[0])
     if default_language not in languages:

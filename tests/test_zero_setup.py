@@ -112,8 +112,42 @@ def test_production_refuses_to_start_without_a_secret_key():
         from_environment({"FLASK_ENV": "production"})
     with pytest.raises(ConfigError):
         from_environment({"FLASK_ENV": "production", "SECRET_KEY": "dev-only-not-secret"})
-    settings = from_environment({"FLASK_ENV": "production", "SECRET_KEY": "x" * 40})
+    settings = from_environment(
+        {"FLASK_ENV": "production", "SECRET_KEY": "x" * 40, "SMTP_URL": "smtp://relay:25"}
+    )
     assert settings["SECRET_KEY"] == "x" * 40
+
+
+def _flask_routes(tmp_path, **env):
+    """``flask routes`` as an operator would run it, with only ``env`` set."""
+    return subprocess.run(
+        [sys.executable, "-m", "flask", "--app", "newsletter", "routes"],
+        env={
+            "PATH": os.environ["PATH"],
+            "INSTANCE_PATH": str(tmp_path),
+            "FLASK_ENV": "production",
+            "SECRET_KEY": "x" * 40,
+        }
+        | env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def test_production_refuses_to_start_without_a_mail_relay(tmp_path):
+    refused = _flask_routes(tmp_path)
+    assert refused.returncode != 0
+    assert "SMTP_URL must name the mail relay in production" in refused.stderr
+
+
+def test_production_does_not_route_the_dev_mailbox(tmp_path):
+    started = _flask_routes(tmp_path, SMTP_URL="smtp://127.0.0.1:25")
+    assert started.returncode == 0, started.stderr
+    assert "/admin/login" in started.stdout
+    assert "/dev/mailbox" not in started.stdout
+    assert "/dev/mailbox" in _flask_routes(tmp_path, FLASK_ENV="development").stdout
 
 
 def test_default_language_must_be_offered():

@@ -72,7 +72,12 @@ def message_html(message_id: str):
     return Response(
         body,
         mimetype="text/html",
-        headers={"Content-Security-Policy": "sandbox allow-popups allow-popups-to-escape-sandbox"},
+        headers={
+            "Content-Security-Policy": (
+                "sandbox allow-popups allow-popups-to-escape-sandbox; frame-ancestors 'self'"
+            ),
+            "X-Frame-Options": "SAMEORIGIN",
+        },
     )
 
 
