@@ -1,6 +1,3 @@
-"""Celery entry point: ``celery -A worker worker -n name@%h``."""
+"""Celery entry point in a checkout: ``celery -A worker worker -n name@%h``."""
 
-from newsletter import create_app
-
-flask_app = create_app()
-celery = flask_app.extensions["celery"]
+from newsletter.worker import celery, flask_app  # noqa: F401

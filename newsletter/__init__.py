@@ -39,7 +39,7 @@ def create_app(config: dict | None = None) -> Flask:
 
     app = NewsletterFlask(
         __name__,
-        template_folder=str(config_module.ROOT / "templates"),
+        template_folder=str(config_module.TEMPLATES),
         instance_path=settings["INSTANCE"],
     )
     app.config.update(settings)
@@ -49,7 +49,7 @@ def create_app(config: dict | None = None) -> Flask:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
 
     db.init_app(app)
-    migrate.init_app(app, db, directory=str(config_module.ROOT / "migrations"))
+    migrate.init_app(app, db, directory=str(config_module.MIGRATIONS))
     babel.init_app(app, locale_selector=select_locale)
     csrf.init_app(app)
     limiter.init_app(app)

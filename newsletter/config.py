@@ -4,7 +4,16 @@ import os
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-INSTANCE = Path(os.environ.get("INSTANCE_PATH", ROOT / "instance"))
+# A checkout keeps templates, catalogs and migrations at its top level; an installed wheel
+# carries copies inside the package (setup.py), and its instance folder is the working one.
+BUNDLED = Path(__file__).resolve().parent / "bundled"
+DATA = BUNDLED if BUNDLED.is_dir() else ROOT
+TEMPLATES = DATA / "templates"
+TRANSLATIONS = DATA / "translations"
+MIGRATIONS = DATA / "migrations"
+INSTANCE = Path(
+    os.environ.get("INSTANCE_PATH", ROOT / "instance" if DATA == ROOT else Path.cwd() / "instance")
+)
 DEV_SECRET_KEY = "dev-only-not-secret"
 
 
@@ -51,7 +60,7 @@ def from_environment(env: dict[str, str] | None = None) -> dict:
         "LANGUAGES": languages,
         "DEFAULT_LANGUAGE": default_language,
         "BABEL_DEFAULT_LOCALE": default_language,
-        "BABEL_TRANSLATION_DIRECTORIES": str(ROOT / "translations"),
+        "BABEL_TRANSLATION_DIRECTORIES": str(TRANSLATIONS),
         "CORS_ORIGINS": _languages(env.get("CORS_ORIGINS", "")),
         "CONFIRM_MAX_AGE": int(env.get("CONFIRM_MAX_AGE", 7 * 24 * 3600)),
         "CONFIRM_RESEND_INTERVAL": int(env.get("CONFIRM_RESEND_INTERVAL", 600)),

@@ -10,7 +10,6 @@ from flask import Flask, current_app
 from flask_migrate import upgrade
 from werkzeug.serving import run_simple
 
-from ..config import ROOT
 from ..demo import DEMO_PEOPLE, ensure_demo_admin, seed_demo
 from .bounces import register_bounce_commands
 from .issues import register_issue_commands
@@ -50,7 +49,7 @@ def register_commands(app: Flask) -> None:
                 "-m",
                 "celery",
                 "-A",
-                "worker",
+                "newsletter.worker",
                 "worker",
                 "-B",
                 "-n",
@@ -60,7 +59,6 @@ def register_commands(app: Flask) -> None:
                 "--loglevel",
                 "INFO",
             ],
-            cwd=ROOT,
             env=env,
         )
         click.echo(f"\n  Stay informed page:  {base}/")

@@ -6,9 +6,8 @@ from pathlib import Path
 from babel.messages.frontend import CommandLineInterface
 from flask import Flask, current_app
 
-from ..config import ROOT
+from ..config import ROOT, TRANSLATIONS
 
-TRANSLATIONS = ROOT / "translations"
 POT = TRANSLATIONS / "messages.pot"
 
 
