@@ -19,6 +19,7 @@ class BuildWithData(build_py):
         if self.editable_mode:  # an editable install reads the folders in place
             return
         target = Path(self.build_lib) / "newsletter" / "bundled"
+        shutil.rmtree(target, ignore_errors=True)  # nothing left from an earlier build
         for name in DATA_FOLDERS:
             shutil.copytree(
                 name,

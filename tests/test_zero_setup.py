@@ -1,11 +1,13 @@
 """The zero-setup start: ``flask start`` runs web, worker and dev mailbox with no services."""
 
+import contextlib
 import http.cookiejar
 import os
 import re
 import signal
 import subprocess
 import sys
+import threading
 import time
 import urllib.parse
 import urllib.request
@@ -63,11 +65,12 @@ def started_system(tmp_path):
         wait_until(answers, 60, "the web app")
         yield base, opener, process
     finally:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
+        with contextlib.suppress(ProcessLookupError):  # a test may have stopped it
+            os.killpg(process.pid, signal.SIGTERM)
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
 
 
 def test_flask_start_runs_the_whole_flow_without_any_service(started_system):
@@ -105,6 +108,32 @@ def test_flask_start_creates_the_first_admin_who_can_log_in(started_system, tmp_
     assert dashboard.url == base + "/admin/"
     page = dashboard.read().decode()
     assert "Dashboard" in page and "Subscribers by language" in page
+
+
+def test_sigterm_stops_flask_start_and_its_worker_and_the_login_was_printed_last(
+    started_system,
+):
+    _base, _opener, process = started_system
+    lines: list[str] = []
+    reader = threading.Thread(target=lambda: lines.extend(process.stdout), daemon=True)
+    reader.start()
+    wait_until(lambda: any("Log in as:" in line for line in lines), 60, "the login to be shown")
+    output = "".join(lines)
+    ready = output.index(" ready.")
+    assert output.index("Log in as:") > ready, "the login is printed after the worker's banner"
+    assert output.index("Editors' UI:") > ready
+
+    process.send_signal(signal.SIGTERM)  # to flask start only, as a service manager would
+    process.wait(timeout=40)
+
+    def group_is_empty():
+        try:
+            os.killpg(process.pid, 0)
+        except ProcessLookupError:
+            return True
+        return False
+
+    wait_until(group_is_empty, 15, "every child of flask start to stop")
 
 
 def test_production_refuses_to_start_without_a_secret_key():

@@ -1,8 +1,10 @@
 """``flask`` commands: start the whole system, demo data, translations, issues, bounces."""
 
 import os
+import signal
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import click
@@ -44,34 +46,52 @@ def register_commands(app: Flask) -> None:
         current_app.config["BASE_URL"] = base = env["BASE_URL"].rstrip("/")
         # -B: the worker also runs the campaign watcher (scheduled issues, stalled ones).
         worker = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "celery",
-                "-A",
-                "newsletter.worker",
-                "worker",
-                "-B",
-                "-n",
-                "dev@%h",
-                "--pool",
-                "solo",
-                "--loglevel",
-                "INFO",
-            ],
-            env=env,
+            [sys.executable, "-m", "celery", "-A", "newsletter.worker", "worker", "-B"]
+            + ["-n", "dev@%h", "--pool", "solo", "--loglevel", "INFO"],
+            env=env | {"PYTHONUNBUFFERED": "1"},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
         )
-        click.echo(f"\n  Stay informed page:  {base}/")
-        if not current_app.config["SMTP_URL"]:
-            click.echo(f"  Dev mailbox:         {base}/dev/mailbox/")
-        click.echo(f"  Editors' UI:         {base}/admin/")
-        if admin:
-            click.echo(f"  Log in as:           {admin[0]} / {admin[1]}")
-            click.echo("                       (shown until instance/first-admin.txt is deleted)")
-        people = ", ".join(f"{p[0]} ({code})" for code, p in DEMO_PEOPLE.items())
-        click.echo(f"  Demo subscribers:    {people}, and more\n")
+        summary = _summary(base, admin, mailbox=not current_app.config["SMTP_URL"])
+        threading.Thread(target=_relay_until_ready, args=(worker, summary), daemon=True).start()
+        # SIGTERM (a service manager, `kill`) ends the server like Ctrl-C, so the worker
+        # is stopped below rather than left running.
+        signal.signal(signal.SIGTERM, _exit)
         try:
             run_simple(host, port, current_app._get_current_object(), threaded=True)
         finally:
             worker.terminate()
-            worker.wait(timeout=30)
+            try:
+                worker.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                worker.kill()
+
+
+def _exit(_signum, _frame) -> None:
+    raise SystemExit(0)
+
+
+def _summary(base: str, admin: tuple[str, str] | None, mailbox: bool) -> str:
+    lines = [f"\n  Stay informed page:  {base}/"]
+    if mailbox:
+        lines.append(f"  Dev mailbox:         {base}/dev/mailbox/")
+    lines.append(f"  Editors' UI:         {base}/admin/")
+    people = ", ".join(f"{p[0]} ({code})" for code, p in DEMO_PEOPLE.items())
+    lines.append(f"  Demo subscribers:    {people}, and more")
+    if admin:
+        lines.append(f"  Log in as:           {admin[0]} / {admin[1]}")
+        lines.append("                       (shown until instance/first-admin.txt is deleted)")
+    return "\n".join(lines) + "\n"
+
+
+def _relay_until_ready(worker: subprocess.Popen, summary: str) -> None:
+    """Pass the worker's output on; print the summary once it is ready, where it is seen."""
+    shown = False
+    for line in worker.stdout:
+        sys.stdout.write(line)
+        if not shown and " ready." in line:
+            click.echo(summary)
+            shown = True
+    if not shown:
+        click.echo(summary)
