@@ -15,6 +15,7 @@ from email.utils import getaddresses, parseaddr
 from typing import Literal
 
 from .extensions import db
+from .mail.identifiers import parse_message_id
 from .models import (
     ConsentAction,
     Delivery,
@@ -335,14 +336,14 @@ def _line_at(text: str, index: int) -> str:
 
 
 def _delivery(message_id: str | None) -> Delivery | None:
-    bare = (message_id or "").strip().strip("<>")
-    if not bare:
+    """The delivery a Message-ID of ours names; a forged or foreign one names none."""
+    named = parse_message_id(message_id)
+    if named is None:
         return None
-    return (
-        db.session.execute(db.select(Delivery).where(Delivery.message_id.in_([f"<{bare}>", bare])))
-        .scalars()
-        .first()
-    )
+    issue_id, subscriber_id = named
+    return db.session.execute(
+        db.select(Delivery).filter_by(issue_id=issue_id, subscriber_id=subscriber_id)
+    ).scalar_one_or_none()
 
 
 def _subscriber(recipient: str | None) -> Subscriber | None:

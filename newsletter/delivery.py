@@ -21,7 +21,9 @@ from sqlalchemy import case, func, select, update
 from .campaigns import CampaignError, claimable, finish_if_done
 from .extensions import db
 from .links import external_url
+from .mail import identifiers
 from .mail.campaign import PreparedVariant, Recipient, personalize, prepare_variant
+from .mail.message import sender_domain
 from .mail.transport import current_transport, reply_code, reply_text
 from .models import (
     Delivery,
@@ -66,6 +68,7 @@ def claim_batch(issue_id: int, size: int, lease_seconds: int) -> list[Claim]:
     on each other. SQLite ignores it, but there the single UPDATE statement runs under the
     database's write lock, which makes the claim just as exclusive. No ORDER BY: sorting
     every open row of a large ledger for each claim would cost more than the sending.
+    Each claim carries its signed Message-ID; the batch's results write it to the ledger.
     """
     now = utcnow()
     candidates = (
@@ -83,17 +86,22 @@ def claim_batch(issue_id: int, size: int, lease_seconds: int) -> list[Claim]:
             attempts=Delivery.attempts + 1,
             updated_at=now,
         )
-        .returning(
-            Delivery.id,
-            Delivery.subscriber_id,
-            Delivery.language,
-            Delivery.message_id,
-            Delivery.attempts,
-        )
+        .returning(Delivery.id, Delivery.subscriber_id, Delivery.language, Delivery.attempts)
         .execution_options(synchronize_session=False)
     ).all()
     db.session.commit()
-    return sorted((Claim(*row) for row in rows), key=lambda claim: claim.delivery_id)
+    domain = sender_domain(current_app.config["MAIL_FROM"])
+    claims = [
+        Claim(
+            row.id,
+            row.subscriber_id,
+            row.language,
+            identifiers.message_id(issue_id, row.subscriber_id, domain),
+            row.attempts,
+        )
+        for row in rows
+    ]
+    return sorted(claims, key=lambda claim: claim.delivery_id)
 
 
 def seconds_until_due(issue_id: int) -> float | None:
@@ -167,6 +175,7 @@ class Ledger:
         now = utcnow()
         row = {
             "id": claim.delivery_id,
+            "message_id": claim.message_id,
             "state": state,
             "attempts": claim.attempts,
             "lease_until": None,

@@ -262,7 +262,9 @@ class Delivery(db.Model):
     lease_until: Mapped[datetime | None]
     last_code: Mapped[int | None]
     last_response: Mapped[str | None] = mapped_column(String(500))
-    message_id: Mapped[str] = mapped_column(String(200), unique=True)
+    # Set by the worker that handles the row: derived from the issue and the subscriber
+    # (mail/identifiers.py), so a re-send carries the same one.
+    message_id: Mapped[str | None] = mapped_column(String(200), unique=True)
     sent_at: Mapped[datetime | None] = mapped_column(index=True)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 

@@ -1,6 +1,7 @@
 """Bounces and complaints: reading reports, acting on them, the webhook and the import command."""
 
 import mailbox
+import time
 from contextlib import contextmanager
 from email.message import EmailMessage, Message
 from email.mime.message import MIMEMessage
@@ -9,10 +10,14 @@ from email.mime.text import MIMEText
 from types import SimpleNamespace
 
 import pytest
+from campaign_helpers import ledger, make_issue, send_all, start
 from factories import make_lists, make_subscriber, row_counts, subscriber_state
+from smtp import Received
 
+from newsletter import delivery
 from newsletter.bounces import Report, parse_report, process_message
 from newsletter.extensions import db
+from newsletter.mail import identifiers
 from newsletter.models import (
     ConsentAction,
     Delivery,
@@ -519,8 +524,11 @@ def test_an_unknown_charset_does_not_stop_a_plain_text_bounce():
 # Acting on reports
 
 
-def sent_issue(in_app, *people: tuple[str, SubscriberStatus], bare_ids: bool = False) -> dict:
-    """Lists, the given subscribers on two of them, and one issue sent to each."""
+def sent_issue(in_app, *people: tuple[str, SubscriberStatus]) -> dict[str, str]:
+    """Lists, the given subscribers on two of them, and one issue sent to each.
+
+    Returns each address's Message-ID, signed as the workers sign them.
+    """
 
     def create():
         ids = make_lists()
@@ -537,13 +545,13 @@ def sent_issue(in_app, *people: tuple[str, SubscriberStatus], bare_ids: bool = F
             subscriber = make_subscriber(
                 email, status=status, list_ids=(ids["newsletter"], ids["events"])
             )
-            message_id = f"<issue-1.{email.split('@')[0]}@newsletter.test>"
+            message_id = identifiers.message_id(issue.id, subscriber.id, "newsletter.test")
             db.session.add(
                 Delivery(
                     issue_id=issue.id,
                     subscriber_id=subscriber.id,
                     language="en",
-                    message_id=message_id.strip("<>") if bare_ids else message_id,
+                    message_id=message_id,
                     state=DeliveryState.SENT,
                     attempts=1,
                     last_code=250,
@@ -587,8 +595,8 @@ def processed(in_app, raw: bytes, soft_bounce_limit: int = 3) -> list[str]:
 
 
 def test_hard_bounce_marks_the_subscriber_bounced_and_the_delivery_failed(in_app):
-    sent_issue(in_app, (ANA, SubscriberStatus.CONFIRMED), (BEN, SubscriberStatus.CONFIRMED))
-    assert processed(in_app, postfix_dsn()) == ["bounced"]
+    ids = sent_issue(in_app, (ANA, SubscriberStatus.CONFIRMED), (BEN, SubscriberStatus.CONFIRMED))
+    assert processed(in_app, postfix_dsn(message_id=ids[ANA])) == ["bounced"]
     ana = in_app(person, ANA)
     assert ana.status == SubscriberStatus.BOUNCED
     [delivery] = ana.deliveries
@@ -602,8 +610,10 @@ def test_hard_bounce_marks_the_subscriber_bounced_and_the_delivery_failed(in_app
 
 
 def test_the_message_id_finds_the_subscriber_even_when_the_address_differs(in_app):
-    sent_issue(in_app, (ANA, SubscriberStatus.CONFIRMED), bare_ids=True)
-    report = dsn(failed("ana@forwarded.example"), returned=original("ana@forwarded.example"))
+    ids = sent_issue(in_app, (ANA, SubscriberStatus.CONFIRMED))
+    report = dsn(
+        failed("ana@forwarded.example"), returned=original("ana@forwarded.example", ids[ANA])
+    )
     assert processed(in_app, report) == ["bounced"]
     assert in_app(person, ANA).status == SubscriberStatus.BOUNCED
 
@@ -618,8 +628,9 @@ def test_without_a_known_message_id_the_address_finds_the_subscriber(in_app):
 
 
 def test_a_hard_bounce_leaves_someone_who_left_as_they_are(in_app):
-    sent_issue(in_app, (ANA, SubscriberStatus.UNSUBSCRIBED))
-    assert processed(in_app, dsn(failed())) == ["ignored"]
+    ids = sent_issue(in_app, (ANA, SubscriberStatus.UNSUBSCRIBED))
+    ours = original(message_id=ids[ANA])
+    assert processed(in_app, dsn(failed(), returned=ours)) == ["ignored"]
     ana = in_app(person, ANA)
     assert ana.status == SubscriberStatus.UNSUBSCRIBED
     assert ana.deliveries[0].state == DeliveryState.FAILED
@@ -640,28 +651,38 @@ def test_soft_bounces_count_up_to_the_limit(in_app):
 
 
 def test_one_message_coming_back_several_times_counts_once(in_app):
-    sent_issue(in_app, (ANA, SubscriberStatus.CONFIRMED))
-    assert processed(in_app, dsn(delayed())) == ["soft-bounce"]
-    assert processed(in_app, dsn(delayed())) == ["ignored"]
-    assert processed(in_app, dsn(failed(status="4.4.7"))) == ["ignored"]
+    ids = sent_issue(in_app, (ANA, SubscriberStatus.CONFIRMED))
+    ours = original(message_id=ids[ANA])
+    assert processed(in_app, dsn(delayed(), returned=ours)) == ["soft-bounce"]
+    assert processed(in_app, dsn(delayed(), returned=ours)) == ["ignored"]
+    assert processed(in_app, dsn(failed(status="4.4.7"), returned=ours)) == ["ignored"]
     ana = in_app(person, ANA)
     assert (ana.status, ana.soft_bounces) == (SubscriberStatus.CONFIRMED, 1)
     assert ana.deliveries[0].state == DeliveryState.SENT
     assert ana.deliveries[0].last_response.startswith("soft bounce: 4.2.2")
     # The final verdict is permanent after all.
-    assert processed(in_app, dsn(failed())) == ["bounced"]
+    assert processed(in_app, dsn(failed(), returned=ours)) == ["bounced"]
     assert in_app(person, ANA).deliveries[0].state == DeliveryState.FAILED
 
 
 def test_soft_bounce_limit_comes_from_the_caller(in_app):
-    sent_issue(in_app, (ANA, SubscriberStatus.CONFIRMED))
-    assert processed(in_app, dsn(delayed()), soft_bounce_limit=1) == ["bounced"]
+    ids = sent_issue(in_app, (ANA, SubscriberStatus.CONFIRMED))
+    ours = original(message_id=ids[ANA])
+    assert processed(in_app, dsn(delayed(), returned=ours), soft_bounce_limit=1) == ["bounced"]
 
 
-@pytest.mark.parametrize("report", [arf, yahoo_arf, outlook_arf], ids=["rfc", "yahoo", "outlook"])
+@pytest.mark.parametrize(
+    "report",
+    [
+        lambda ours: arf(original(message_id=ours)),
+        lambda ours: yahoo_arf(message_id=ours),
+        outlook_arf,
+    ],
+    ids=["rfc", "yahoo", "outlook"],
+)
 def test_complaint_unsubscribes_suppresses_and_records_consent(in_app, report):
-    sent_issue(in_app, (ANA, SubscriberStatus.CONFIRMED), (BEN, SubscriberStatus.CONFIRMED))
-    assert processed(in_app, report()) == ["complained"]
+    ids = sent_issue(in_app, (ANA, SubscriberStatus.CONFIRMED), (BEN, SubscriberStatus.CONFIRMED))
+    assert processed(in_app, report(ids[ANA])) == ["complained"]
     ana = in_app(person, ANA)
     assert ana.status == SubscriberStatus.COMPLAINED
     assert ana.list_ids == set()
@@ -678,17 +699,17 @@ def test_complaint_unsubscribes_suppresses_and_records_consent(in_app, report):
 
 
 def test_a_second_complaint_changes_nothing(in_app):
-    sent_issue(in_app, (ANA, SubscriberStatus.CONFIRMED))
-    assert processed(in_app, arf()) == ["complained"]
+    ids = sent_issue(in_app, (ANA, SubscriberStatus.CONFIRMED))
+    assert processed(in_app, arf(original(message_id=ids[ANA]))) == ["complained"]
     counts = in_app(row_counts)
-    assert processed(in_app, yahoo_arf()) == ["ignored"]
+    assert processed(in_app, yahoo_arf(message_id=ids[ANA])) == ["ignored"]
     assert in_app(row_counts) == counts
     assert len(in_app(person, ANA).consents) == 1
 
 
 def test_a_complaint_after_a_bounce_still_suppresses(in_app):
-    sent_issue(in_app, (ANA, SubscriberStatus.BOUNCED))
-    assert processed(in_app, arf()) == ["complained"]
+    ids = sent_issue(in_app, (ANA, SubscriberStatus.BOUNCED))
+    assert processed(in_app, arf(original(message_id=ids[ANA]))) == ["complained"]
     ana = in_app(person, ANA)
     assert (ana.status, ana.suppressed) == (SubscriberStatus.COMPLAINED, "complaint")
 
@@ -736,10 +757,10 @@ def post_report(client, raw: bytes, token: str | None = TOKEN):
 
 
 def test_webhook_is_off_without_a_configured_token(app, client, in_app):
-    sent_issue(in_app, (ANA, SubscriberStatus.CONFIRMED))
+    ids = sent_issue(in_app, (ANA, SubscriberStatus.CONFIRMED))
     for token in (None, ""):
         with webhook_token(app, token):
-            response = post_report(client, postfix_dsn())
+            response = post_report(client, postfix_dsn(message_id=ids[ANA]))
         assert response.status_code == 404
         assert response.get_json()["status"] == "error"
     assert in_app(person, ANA).status == SubscriberStatus.CONFIRMED
@@ -747,11 +768,13 @@ def test_webhook_is_off_without_a_configured_token(app, client, in_app):
 
 @pytest.mark.parametrize("token", [None, "wrong", TOKEN + "x", TOKEN[:-1]])
 def test_webhook_refuses_a_wrong_or_missing_token(app, client, in_app, token):
-    sent_issue(in_app, (ANA, SubscriberStatus.CONFIRMED))
+    ids = sent_issue(in_app, (ANA, SubscriberStatus.CONFIRMED))
     with webhook_token(app, TOKEN):
-        response = post_report(client, postfix_dsn(), token=token)
+        response = post_report(client, postfix_dsn(message_id=ids[ANA]), token=token)
         basic = client.post(
-            "/api/v1/bounces", data=postfix_dsn(), headers={"Authorization": f"Basic {TOKEN}"}
+            "/api/v1/bounces",
+            data=postfix_dsn(message_id=ids[ANA]),
+            headers={"Authorization": f"Basic {TOKEN}"},
         )
     assert response.status_code == basic.status_code == 401
     assert response.get_json()["status"] == "error"
@@ -760,12 +783,12 @@ def test_webhook_refuses_a_wrong_or_missing_token(app, client, in_app, token):
 
 
 def test_webhook_applies_reports_with_the_right_token(app, client, in_app):
-    sent_issue(in_app, (ANA, SubscriberStatus.CONFIRMED), (BEN, SubscriberStatus.CONFIRMED))
+    ids = sent_issue(in_app, (ANA, SubscriberStatus.CONFIRMED), (BEN, SubscriberStatus.CONFIRMED))
     with webhook_token(app, TOKEN):
-        bounce = post_report(client, postfix_dsn())
+        bounce = post_report(client, postfix_dsn(message_id=ids[ANA]))
         complaint = client.post(
             "/api/v1/bounces",
-            data=yahoo_arf(BEN, BEN_ID),
+            data=yahoo_arf(BEN, ids[BEN]),
             headers={"Authorization": f"bearer {TOKEN}"},
             content_type="application/x-www-form-urlencoded",
         )
@@ -779,9 +802,9 @@ def test_webhook_applies_reports_with_the_right_token(app, client, in_app):
 
 
 def test_webhook_accepts_a_large_report_and_refuses_a_huge_one(app, client, in_app):
-    sent_issue(in_app, (ANA, SubscriberStatus.CONFIRMED), (BEN, SubscriberStatus.CONFIRMED))
-    large = dsn(failed(), returned=original(body="A long issue.\n" * 75_000))
-    huge = dsn(failed(BEN), returned=original(BEN, BEN_ID, body="A long issue.\n" * 800_000))
+    ids = sent_issue(in_app, (ANA, SubscriberStatus.CONFIRMED), (BEN, SubscriberStatus.CONFIRMED))
+    large = dsn(failed(), returned=original(message_id=ids[ANA], body="A long issue.\n" * 75_000))
+    huge = dsn(failed(BEN), returned=original(BEN, ids[BEN], body="A long issue.\n" * 800_000))
     assert 1024 * 1024 < len(large) < 2 * 1024 * 1024 and len(huge) > 10 * 1024 * 1024
     with webhook_token(app, TOKEN):
         accepted = post_report(client, large)
@@ -801,15 +824,16 @@ def test_the_large_limit_is_for_the_webhook_only(app, client):
 # The import command
 
 
-def reports_for_import() -> list[bytes]:
-    return [postfix_dsn(), yahoo_arf(BEN, BEN_ID), b"Subject: Out of office\r\n\r\nAway.\r\n"]
+def reports_for_import(ids: dict[str, str]) -> list[bytes]:
+    out_of_office = b"Subject: Out of office\r\n\r\nAway.\r\n"
+    return [postfix_dsn(message_id=ids[ANA]), yahoo_arf(BEN, ids[BEN]), out_of_office]
 
 
 def test_import_from_an_mbox_file(in_app, runner, tmp_path):
-    sent_issue(in_app, (ANA, SubscriberStatus.CONFIRMED), (BEN, SubscriberStatus.CONFIRMED))
+    ids = sent_issue(in_app, (ANA, SubscriberStatus.CONFIRMED), (BEN, SubscriberStatus.CONFIRMED))
     path = tmp_path / "bounces.mbox"
     box = mailbox.mbox(path)
-    for raw in reports_for_import():
+    for raw in reports_for_import(ids):
         box.add(raw)
     box.close()
 
@@ -829,9 +853,9 @@ def test_import_from_an_mbox_file(in_app, runner, tmp_path):
 
 
 def test_import_from_a_maildir_with_delete(in_app, runner, tmp_path):
-    sent_issue(in_app, (ANA, SubscriberStatus.CONFIRMED), (BEN, SubscriberStatus.CONFIRMED))
+    ids = sent_issue(in_app, (ANA, SubscriberStatus.CONFIRMED), (BEN, SubscriberStatus.CONFIRMED))
     box = mailbox.Maildir(tmp_path / "Maildir")
-    for raw in reports_for_import():
+    for raw in reports_for_import(ids):
         box.add(raw)
     seen = mailbox.MaildirMessage(exim_bounce("carl@example.org", "<c@y>"))
     seen.set_subdir("cur")
@@ -891,3 +915,60 @@ def test_a_forged_complaint_naming_only_an_address_changes_nothing(in_app):
     assert in_app(row_counts) == counts
     ana = in_app(person, ANA)
     assert (ana.status, ana.suppressed) == (SubscriberStatus.CONFIRMED, None)
+
+
+def delivered_issue(in_app, smtp, *emails: str) -> dict[str, Received]:
+    """A real issue sent through the workers' code to the test SMTP server, by recipient."""
+
+    def create():
+        ids = make_lists()
+        for email in emails:
+            make_subscriber(email, list_ids=(ids["newsletter"],))
+        return make_issue([ids["newsletter"]], languages=("en",))
+
+    issue_id = in_app(create)
+    in_app(start, issue_id)
+    in_app(send_all, issue_id)
+    return {item.recipients[0]: item for item in smtp.wait_for(len(emails))}
+
+
+def test_one_recipient_can_not_forge_a_complaint_about_another(app, client, in_app, smtp):
+    received = delivered_issue(in_app, smtp, ANA, BEN)
+    ana_id = received[ANA].message["Message-ID"]
+    ben_id = received[BEN].message["Message-ID"]
+    issue_part, ana_part, ana_secret = ana_id.strip("<>").split("@")[0].split(".")
+    ben_secret = ben_id.strip("<>").split("@")[0].split(".")[2]
+    assert ana_secret != ben_secret, "the secret covers the subscriber, not only the issue"
+
+    # Ana knows her own Message-ID and Ben's subscriber id (the next number): no more.
+    ben_part = ben_id.split(".")[1]
+    forged = f"<{issue_part}.{ben_part}.{ana_secret}@{ana_id.split('@')[1]}"
+    with webhook_token(app, TOKEN):
+        response = post_report(client, arf(original(BEN, forged), BEN))
+    assert response.status_code == 200
+    assert "complained" not in response.get_json()["actions"]
+    ben = in_app(person, BEN)
+    assert (ben.status, ben.suppressed) == (SubscriberStatus.CONFIRMED, None)
+
+    with webhook_token(app, TOKEN):
+        response = post_report(client, arf(original(BEN, ben_id), BEN))
+    assert response.get_json()["actions"] == ["complained"], "Ben's real Message-ID counts"
+    assert in_app(person, BEN).status == SubscriberStatus.COMPLAINED
+
+
+def test_a_message_sent_again_after_its_lease_ran_out_keeps_its_message_id(in_app, smtp):
+    def create():
+        ids = make_lists()
+        make_subscriber(ANA, list_ids=(ids["newsletter"],))
+        return make_issue([ids["newsletter"]], languages=("en",))
+
+    issue_id = in_app(create)
+    in_app(start, issue_id)
+    # A worker claims the row and dies before recording anything.
+    [claim] = in_app(delivery.claim_batch, issue_id, 10, 0)
+    time.sleep(0.05)
+    in_app(send_all, issue_id)
+    [item] = smtp.wait_for(1)
+    assert item.message["Message-ID"] == claim.message_id
+    stored = in_app(ledger, issue_id)
+    assert [row[3] for row in stored] == [claim.message_id], "the ledger holds what was sent"
