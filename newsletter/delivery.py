@@ -309,7 +309,7 @@ def _send_claims(issue, claims, subscribers, suppressed: set[int], ledger: Ledge
             _links(claim.language, subscriber.token),
         )
         try:
-            transport.send_raw(prepared.sender, [address], data)
+            transport.send_raw(envelope_sender(prepared, claim), [address], data)
         except (smtplib.SMTPRecipientsRefused, smtplib.SMTPResponseException) as error:
             ledger.refused(claim, reply_code(error), reply_text(error))
             continue
@@ -320,6 +320,15 @@ def _send_claims(issue, claims, subscribers, suppressed: set[int], ledger: Ledge
                 ledger.put_back(rest, config["DELIVERY_CONNECTION_RETRY_SECONDS"], str(error))
             break
         ledger.sent(claim)
+
+
+def envelope_sender(prepared: PreparedVariant, claim: Claim) -> str:
+    """MAIL FROM: the delivery's own VERP address when BOUNCE_ADDRESS is set, so that its
+    bounces can be tied to it; else the sender's address."""
+    bounce_address = current_app.config["BOUNCE_ADDRESS"]
+    if not bounce_address:
+        return prepared.sender
+    return identifiers.return_path(claim.delivery_id, bounce_address)
 
 
 def send_test(issue: Issue, language: str, address: str) -> None:

@@ -269,6 +269,32 @@ class Delivery(db.Model):
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
 
+class ReportKind(enum.StrEnum):
+    HARD = "hard"
+    SOFT = "soft"
+    COMPLAINT = "complaint"
+
+
+class UnattributedReason(enum.StrEnum):
+    NOT_OURS = "not-ours"  # neither a VERP return path nor a Message-ID of ours
+    OTHER_RECIPIENT = "other-recipient"  # our Message-ID, but the report names someone else
+    DELIVERY_GONE = "delivery-gone"  # ours, but the delivery was deleted since
+
+
+class UnattributedReport(db.Model):
+    """A bounce or complaint that could not be tied to one of our deliveries: counted, and
+    not acted on (it may be forged)."""
+
+    __tablename__ = "unattributed_report"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[ReportKind] = mapped_column(_enum(ReportKind, "report_kind"))
+    reason: Mapped[UnattributedReason] = mapped_column(
+        _enum(UnattributedReason, "unattributed_reason")
+    )
+    received_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+
+
 class Role(enum.StrEnum):
     ADMIN = "admin"  # also manages users, settings, tokens and erasure
     EDITOR = "editor"  # writes, tests and sends issues; manages lists and subscribers

@@ -1,6 +1,7 @@
 """Bounces and complaints: reading reports, acting on them, the webhook and the import command."""
 
 import mailbox
+import re
 import time
 from contextlib import contextmanager
 from email.message import EmailMessage, Message
@@ -16,6 +17,7 @@ from smtp import Received
 
 from newsletter import delivery
 from newsletter.bounces import Report, parse_report, process_message
+from newsletter.config import ConfigError, from_environment
 from newsletter.extensions import db
 from newsletter.mail import identifiers
 from newsletter.models import (
@@ -28,6 +30,7 @@ from newsletter.models import (
     Subscriber,
     SubscriberStatus,
     Suppression,
+    UnattributedReport,
     email_hash,
     utcnow,
 )
@@ -66,12 +69,13 @@ def dsn(
     returned: Message | None = None,
     headers_only: bool = False,
     report_type: str | None = "delivery-status",
+    to: str = "bounces@newsletter.test",
 ) -> bytes:
     """A delivery status notification (RFC 3464): text, message/delivery-status, original."""
     params = {"report-type": report_type} if report_type else {}
     report = MIMEMultipart("report", **params)
     report["From"] = "Mail Delivery System <MAILER-DAEMON@mx.example.org>"
-    report["To"] = "bounces@newsletter.test"
+    report["To"] = to
     report["Subject"] = "Delivery Status Notification (Failure)"
     report.attach(MIMEText("Your message could not be delivered."))
     status = Message()
@@ -566,6 +570,35 @@ def sent_issue(in_app, *people: tuple[str, SubscriberStatus]) -> dict[str, str]:
     return in_app(create)
 
 
+def another_issue(email: str) -> str:
+    """One more sent issue to someone ``sent_issue`` created; returns its Message-ID."""
+    issue = Issue(name="April", default_language="en", fallback=Fallback.DEFAULT)
+    issue.status = IssueStatus.SENT
+    db.session.add(issue)
+    db.session.flush()
+    subscriber = db.session.execute(db.select(Subscriber).filter_by(email=email)).scalar_one()
+    message_id = identifiers.message_id(issue.id, subscriber.id, "newsletter.test")
+    db.session.add(
+        Delivery(
+            issue_id=issue.id,
+            subscriber_id=subscriber.id,
+            language="en",
+            message_id=message_id,
+            state=DeliveryState.SENT,
+            attempts=1,
+            sent_at=utcnow(),
+        )
+    )
+    db.session.commit()
+    return message_id
+
+
+def unattributed() -> list[tuple[str, str]]:
+    """The recorded reports that named no delivery of ours: (kind, reason)."""
+    rows = db.session.execute(db.select(UnattributedReport).order_by(UnattributedReport.id))
+    return [(row.kind.value, row.reason.value) for row in rows.scalars()]
+
+
 def person(email: str) -> SimpleNamespace | None:
     state = subscriber_state(email)
     if state is None:
@@ -609,22 +642,41 @@ def test_hard_bounce_marks_the_subscriber_bounced_and_the_delivery_failed(in_app
     assert ben.deliveries[0].state == DeliveryState.SENT
 
 
-def test_the_message_id_finds_the_subscriber_even_when_the_address_differs(in_app):
-    ids = sent_issue(in_app, (ANA, SubscriberStatus.CONFIRMED))
-    report = dsn(
-        failed("ana@forwarded.example"), returned=original("ana@forwarded.example", ids[ANA])
-    )
+def test_the_recipient_in_a_bounce_may_differ_in_case_from_the_delivery(in_app):
+    ids = sent_issue(in_app, (ANA, SubscriberStatus.PENDING))
+    report = exim_bounce(recipient="Ana@Example.org", message_id=ids[ANA])
     assert processed(in_app, report) == ["bounced"]
     assert in_app(person, ANA).status == SubscriberStatus.BOUNCED
 
 
-def test_without_a_known_message_id_the_address_finds_the_subscriber(in_app):
-    sent_issue(in_app, (ANA, SubscriberStatus.PENDING))
-    report = exim_bounce(recipient="Ana@Example.org", message_id="<elsewhere@example.org>")
-    assert processed(in_app, report) == ["bounced"]
-    ana = in_app(person, ANA)
-    assert ana.status == SubscriberStatus.BOUNCED
-    assert ana.deliveries[0].state == DeliveryState.SENT, "that delivery was not the one"
+def test_a_bounce_naming_our_message_id_and_another_recipient_changes_nothing(in_app):
+    ids = sent_issue(in_app, (ANA, SubscriberStatus.CONFIRMED), (BEN, SubscriberStatus.CONFIRMED))
+    # Ana's Message-ID (she knows it) in a bounce that names Ben.
+    report = dsn(failed(BEN), returned=original(BEN, ids[ANA]))
+    before = in_app(person, ANA), in_app(person, BEN)
+    assert processed(in_app, report) == ["unattributed"]
+    assert (in_app(person, ANA), in_app(person, BEN)) == before
+    assert in_app(unattributed) == [("hard", "other-recipient")]
+
+
+@pytest.mark.parametrize(
+    "report",
+    [
+        lambda: dsn(failed(), returned=original(message_id="<elsewhere@example.org>")),
+        lambda: dsn(failed(), headers_only=True, returned=Message()),
+        lambda: exim_bounce(message_id="<elsewhere@example.org>"),
+        lambda: dsn(delayed(), returned=original(message_id="<1.1.0123456789abcdef0123@x>")),
+    ],
+    ids=["dsn-final-recipient", "dsn-no-message-id", "x-failed-recipients", "bad-signature"],
+)
+def test_a_forged_bounce_naming_only_an_address_changes_nothing(in_app, report):
+    sent_issue(in_app, (ANA, SubscriberStatus.CONFIRMED))
+    counts, before = in_app(row_counts), in_app(person, ANA)
+    assert processed(in_app, report()) == ["unattributed"]
+    assert in_app(person, ANA) == before
+    assert in_app(row_counts) == counts | {"unattributed_report": 1}
+    [(kind, reason)] = in_app(unattributed)
+    assert reason == "not-ours"
 
 
 def test_a_hard_bounce_leaves_someone_who_left_as_they_are(in_app):
@@ -637,10 +689,11 @@ def test_a_hard_bounce_leaves_someone_who_left_as_they_are(in_app):
 
 
 def test_soft_bounces_count_up_to_the_limit(in_app):
-    sent_issue(in_app, (ANA, SubscriberStatus.CONFIRMED))
-    # Three different messages to a full mailbox, none of them matched to a delivery.
+    ids = sent_issue(in_app, (ANA, SubscriberStatus.CONFIRMED))
+    # Three different messages to a full mailbox.
+    message_ids = [ids[ANA], in_app(another_issue, ANA), in_app(another_issue, ANA)]
     for number, expected in enumerate(["soft-bounce", "soft-bounce", "bounced"]):
-        returned = original(message_id=f"<older-{number}@newsletter.test>")
+        returned = original(message_id=message_ids[number])
         assert processed(in_app, dsn(delayed(), returned=returned)) == [expected]
         ana = in_app(person, ANA)
         assert ana.soft_bounces == number + 1
@@ -723,18 +776,20 @@ def test_a_complaint_after_a_bounce_still_suppresses(in_app):
     ],
     ids=["bounce", "complaint", "bad-address"],
 )
-def test_unknown_recipient_changes_nothing(in_app, report):
+def test_unknown_recipient_is_recorded_and_changes_nothing_else(in_app, report):
     sent_issue(in_app, (ANA, SubscriberStatus.CONFIRMED))
-    before = in_app(row_counts), in_app(person, ANA)
-    assert set(processed(in_app, report())) <= {"unknown"}
-    assert (in_app(row_counts), in_app(person, ANA)) == before
+    counts, before = in_app(row_counts), in_app(person, ANA)
+    actions = processed(in_app, report())
+    assert set(actions) <= {"unattributed"}
+    assert in_app(row_counts) == counts | {"unattributed_report": len(actions)}
+    assert in_app(person, ANA) == before
 
 
 @pytest.mark.parametrize("raw", GARBAGE.values(), ids=GARBAGE.keys())
 def test_garbage_changes_nothing(in_app, raw):
     sent_issue(in_app, (ANA, SubscriberStatus.CONFIRMED))
     before = in_app(row_counts), in_app(person, ANA)
-    assert set(processed(in_app, raw)) <= {"unknown"}
+    assert processed(in_app, raw) == []
     assert (in_app(row_counts), in_app(person, ANA)) == before
 
 
@@ -794,9 +849,9 @@ def test_webhook_applies_reports_with_the_right_token(app, client, in_app):
         )
         nothing = post_report(client, b"hello")
     assert bounce.status_code == complaint.status_code == nothing.status_code == 200
-    assert bounce.get_json() == {"status": "ok", "actions": ["bounced"]}
-    assert complaint.get_json() == {"status": "ok", "actions": ["complained"]}
-    assert nothing.get_json() == {"status": "ok", "actions": []}
+    assert bounce.get_json() == {"status": "ok", "actions": ["bounced"], "unattributed": 0}
+    assert complaint.get_json() == {"status": "ok", "actions": ["complained"], "unattributed": 0}
+    assert nothing.get_json() == {"status": "ok", "actions": [], "unattributed": 0}
     assert in_app(person, ANA).status == SubscriberStatus.BOUNCED
     assert in_app(person, BEN).status == SubscriberStatus.COMPLAINED
 
@@ -842,6 +897,7 @@ def test_import_from_an_mbox_file(in_app, runner, tmp_path):
     assert "Messages read: 3" in result.output
     assert "bounced: 1" in result.output and "complained: 1" in result.output
     assert "Messages without a bounce or complaint: 1" in result.output
+    assert "not tied to one of our deliveries (recorded, not acted on): 0" in result.output
     assert in_app(person, ANA).status == SubscriberStatus.BOUNCED
     assert in_app(person, BEN).status == SubscriberStatus.COMPLAINED
     assert len(mailbox.mbox(path)) == 3, "kept without --delete"
@@ -863,7 +919,8 @@ def test_import_from_a_maildir_with_delete(in_app, runner, tmp_path):
 
     result = runner.invoke(args=["bounces", "import", "--delete", str(tmp_path / "Maildir")])
     assert result.exit_code == 0, result.output
-    assert "Messages read: 4" in result.output and "unknown: 1" in result.output
+    assert "Messages read: 4" in result.output and "unattributed: 1" in result.output
+    assert "not tied to one of our deliveries (recorded, not acted on): 1" in result.output
     assert "Messages deleted: 4" in result.output
     assert len(mailbox.Maildir(tmp_path / "Maildir")) == 0
     assert in_app(person, ANA).status == SubscriberStatus.BOUNCED
@@ -911,8 +968,9 @@ def test_a_forged_complaint_naming_only_an_address_changes_nothing(in_app):
     sent_issue(in_app, (ANA, SubscriberStatus.CONFIRMED))
     counts = in_app(row_counts)
     forged = arf(original(ANA, "<not-one-of-ours@attacker.example>"))
-    assert processed(in_app, forged) == ["unknown"]
-    assert in_app(row_counts) == counts
+    assert processed(in_app, forged) == ["unattributed"]
+    assert in_app(row_counts) == counts | {"unattributed_report": 1}
+    assert in_app(unattributed) == [("complaint", "not-ours")]
     ana = in_app(person, ANA)
     assert (ana.status, ana.suppressed) == (SubscriberStatus.CONFIRMED, None)
 
@@ -972,3 +1030,107 @@ def test_a_message_sent_again_after_its_lease_ran_out_keeps_its_message_id(in_ap
     assert item.message["Message-ID"] == claim.message_id
     stored = in_app(ledger, issue_id)
     assert [row[3] for row in stored] == [claim.message_id], "the ledger holds what was sent"
+
+
+@contextmanager
+def configured(app, **values):
+    saved = {key: app.config[key] for key in values}
+    app.config.update(values)
+    try:
+        yield
+    finally:
+        app.config.update(saved)
+
+
+RETURN_PATH = re.compile(r"bounces\+[a-z2-7]{18,29}@newsletter\.test")
+
+
+def test_without_a_bounce_address_the_envelope_sender_is_the_sender(in_app, smtp):
+    received = delivered_issue(in_app, smtp, ANA)
+    assert received[ANA].mail_from == "news@newsletter.test"
+
+
+def test_with_a_bounce_address_each_message_has_its_own_return_path(app, in_app, smtp):
+    with configured(app, BOUNCE_ADDRESS="bounces@newsletter.test"):
+        received = delivered_issue(in_app, smtp, ANA, BEN)
+    paths = {email: item.mail_from for email, item in received.items()}
+    assert all(RETURN_PATH.fullmatch(path) for path in paths.values()), paths
+    assert paths[ANA] != paths[BEN]
+    assert received[ANA].message["From"] == "Newsletter <news@newsletter.test>"
+
+
+def tamper(address: str) -> str:
+    local, domain = address.split("@")
+    return f"{local[:-1]}{'b' if local[-1] == 'a' else 'a'}@{domain}"
+
+
+def test_a_bounce_sent_to_a_return_path_is_tied_to_its_delivery(
+    app, in_app, client, runner, smtp, tmp_path
+):
+    carl = "carl@example.org"
+    with configured(app, BOUNCE_ADDRESS="bounces@newsletter.test"):
+        received = delivered_issue(in_app, smtp, ANA, BEN, carl)
+    path = {email: item.mail_from for email, item in received.items()}
+    box = mailbox.Maildir(tmp_path / "Maildir")
+    # Ana's mail was forwarded: the report names another address and quotes no Message-ID.
+    box.add(
+        dsn(failed("ana@forwarded.example"), headers_only=True, returned=Message(), to=path[ANA])
+    )
+    # Ben's report, as an MTA that upper-cases addresses stamped Delivered-To on it.
+    ben = dsn(failed(BEN), headers_only=True, returned=Message())
+    box.add(f"Delivered-To: {path[BEN].upper()}\r\n".encode() + ben)
+    # A token someone made up for Carl.
+    box.add(dsn(failed(carl), headers_only=True, returned=Message(), to=tamper(path[carl])))
+
+    result = runner.invoke(args=["bounces", "import", str(tmp_path / "Maildir")])
+    assert result.exit_code == 0, result.output
+    assert "bounced: 2" in result.output and "unattributed: 1" in result.output
+    assert "(recorded, not acted on): 1" in result.output
+    assert in_app(person, ANA).status == in_app(person, BEN).status == SubscriberStatus.BOUNCED
+    assert in_app(person, ANA).deliveries[0].state == DeliveryState.FAILED
+    assert in_app(person, carl).status == SubscriberStatus.CONFIRMED
+
+    # An MTA pipe passes the address it delivered to (the "+" often left unencoded).
+    report = dsn(delayed(carl), headers_only=True, returned=Message())
+    with webhook_token(app, TOKEN):
+        forged = client.post(
+            f"/api/v1/bounces?recipient={tamper(path[carl])}",
+            data=report,
+            headers={"Authorization": f"Bearer {TOKEN}"},
+        )
+        genuine = client.post(
+            f"/api/v1/bounces?recipient={path[carl]}",
+            data=report,
+            headers={"Authorization": f"Bearer {TOKEN}"},
+        )
+    assert forged.get_json() == {"status": "ok", "actions": ["unattributed"], "unattributed": 1}
+    assert genuine.get_json() == {"status": "ok", "actions": ["soft-bounce"], "unattributed": 0}
+    assert in_app(person, carl).soft_bounces == 1
+
+
+def test_the_webhook_counts_a_forged_address_only_bounce_and_changes_nothing(app, client, in_app):
+    sent_issue(in_app, (ANA, SubscriberStatus.CONFIRMED))
+    before = in_app(person, ANA)
+    with webhook_token(app, TOKEN):
+        response = post_report(client, exim_bounce(message_id="<forged@attacker.example>"))
+    assert response.get_json() == {"status": "ok", "actions": ["unattributed"], "unattributed": 1}
+    assert in_app(person, ANA) == before
+
+
+def test_the_dashboard_shows_how_many_reports_were_not_tied_to_our_mail(editor_client, in_app):
+    in_app(process_message, dsn(failed(), returned=original(message_id="<forged@x.example>")), 3)
+    processed(in_app, exim_bounce(message_id="<forged@x.example>"))
+    page = editor_client.get("/admin/").get_data(as_text=True)
+    card = page.split('id="unattributed-reports"')[1].split("</section>")[0]
+    assert "Reports in the last 30 days that named no delivery of ours" in card
+    assert "as they may be forged): 1<" in card
+
+
+def test_a_bounce_address_must_be_an_address():
+    assert from_environment({"BOUNCE_ADDRESS": " bounces@example.org "})["BOUNCE_ADDRESS"] == (
+        "bounces@example.org"
+    )
+    assert from_environment({})["BOUNCE_ADDRESS"] is None
+    for bad in ("bounces", "@example.org", "Bounces <bounces@example.org>"):
+        with pytest.raises(ConfigError):
+            from_environment({"BOUNCE_ADDRESS": bad})
