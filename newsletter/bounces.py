@@ -8,27 +8,34 @@ Functions here change the session but do not commit; the caller commits.
 
 import re
 from dataclasses import dataclass
+from datetime import datetime
 from email import message_from_bytes, policy
 from email.message import Message
 from email.parser import HeaderParser
 from email.utils import getaddresses, parseaddr
 from typing import Literal
 
+from sqlalchemy import func
+
 from .extensions import db
+from .mail.identifiers import parse_message_id, parse_return_path
 from .models import (
     ConsentAction,
     Delivery,
     DeliveryState,
+    ReportKind,
     Subscriber,
     SubscriberStatus,
     Suppression,
+    UnattributedReason,
+    UnattributedReport,
     email_hash,
     utcnow,
 )
 from .subscriptions import (
     InvalidEmail,
     RequestInfo,
-    find_subscriber,
+    ascii_address,
     normalize_email,
     record_consent,
     subscriber_by_token,
@@ -54,6 +61,9 @@ COMPLAINT = RequestInfo(ip=None, user_agent=None, source="complaint")
 MAILTO = RequestInfo(ip=None, user_agent=None, source="mailto")
 UNSUBSCRIBE_SUBJECT = re.compile(r"^\s*unsubscribe\s+([\w-]{16,64})\s*$", re.IGNORECASE)
 SOFT_BOUNCE = "soft bounce"
+UNATTRIBUTED = "unattributed"
+# Where the address a report was delivered to shows, most specific first.
+RECIPIENT_HEADERS = ("Delivered-To", "X-Original-To", "Envelope-To", "X-Envelope-To", "To")
 
 ENHANCED_STATUS = re.compile(r"(?<![\d.])([245])\.\d{1,3}\.\d{1,3}(?!\.?\d)")
 SMTP_REPLY = re.compile(r"(?<![\w.])([245])\d\d(?=[\s-]|$)", re.MULTILINE)
@@ -88,26 +98,23 @@ def parse_report(raw: bytes) -> list[Report]:
         return []
 
 
-def apply_report(report: Report, soft_bounce_limit: int) -> str:
+def apply_report(report: Report, soft_bounce_limit: int, return_path: int | None = None) -> str:
     """Act on one report; return what happened to the subscriber.
 
-    ``bounced``, ``soft-bounce`` (counted, still mailed), ``complained``, ``unknown`` (no
-    such subscriber, or a complaint about no message of ours) or ``ignored`` (known, but
-    already handled or no longer mailed).
+    ``bounced``, ``soft-bounce`` (counted, still mailed), ``complained``, ``ignored``
+    (already handled, or no longer mailed) or ``unattributed``: the report could not be
+    tied to one of our deliveries, so it is recorded and counted but changes nothing.
 
-    A complaint counts only when it names the Message-ID of a delivery in the ledger: the
-    bounce address is public, and a forged report naming just an address must not
-    unsubscribe and suppress someone.
+    ``return_path`` is the delivery named by the VERP address the report came back to.
+    Without one, the report must name a signed Message-ID of ours, and a bounce must name
+    that delivery's recipient: the bounce mailbox is public, and a report naming just an
+    address must not bounce, unsubscribe or suppress anyone.
     """
-    delivery = _delivery(report.original_message_id)
-    if report.kind == "complaint" and delivery is None:
-        return "unknown"
-    if delivery is not None:
-        subscriber = db.session.get(Subscriber, delivery.subscriber_id)
-    else:
-        subscriber = _subscriber(report.recipient)
-    if subscriber is None:
-        return "unknown"
+    delivery, reason = _attributed_delivery(report, return_path)
+    if delivery is None:
+        db.session.add(UnattributedReport(kind=ReportKind(report.kind), reason=reason))
+        return UNATTRIBUTED
+    subscriber = db.session.get(Subscriber, delivery.subscriber_id)
     if report.kind == "complaint":
         return _complain(subscriber)
     if report.kind == "hard":
@@ -115,12 +122,40 @@ def apply_report(report: Report, soft_bounce_limit: int) -> str:
     return _soft_bounce(subscriber, delivery, report, soft_bounce_limit)
 
 
-def process_message(raw: bytes, soft_bounce_limit: int) -> list[str]:
-    """Act on a raw message: an unsubscribe request, or every report in it."""
+def process_message(raw: bytes, soft_bounce_limit: int, recipient: str | None = None) -> list[str]:
+    """Act on a raw message: an unsubscribe request, or every report in it.
+
+    ``recipient`` is the address the message was delivered to, when the caller knows it
+    (an MTA pipe); otherwise it is read from the message's delivery headers.
+    """
     token = unsubscribe_request_token(raw)
     if token is not None:
         return [apply_unsubscribe_request(token)]
-    return [apply_report(report, soft_bounce_limit) for report in parse_report(raw)]
+    return_path = delivery_in_return_path(raw, recipient)
+    return [apply_report(report, soft_bounce_limit, return_path) for report in parse_report(raw)]
+
+
+def delivery_in_return_path(raw: bytes, recipient: str | None = None) -> int | None:
+    """The delivery whose VERP address (``bounces+token@…``) this report was sent to."""
+    addresses = [recipient] if recipient else []
+    try:
+        headers = HeaderParser().parsestr(raw.decode("utf-8", "replace"), headersonly=True)
+        for name in RECIPIENT_HEADERS:
+            values = [str(value) for value in headers.get_all(name, [])]
+            addresses += [address for _name, address in getaddresses(values)]
+    except Exception:  # like reports, their headers come from strangers
+        pass
+    found = (parse_return_path(address) for address in addresses)
+    return next((delivery_id for delivery_id in found if delivery_id is not None), None)
+
+
+def unattributed_since(since: datetime) -> int:
+    """How many reports since then could not be tied to a delivery (what the dashboard shows)."""
+    return db.session.execute(
+        db.select(func.count())
+        .select_from(UnattributedReport)
+        .where(UnattributedReport.received_at >= since)
+    ).scalar()
 
 
 def unsubscribe_request_token(raw: bytes) -> str | None:
@@ -334,22 +369,35 @@ def _line_at(text: str, index: int) -> str:
 # Acting on reports
 
 
-def _delivery(message_id: str | None) -> Delivery | None:
-    bare = (message_id or "").strip().strip("<>")
-    if not bare:
-        return None
-    return (
-        db.session.execute(db.select(Delivery).where(Delivery.message_id.in_([f"<{bare}>", bare])))
-        .scalars()
-        .first()
-    )
+def _attributed_delivery(
+    report: Report, return_path: int | None
+) -> tuple[Delivery | None, UnattributedReason | None]:
+    """The delivery a report is about, or why it can't be tied to one."""
+    if return_path is not None:
+        delivery = db.session.get(Delivery, return_path)
+        return delivery, None if delivery else UnattributedReason.DELIVERY_GONE
+    named = parse_message_id(report.original_message_id)
+    if named is None:
+        return None, UnattributedReason.NOT_OURS
+    issue_id, subscriber_id = named
+    delivery = db.session.execute(
+        db.select(Delivery).filter_by(issue_id=issue_id, subscriber_id=subscriber_id)
+    ).scalar_one_or_none()
+    if delivery is None:
+        return None, UnattributedReason.DELIVERY_GONE
+    # Complaint feeds often redact the recipient; a bounce always names it.
+    if report.kind != "complaint" and not _is_address_of(report.recipient, delivery):
+        return None, UnattributedReason.OTHER_RECIPIENT
+    return delivery, None
 
 
-def _subscriber(recipient: str | None) -> Subscriber | None:
+def _is_address_of(recipient: str | None, delivery: Delivery) -> bool:
+    subscriber = db.session.get(Subscriber, delivery.subscriber_id)
     try:
-        return find_subscriber(normalize_email(recipient or ""))
+        address = normalize_email(recipient or "")
     except InvalidEmail:
-        return None
+        return False
+    return address == subscriber.email or ascii_address(address) == ascii_address(subscriber.email)
 
 
 def _describe(report: Report) -> str:

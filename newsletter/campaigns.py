@@ -3,8 +3,6 @@
 Functions change the session; the caller commits. Sending itself is in ``delivery.py``.
 """
 
-import hashlib
-import hmac
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -12,10 +10,9 @@ from datetime import datetime, timedelta
 from flask import current_app
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import String, and_, case, cast, exists, func, insert, literal, or_, select, update
+from sqlalchemy import String, and_, case, exists, func, insert, literal, or_, select, update
 
 from .extensions import db
-from .mail.message import sender_domain
 from .models import (
     Delivery,
     DeliveryState,
@@ -123,11 +120,6 @@ def set_variant(
     return variant
 
 
-def message_id_secret(issue_id: int) -> str:
-    key = current_app.config["SECRET_KEY"].encode()
-    return hmac.new(key, f"issue:{issue_id}".encode(), hashlib.sha256).hexdigest()[:12]
-
-
 def _check_ready(issue: Issue) -> None:
     if issue.variant(issue.default_language) is None:
         raise CampaignError(_("The issue has no variant in its default language."))
@@ -145,7 +137,8 @@ def start_sending(issue: Issue) -> int:
     """Fix the audience in the ledger and move to ``sending``; return the ledger's size.
 
     One INSERT … SELECT: every confirmed subscriber of the chosen lists (and languages)
-    gets one row, in their language if the issue has it, else per the fallback rule.
+    gets one row, in their language if the issue has it, else per the fallback rule. The
+    Message-ID, signed per subscriber (which SQL can't do portably), is the worker's job.
     """
     _check_ready(issue)
     transition(issue, "start")
@@ -162,12 +155,6 @@ def start_sending(issue: Issue) -> int:
         (Subscriber.language.in_(variants), literal(DeliveryState.QUEUED.value)),
         else_=literal((DeliveryState.QUEUED if fallback else DeliveryState.SKIPPED).value),
     )
-    domain = sender_domain(current_app.config["MAIL_FROM"])
-    message_id = (
-        literal(f"<{issue.id}.")
-        + cast(Subscriber.id, String)
-        + literal(f".{message_id_secret(issue.id)}@{domain}>")
-    )
     now = utcnow()
     audience = select(
         literal(issue.id),
@@ -177,7 +164,6 @@ def start_sending(issue: Issue) -> int:
         literal(0),
         literal(now),
         literal(now),
-        message_id,
     ).where(
         Subscriber.status == SubscriberStatus.CONFIRMED,
         exists().where(
@@ -199,7 +185,6 @@ def start_sending(issue: Issue) -> int:
                 "attempts",
                 "next_attempt_at",
                 "updated_at",
-                "message_id",
             ],
             audience,
         )

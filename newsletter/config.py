@@ -92,6 +92,7 @@ def from_environment(env: dict[str, str] | None = None) -> dict:
         "CELERY": _celery_config(redis_url, instance, env),
         "SOFT_BOUNCE_LIMIT": int(env.get("SOFT_BOUNCE_LIMIT", 3)),
         "BOUNCE_WEBHOOK_TOKEN": env.get("BOUNCE_WEBHOOK_TOKEN") or None,
+        "BOUNCE_ADDRESS": _bounce_address(env.get("BOUNCE_ADDRESS", "")),
         "UNSUBSCRIBE_MAILTO": env.get("UNSUBSCRIBE_MAILTO") or None,
         "DKIM_SELECTOR": env.get("DKIM_SELECTOR") or None,
         "DKIM_DOMAIN": env.get("DKIM_DOMAIN") or None,
@@ -109,6 +110,17 @@ def from_environment(env: dict[str, str] | None = None) -> dict:
         "DELIVERY_TASKS": int(env.get("DELIVERY_TASKS", 4)),
         "DELIVERY_TASK_SECONDS": float(env.get("DELIVERY_TASK_SECONDS", 30)),
     }
+
+
+def _bounce_address(raw: str) -> str | None:
+    """The mailbox whose plus-addresses become each campaign message's envelope sender."""
+    raw = raw.strip()
+    if not raw:
+        return None
+    local, _, domain = raw.rpartition("@")
+    if not local or not domain or any(ch in raw for ch in '<>"\\ ,;'):
+        raise ConfigError(f"BOUNCE_ADDRESS {raw!r} is not an address such as bounces@example.org.")
+    return raw
 
 
 def _celery_config(redis_url: str | None, instance: Path, env: dict[str, str]) -> dict:

@@ -21,7 +21,9 @@ from sqlalchemy import case, func, select, update
 from .campaigns import CampaignError, claimable, finish_if_done
 from .extensions import db
 from .links import external_url
+from .mail import identifiers
 from .mail.campaign import PreparedVariant, Recipient, personalize, prepare_variant
+from .mail.message import sender_domain
 from .mail.transport import current_transport, reply_code, reply_text
 from .models import (
     Delivery,
@@ -66,6 +68,7 @@ def claim_batch(issue_id: int, size: int, lease_seconds: int) -> list[Claim]:
     on each other. SQLite ignores it, but there the single UPDATE statement runs under the
     database's write lock, which makes the claim just as exclusive. No ORDER BY: sorting
     every open row of a large ledger for each claim would cost more than the sending.
+    Each claim carries its signed Message-ID; the batch's results write it to the ledger.
     """
     now = utcnow()
     candidates = (
@@ -83,17 +86,22 @@ def claim_batch(issue_id: int, size: int, lease_seconds: int) -> list[Claim]:
             attempts=Delivery.attempts + 1,
             updated_at=now,
         )
-        .returning(
-            Delivery.id,
-            Delivery.subscriber_id,
-            Delivery.language,
-            Delivery.message_id,
-            Delivery.attempts,
-        )
+        .returning(Delivery.id, Delivery.subscriber_id, Delivery.language, Delivery.attempts)
         .execution_options(synchronize_session=False)
     ).all()
     db.session.commit()
-    return sorted((Claim(*row) for row in rows), key=lambda claim: claim.delivery_id)
+    domain = sender_domain(current_app.config["MAIL_FROM"])
+    claims = [
+        Claim(
+            row.id,
+            row.subscriber_id,
+            row.language,
+            identifiers.message_id(issue_id, row.subscriber_id, domain),
+            row.attempts,
+        )
+        for row in rows
+    ]
+    return sorted(claims, key=lambda claim: claim.delivery_id)
 
 
 def seconds_until_due(issue_id: int) -> float | None:
@@ -167,6 +175,7 @@ class Ledger:
         now = utcnow()
         row = {
             "id": claim.delivery_id,
+            "message_id": claim.message_id,
             "state": state,
             "attempts": claim.attempts,
             "lease_until": None,
@@ -300,7 +309,7 @@ def _send_claims(issue, claims, subscribers, suppressed: set[int], ledger: Ledge
             _links(claim.language, subscriber.token),
         )
         try:
-            transport.send_raw(prepared.sender, [address], data)
+            transport.send_raw(envelope_sender(prepared, claim), [address], data)
         except (smtplib.SMTPRecipientsRefused, smtplib.SMTPResponseException) as error:
             ledger.refused(claim, reply_code(error), reply_text(error))
             continue
@@ -311,6 +320,15 @@ def _send_claims(issue, claims, subscribers, suppressed: set[int], ledger: Ledge
                 ledger.put_back(rest, config["DELIVERY_CONNECTION_RETRY_SECONDS"], str(error))
             break
         ledger.sent(claim)
+
+
+def envelope_sender(prepared: PreparedVariant, claim: Claim) -> str:
+    """MAIL FROM: the delivery's own VERP address when BOUNCE_ADDRESS is set, so that its
+    bounces can be tied to it; else the sender's address."""
+    bounce_address = current_app.config["BOUNCE_ADDRESS"]
+    if not bounce_address:
+        return prepared.sender
+    return identifiers.return_path(claim.delivery_id, bounce_address)
 
 
 def send_test(issue: Issue, language: str, address: str) -> None:

@@ -262,9 +262,37 @@ class Delivery(db.Model):
     lease_until: Mapped[datetime | None]
     last_code: Mapped[int | None]
     last_response: Mapped[str | None] = mapped_column(String(500))
-    message_id: Mapped[str] = mapped_column(String(200), unique=True)
+    # Set by the worker that handles the row: derived from the issue and the subscriber
+    # (mail/identifiers.py), so a re-send carries the same one.
+    message_id: Mapped[str | None] = mapped_column(String(200), unique=True)
     sent_at: Mapped[datetime | None] = mapped_column(index=True)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class ReportKind(enum.StrEnum):
+    HARD = "hard"
+    SOFT = "soft"
+    COMPLAINT = "complaint"
+
+
+class UnattributedReason(enum.StrEnum):
+    NOT_OURS = "not-ours"  # neither a VERP return path nor a Message-ID of ours
+    OTHER_RECIPIENT = "other-recipient"  # our Message-ID, but the report names someone else
+    DELIVERY_GONE = "delivery-gone"  # ours, but the delivery was deleted since
+
+
+class UnattributedReport(db.Model):
+    """A bounce or complaint that could not be tied to one of our deliveries: counted, and
+    not acted on (it may be forged)."""
+
+    __tablename__ = "unattributed_report"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[ReportKind] = mapped_column(_enum(ReportKind, "report_kind"))
+    reason: Mapped[UnattributedReason] = mapped_column(
+        _enum(UnattributedReason, "unattributed_reason")
+    )
+    received_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
 
 
 class Role(enum.StrEnum):

@@ -1,6 +1,8 @@
 """Bounces and complaints: reading reports, acting on them, the webhook and the import command."""
 
 import mailbox
+import re
+import time
 from contextlib import contextmanager
 from email.message import EmailMessage, Message
 from email.mime.message import MIMEMessage
@@ -9,10 +11,15 @@ from email.mime.text import MIMEText
 from types import SimpleNamespace
 
 import pytest
+from campaign_helpers import ledger, make_issue, send_all, start
 from factories import make_lists, make_subscriber, row_counts, subscriber_state
+from smtp import Received
 
+from newsletter import delivery
 from newsletter.bounces import Report, parse_report, process_message
+from newsletter.config import ConfigError, from_environment
 from newsletter.extensions import db
+from newsletter.mail import identifiers
 from newsletter.models import (
     ConsentAction,
     Delivery,
@@ -23,6 +30,7 @@ from newsletter.models import (
     Subscriber,
     SubscriberStatus,
     Suppression,
+    UnattributedReport,
     email_hash,
     utcnow,
 )
@@ -61,12 +69,13 @@ def dsn(
     returned: Message | None = None,
     headers_only: bool = False,
     report_type: str | None = "delivery-status",
+    to: str = "bounces@newsletter.test",
 ) -> bytes:
     """A delivery status notification (RFC 3464): text, message/delivery-status, original."""
     params = {"report-type": report_type} if report_type else {}
     report = MIMEMultipart("report", **params)
     report["From"] = "Mail Delivery System <MAILER-DAEMON@mx.example.org>"
-    report["To"] = "bounces@newsletter.test"
+    report["To"] = to
     report["Subject"] = "Delivery Status Notification (Failure)"
     report.attach(MIMEText("Your message could not be delivered."))
     status = Message()
@@ -519,8 +528,11 @@ def test_an_unknown_charset_does_not_stop_a_plain_text_bounce():
 # Acting on reports
 
 
-def sent_issue(in_app, *people: tuple[str, SubscriberStatus], bare_ids: bool = False) -> dict:
-    """Lists, the given subscribers on two of them, and one issue sent to each."""
+def sent_issue(in_app, *people: tuple[str, SubscriberStatus]) -> dict[str, str]:
+    """Lists, the given subscribers on two of them, and one issue sent to each.
+
+    Returns each address's Message-ID, signed as the workers sign them.
+    """
 
     def create():
         ids = make_lists()
@@ -537,13 +549,13 @@ def sent_issue(in_app, *people: tuple[str, SubscriberStatus], bare_ids: bool = F
             subscriber = make_subscriber(
                 email, status=status, list_ids=(ids["newsletter"], ids["events"])
             )
-            message_id = f"<issue-1.{email.split('@')[0]}@newsletter.test>"
+            message_id = identifiers.message_id(issue.id, subscriber.id, "newsletter.test")
             db.session.add(
                 Delivery(
                     issue_id=issue.id,
                     subscriber_id=subscriber.id,
                     language="en",
-                    message_id=message_id.strip("<>") if bare_ids else message_id,
+                    message_id=message_id,
                     state=DeliveryState.SENT,
                     attempts=1,
                     last_code=250,
@@ -556,6 +568,35 @@ def sent_issue(in_app, *people: tuple[str, SubscriberStatus], bare_ids: bool = F
         return message_ids
 
     return in_app(create)
+
+
+def another_issue(email: str) -> str:
+    """One more sent issue to someone ``sent_issue`` created; returns its Message-ID."""
+    issue = Issue(name="April", default_language="en", fallback=Fallback.DEFAULT)
+    issue.status = IssueStatus.SENT
+    db.session.add(issue)
+    db.session.flush()
+    subscriber = db.session.execute(db.select(Subscriber).filter_by(email=email)).scalar_one()
+    message_id = identifiers.message_id(issue.id, subscriber.id, "newsletter.test")
+    db.session.add(
+        Delivery(
+            issue_id=issue.id,
+            subscriber_id=subscriber.id,
+            language="en",
+            message_id=message_id,
+            state=DeliveryState.SENT,
+            attempts=1,
+            sent_at=utcnow(),
+        )
+    )
+    db.session.commit()
+    return message_id
+
+
+def unattributed() -> list[tuple[str, str]]:
+    """The recorded reports that named no delivery of ours: (kind, reason)."""
+    rows = db.session.execute(db.select(UnattributedReport).order_by(UnattributedReport.id))
+    return [(row.kind.value, row.reason.value) for row in rows.scalars()]
 
 
 def person(email: str) -> SimpleNamespace | None:
@@ -587,8 +628,8 @@ def processed(in_app, raw: bytes, soft_bounce_limit: int = 3) -> list[str]:
 
 
 def test_hard_bounce_marks_the_subscriber_bounced_and_the_delivery_failed(in_app):
-    sent_issue(in_app, (ANA, SubscriberStatus.CONFIRMED), (BEN, SubscriberStatus.CONFIRMED))
-    assert processed(in_app, postfix_dsn()) == ["bounced"]
+    ids = sent_issue(in_app, (ANA, SubscriberStatus.CONFIRMED), (BEN, SubscriberStatus.CONFIRMED))
+    assert processed(in_app, postfix_dsn(message_id=ids[ANA])) == ["bounced"]
     ana = in_app(person, ANA)
     assert ana.status == SubscriberStatus.BOUNCED
     [delivery] = ana.deliveries
@@ -601,35 +642,58 @@ def test_hard_bounce_marks_the_subscriber_bounced_and_the_delivery_failed(in_app
     assert ben.deliveries[0].state == DeliveryState.SENT
 
 
-def test_the_message_id_finds_the_subscriber_even_when_the_address_differs(in_app):
-    sent_issue(in_app, (ANA, SubscriberStatus.CONFIRMED), bare_ids=True)
-    report = dsn(failed("ana@forwarded.example"), returned=original("ana@forwarded.example"))
+def test_the_recipient_in_a_bounce_may_differ_in_case_from_the_delivery(in_app):
+    ids = sent_issue(in_app, (ANA, SubscriberStatus.PENDING))
+    report = exim_bounce(recipient="Ana@Example.org", message_id=ids[ANA])
     assert processed(in_app, report) == ["bounced"]
     assert in_app(person, ANA).status == SubscriberStatus.BOUNCED
 
 
-def test_without_a_known_message_id_the_address_finds_the_subscriber(in_app):
-    sent_issue(in_app, (ANA, SubscriberStatus.PENDING))
-    report = exim_bounce(recipient="Ana@Example.org", message_id="<elsewhere@example.org>")
-    assert processed(in_app, report) == ["bounced"]
-    ana = in_app(person, ANA)
-    assert ana.status == SubscriberStatus.BOUNCED
-    assert ana.deliveries[0].state == DeliveryState.SENT, "that delivery was not the one"
+def test_a_bounce_naming_our_message_id_and_another_recipient_changes_nothing(in_app):
+    ids = sent_issue(in_app, (ANA, SubscriberStatus.CONFIRMED), (BEN, SubscriberStatus.CONFIRMED))
+    # Ana's Message-ID (she knows it) in a bounce that names Ben.
+    report = dsn(failed(BEN), returned=original(BEN, ids[ANA]))
+    before = in_app(person, ANA), in_app(person, BEN)
+    assert processed(in_app, report) == ["unattributed"]
+    assert (in_app(person, ANA), in_app(person, BEN)) == before
+    assert in_app(unattributed) == [("hard", "other-recipient")]
+
+
+@pytest.mark.parametrize(
+    "report",
+    [
+        lambda: dsn(failed(), returned=original(message_id="<elsewhere@example.org>")),
+        lambda: dsn(failed(), headers_only=True, returned=Message()),
+        lambda: exim_bounce(message_id="<elsewhere@example.org>"),
+        lambda: dsn(delayed(), returned=original(message_id="<1.1.0123456789abcdef0123@x>")),
+    ],
+    ids=["dsn-final-recipient", "dsn-no-message-id", "x-failed-recipients", "bad-signature"],
+)
+def test_a_forged_bounce_naming_only_an_address_changes_nothing(in_app, report):
+    sent_issue(in_app, (ANA, SubscriberStatus.CONFIRMED))
+    counts, before = in_app(row_counts), in_app(person, ANA)
+    assert processed(in_app, report()) == ["unattributed"]
+    assert in_app(person, ANA) == before
+    assert in_app(row_counts) == counts | {"unattributed_report": 1}
+    [(kind, reason)] = in_app(unattributed)
+    assert reason == "not-ours"
 
 
 def test_a_hard_bounce_leaves_someone_who_left_as_they_are(in_app):
-    sent_issue(in_app, (ANA, SubscriberStatus.UNSUBSCRIBED))
-    assert processed(in_app, dsn(failed())) == ["ignored"]
+    ids = sent_issue(in_app, (ANA, SubscriberStatus.UNSUBSCRIBED))
+    ours = original(message_id=ids[ANA])
+    assert processed(in_app, dsn(failed(), returned=ours)) == ["ignored"]
     ana = in_app(person, ANA)
     assert ana.status == SubscriberStatus.UNSUBSCRIBED
     assert ana.deliveries[0].state == DeliveryState.FAILED
 
 
 def test_soft_bounces_count_up_to_the_limit(in_app):
-    sent_issue(in_app, (ANA, SubscriberStatus.CONFIRMED))
-    # Three different messages to a full mailbox, none of them matched to a delivery.
+    ids = sent_issue(in_app, (ANA, SubscriberStatus.CONFIRMED))
+    # Three different messages to a full mailbox.
+    message_ids = [ids[ANA], in_app(another_issue, ANA), in_app(another_issue, ANA)]
     for number, expected in enumerate(["soft-bounce", "soft-bounce", "bounced"]):
-        returned = original(message_id=f"<older-{number}@newsletter.test>")
+        returned = original(message_id=message_ids[number])
         assert processed(in_app, dsn(delayed(), returned=returned)) == [expected]
         ana = in_app(person, ANA)
         assert ana.soft_bounces == number + 1
@@ -640,28 +704,38 @@ def test_soft_bounces_count_up_to_the_limit(in_app):
 
 
 def test_one_message_coming_back_several_times_counts_once(in_app):
-    sent_issue(in_app, (ANA, SubscriberStatus.CONFIRMED))
-    assert processed(in_app, dsn(delayed())) == ["soft-bounce"]
-    assert processed(in_app, dsn(delayed())) == ["ignored"]
-    assert processed(in_app, dsn(failed(status="4.4.7"))) == ["ignored"]
+    ids = sent_issue(in_app, (ANA, SubscriberStatus.CONFIRMED))
+    ours = original(message_id=ids[ANA])
+    assert processed(in_app, dsn(delayed(), returned=ours)) == ["soft-bounce"]
+    assert processed(in_app, dsn(delayed(), returned=ours)) == ["ignored"]
+    assert processed(in_app, dsn(failed(status="4.4.7"), returned=ours)) == ["ignored"]
     ana = in_app(person, ANA)
     assert (ana.status, ana.soft_bounces) == (SubscriberStatus.CONFIRMED, 1)
     assert ana.deliveries[0].state == DeliveryState.SENT
     assert ana.deliveries[0].last_response.startswith("soft bounce: 4.2.2")
     # The final verdict is permanent after all.
-    assert processed(in_app, dsn(failed())) == ["bounced"]
+    assert processed(in_app, dsn(failed(), returned=ours)) == ["bounced"]
     assert in_app(person, ANA).deliveries[0].state == DeliveryState.FAILED
 
 
 def test_soft_bounce_limit_comes_from_the_caller(in_app):
-    sent_issue(in_app, (ANA, SubscriberStatus.CONFIRMED))
-    assert processed(in_app, dsn(delayed()), soft_bounce_limit=1) == ["bounced"]
+    ids = sent_issue(in_app, (ANA, SubscriberStatus.CONFIRMED))
+    ours = original(message_id=ids[ANA])
+    assert processed(in_app, dsn(delayed(), returned=ours), soft_bounce_limit=1) == ["bounced"]
 
 
-@pytest.mark.parametrize("report", [arf, yahoo_arf, outlook_arf], ids=["rfc", "yahoo", "outlook"])
+@pytest.mark.parametrize(
+    "report",
+    [
+        lambda ours: arf(original(message_id=ours)),
+        lambda ours: yahoo_arf(message_id=ours),
+        outlook_arf,
+    ],
+    ids=["rfc", "yahoo", "outlook"],
+)
 def test_complaint_unsubscribes_suppresses_and_records_consent(in_app, report):
-    sent_issue(in_app, (ANA, SubscriberStatus.CONFIRMED), (BEN, SubscriberStatus.CONFIRMED))
-    assert processed(in_app, report()) == ["complained"]
+    ids = sent_issue(in_app, (ANA, SubscriberStatus.CONFIRMED), (BEN, SubscriberStatus.CONFIRMED))
+    assert processed(in_app, report(ids[ANA])) == ["complained"]
     ana = in_app(person, ANA)
     assert ana.status == SubscriberStatus.COMPLAINED
     assert ana.list_ids == set()
@@ -678,17 +752,17 @@ def test_complaint_unsubscribes_suppresses_and_records_consent(in_app, report):
 
 
 def test_a_second_complaint_changes_nothing(in_app):
-    sent_issue(in_app, (ANA, SubscriberStatus.CONFIRMED))
-    assert processed(in_app, arf()) == ["complained"]
+    ids = sent_issue(in_app, (ANA, SubscriberStatus.CONFIRMED))
+    assert processed(in_app, arf(original(message_id=ids[ANA]))) == ["complained"]
     counts = in_app(row_counts)
-    assert processed(in_app, yahoo_arf()) == ["ignored"]
+    assert processed(in_app, yahoo_arf(message_id=ids[ANA])) == ["ignored"]
     assert in_app(row_counts) == counts
     assert len(in_app(person, ANA).consents) == 1
 
 
 def test_a_complaint_after_a_bounce_still_suppresses(in_app):
-    sent_issue(in_app, (ANA, SubscriberStatus.BOUNCED))
-    assert processed(in_app, arf()) == ["complained"]
+    ids = sent_issue(in_app, (ANA, SubscriberStatus.BOUNCED))
+    assert processed(in_app, arf(original(message_id=ids[ANA]))) == ["complained"]
     ana = in_app(person, ANA)
     assert (ana.status, ana.suppressed) == (SubscriberStatus.COMPLAINED, "complaint")
 
@@ -702,18 +776,20 @@ def test_a_complaint_after_a_bounce_still_suppresses(in_app):
     ],
     ids=["bounce", "complaint", "bad-address"],
 )
-def test_unknown_recipient_changes_nothing(in_app, report):
+def test_unknown_recipient_is_recorded_and_changes_nothing_else(in_app, report):
     sent_issue(in_app, (ANA, SubscriberStatus.CONFIRMED))
-    before = in_app(row_counts), in_app(person, ANA)
-    assert set(processed(in_app, report())) <= {"unknown"}
-    assert (in_app(row_counts), in_app(person, ANA)) == before
+    counts, before = in_app(row_counts), in_app(person, ANA)
+    actions = processed(in_app, report())
+    assert set(actions) <= {"unattributed"}
+    assert in_app(row_counts) == counts | {"unattributed_report": len(actions)}
+    assert in_app(person, ANA) == before
 
 
 @pytest.mark.parametrize("raw", GARBAGE.values(), ids=GARBAGE.keys())
 def test_garbage_changes_nothing(in_app, raw):
     sent_issue(in_app, (ANA, SubscriberStatus.CONFIRMED))
     before = in_app(row_counts), in_app(person, ANA)
-    assert set(processed(in_app, raw)) <= {"unknown"}
+    assert processed(in_app, raw) == []
     assert (in_app(row_counts), in_app(person, ANA)) == before
 
 
@@ -736,10 +812,10 @@ def post_report(client, raw: bytes, token: str | None = TOKEN):
 
 
 def test_webhook_is_off_without_a_configured_token(app, client, in_app):
-    sent_issue(in_app, (ANA, SubscriberStatus.CONFIRMED))
+    ids = sent_issue(in_app, (ANA, SubscriberStatus.CONFIRMED))
     for token in (None, ""):
         with webhook_token(app, token):
-            response = post_report(client, postfix_dsn())
+            response = post_report(client, postfix_dsn(message_id=ids[ANA]))
         assert response.status_code == 404
         assert response.get_json()["status"] == "error"
     assert in_app(person, ANA).status == SubscriberStatus.CONFIRMED
@@ -747,11 +823,13 @@ def test_webhook_is_off_without_a_configured_token(app, client, in_app):
 
 @pytest.mark.parametrize("token", [None, "wrong", TOKEN + "x", TOKEN[:-1]])
 def test_webhook_refuses_a_wrong_or_missing_token(app, client, in_app, token):
-    sent_issue(in_app, (ANA, SubscriberStatus.CONFIRMED))
+    ids = sent_issue(in_app, (ANA, SubscriberStatus.CONFIRMED))
     with webhook_token(app, TOKEN):
-        response = post_report(client, postfix_dsn(), token=token)
+        response = post_report(client, postfix_dsn(message_id=ids[ANA]), token=token)
         basic = client.post(
-            "/api/v1/bounces", data=postfix_dsn(), headers={"Authorization": f"Basic {TOKEN}"}
+            "/api/v1/bounces",
+            data=postfix_dsn(message_id=ids[ANA]),
+            headers={"Authorization": f"Basic {TOKEN}"},
         )
     assert response.status_code == basic.status_code == 401
     assert response.get_json()["status"] == "error"
@@ -760,28 +838,28 @@ def test_webhook_refuses_a_wrong_or_missing_token(app, client, in_app, token):
 
 
 def test_webhook_applies_reports_with_the_right_token(app, client, in_app):
-    sent_issue(in_app, (ANA, SubscriberStatus.CONFIRMED), (BEN, SubscriberStatus.CONFIRMED))
+    ids = sent_issue(in_app, (ANA, SubscriberStatus.CONFIRMED), (BEN, SubscriberStatus.CONFIRMED))
     with webhook_token(app, TOKEN):
-        bounce = post_report(client, postfix_dsn())
+        bounce = post_report(client, postfix_dsn(message_id=ids[ANA]))
         complaint = client.post(
             "/api/v1/bounces",
-            data=yahoo_arf(BEN, BEN_ID),
+            data=yahoo_arf(BEN, ids[BEN]),
             headers={"Authorization": f"bearer {TOKEN}"},
             content_type="application/x-www-form-urlencoded",
         )
         nothing = post_report(client, b"hello")
     assert bounce.status_code == complaint.status_code == nothing.status_code == 200
-    assert bounce.get_json() == {"status": "ok", "actions": ["bounced"]}
-    assert complaint.get_json() == {"status": "ok", "actions": ["complained"]}
-    assert nothing.get_json() == {"status": "ok", "actions": []}
+    assert bounce.get_json() == {"status": "ok", "actions": ["bounced"], "unattributed": 0}
+    assert complaint.get_json() == {"status": "ok", "actions": ["complained"], "unattributed": 0}
+    assert nothing.get_json() == {"status": "ok", "actions": [], "unattributed": 0}
     assert in_app(person, ANA).status == SubscriberStatus.BOUNCED
     assert in_app(person, BEN).status == SubscriberStatus.COMPLAINED
 
 
 def test_webhook_accepts_a_large_report_and_refuses_a_huge_one(app, client, in_app):
-    sent_issue(in_app, (ANA, SubscriberStatus.CONFIRMED), (BEN, SubscriberStatus.CONFIRMED))
-    large = dsn(failed(), returned=original(body="A long issue.\n" * 75_000))
-    huge = dsn(failed(BEN), returned=original(BEN, BEN_ID, body="A long issue.\n" * 800_000))
+    ids = sent_issue(in_app, (ANA, SubscriberStatus.CONFIRMED), (BEN, SubscriberStatus.CONFIRMED))
+    large = dsn(failed(), returned=original(message_id=ids[ANA], body="A long issue.\n" * 75_000))
+    huge = dsn(failed(BEN), returned=original(BEN, ids[BEN], body="A long issue.\n" * 800_000))
     assert 1024 * 1024 < len(large) < 2 * 1024 * 1024 and len(huge) > 10 * 1024 * 1024
     with webhook_token(app, TOKEN):
         accepted = post_report(client, large)
@@ -801,15 +879,16 @@ def test_the_large_limit_is_for_the_webhook_only(app, client):
 # The import command
 
 
-def reports_for_import() -> list[bytes]:
-    return [postfix_dsn(), yahoo_arf(BEN, BEN_ID), b"Subject: Out of office\r\n\r\nAway.\r\n"]
+def reports_for_import(ids: dict[str, str]) -> list[bytes]:
+    out_of_office = b"Subject: Out of office\r\n\r\nAway.\r\n"
+    return [postfix_dsn(message_id=ids[ANA]), yahoo_arf(BEN, ids[BEN]), out_of_office]
 
 
 def test_import_from_an_mbox_file(in_app, runner, tmp_path):
-    sent_issue(in_app, (ANA, SubscriberStatus.CONFIRMED), (BEN, SubscriberStatus.CONFIRMED))
+    ids = sent_issue(in_app, (ANA, SubscriberStatus.CONFIRMED), (BEN, SubscriberStatus.CONFIRMED))
     path = tmp_path / "bounces.mbox"
     box = mailbox.mbox(path)
-    for raw in reports_for_import():
+    for raw in reports_for_import(ids):
         box.add(raw)
     box.close()
 
@@ -818,6 +897,7 @@ def test_import_from_an_mbox_file(in_app, runner, tmp_path):
     assert "Messages read: 3" in result.output
     assert "bounced: 1" in result.output and "complained: 1" in result.output
     assert "Messages without a bounce or complaint: 1" in result.output
+    assert "not tied to one of our deliveries (recorded, not acted on): 0" in result.output
     assert in_app(person, ANA).status == SubscriberStatus.BOUNCED
     assert in_app(person, BEN).status == SubscriberStatus.COMPLAINED
     assert len(mailbox.mbox(path)) == 3, "kept without --delete"
@@ -829,9 +909,9 @@ def test_import_from_an_mbox_file(in_app, runner, tmp_path):
 
 
 def test_import_from_a_maildir_with_delete(in_app, runner, tmp_path):
-    sent_issue(in_app, (ANA, SubscriberStatus.CONFIRMED), (BEN, SubscriberStatus.CONFIRMED))
+    ids = sent_issue(in_app, (ANA, SubscriberStatus.CONFIRMED), (BEN, SubscriberStatus.CONFIRMED))
     box = mailbox.Maildir(tmp_path / "Maildir")
-    for raw in reports_for_import():
+    for raw in reports_for_import(ids):
         box.add(raw)
     seen = mailbox.MaildirMessage(exim_bounce("carl@example.org", "<c@y>"))
     seen.set_subdir("cur")
@@ -839,7 +919,8 @@ def test_import_from_a_maildir_with_delete(in_app, runner, tmp_path):
 
     result = runner.invoke(args=["bounces", "import", "--delete", str(tmp_path / "Maildir")])
     assert result.exit_code == 0, result.output
-    assert "Messages read: 4" in result.output and "unknown: 1" in result.output
+    assert "Messages read: 4" in result.output and "unattributed: 1" in result.output
+    assert "not tied to one of our deliveries (recorded, not acted on): 1" in result.output
     assert "Messages deleted: 4" in result.output
     assert len(mailbox.Maildir(tmp_path / "Maildir")) == 0
     assert in_app(person, ANA).status == SubscriberStatus.BOUNCED
@@ -887,7 +968,169 @@ def test_a_forged_complaint_naming_only_an_address_changes_nothing(in_app):
     sent_issue(in_app, (ANA, SubscriberStatus.CONFIRMED))
     counts = in_app(row_counts)
     forged = arf(original(ANA, "<not-one-of-ours@attacker.example>"))
-    assert processed(in_app, forged) == ["unknown"]
-    assert in_app(row_counts) == counts
+    assert processed(in_app, forged) == ["unattributed"]
+    assert in_app(row_counts) == counts | {"unattributed_report": 1}
+    assert in_app(unattributed) == [("complaint", "not-ours")]
     ana = in_app(person, ANA)
     assert (ana.status, ana.suppressed) == (SubscriberStatus.CONFIRMED, None)
+
+
+def delivered_issue(in_app, smtp, *emails: str) -> dict[str, Received]:
+    """A real issue sent through the workers' code to the test SMTP server, by recipient."""
+
+    def create():
+        ids = make_lists()
+        for email in emails:
+            make_subscriber(email, list_ids=(ids["newsletter"],))
+        return make_issue([ids["newsletter"]], languages=("en",))
+
+    issue_id = in_app(create)
+    in_app(start, issue_id)
+    in_app(send_all, issue_id)
+    return {item.recipients[0]: item for item in smtp.wait_for(len(emails))}
+
+
+def test_one_recipient_can_not_forge_a_complaint_about_another(app, client, in_app, smtp):
+    received = delivered_issue(in_app, smtp, ANA, BEN)
+    ana_id = received[ANA].message["Message-ID"]
+    ben_id = received[BEN].message["Message-ID"]
+    issue_part, ana_part, ana_secret = ana_id.strip("<>").split("@")[0].split(".")
+    ben_secret = ben_id.strip("<>").split("@")[0].split(".")[2]
+    assert ana_secret != ben_secret, "the secret covers the subscriber, not only the issue"
+
+    # Ana knows her own Message-ID and Ben's subscriber id (the next number): no more.
+    ben_part = ben_id.split(".")[1]
+    forged = f"<{issue_part}.{ben_part}.{ana_secret}@{ana_id.split('@')[1]}"
+    with webhook_token(app, TOKEN):
+        response = post_report(client, arf(original(BEN, forged), BEN))
+    assert response.status_code == 200
+    assert "complained" not in response.get_json()["actions"]
+    ben = in_app(person, BEN)
+    assert (ben.status, ben.suppressed) == (SubscriberStatus.CONFIRMED, None)
+
+    with webhook_token(app, TOKEN):
+        response = post_report(client, arf(original(BEN, ben_id), BEN))
+    assert response.get_json()["actions"] == ["complained"], "Ben's real Message-ID counts"
+    assert in_app(person, BEN).status == SubscriberStatus.COMPLAINED
+
+
+def test_a_message_sent_again_after_its_lease_ran_out_keeps_its_message_id(in_app, smtp):
+    def create():
+        ids = make_lists()
+        make_subscriber(ANA, list_ids=(ids["newsletter"],))
+        return make_issue([ids["newsletter"]], languages=("en",))
+
+    issue_id = in_app(create)
+    in_app(start, issue_id)
+    # A worker claims the row and dies before recording anything.
+    [claim] = in_app(delivery.claim_batch, issue_id, 10, 0)
+    time.sleep(0.05)
+    in_app(send_all, issue_id)
+    [item] = smtp.wait_for(1)
+    assert item.message["Message-ID"] == claim.message_id
+    stored = in_app(ledger, issue_id)
+    assert [row[3] for row in stored] == [claim.message_id], "the ledger holds what was sent"
+
+
+@contextmanager
+def configured(app, **values):
+    saved = {key: app.config[key] for key in values}
+    app.config.update(values)
+    try:
+        yield
+    finally:
+        app.config.update(saved)
+
+
+RETURN_PATH = re.compile(r"bounces\+[a-z2-7]{18,29}@newsletter\.test")
+
+
+def test_without_a_bounce_address_the_envelope_sender_is_the_sender(in_app, smtp):
+    received = delivered_issue(in_app, smtp, ANA)
+    assert received[ANA].mail_from == "news@newsletter.test"
+
+
+def test_with_a_bounce_address_each_message_has_its_own_return_path(app, in_app, smtp):
+    with configured(app, BOUNCE_ADDRESS="bounces@newsletter.test"):
+        received = delivered_issue(in_app, smtp, ANA, BEN)
+    paths = {email: item.mail_from for email, item in received.items()}
+    assert all(RETURN_PATH.fullmatch(path) for path in paths.values()), paths
+    assert paths[ANA] != paths[BEN]
+    assert received[ANA].message["From"] == "Newsletter <news@newsletter.test>"
+
+
+def tamper(address: str) -> str:
+    local, domain = address.split("@")
+    return f"{local[:-1]}{'b' if local[-1] == 'a' else 'a'}@{domain}"
+
+
+def test_a_bounce_sent_to_a_return_path_is_tied_to_its_delivery(
+    app, in_app, client, runner, smtp, tmp_path
+):
+    carl = "carl@example.org"
+    with configured(app, BOUNCE_ADDRESS="bounces@newsletter.test"):
+        received = delivered_issue(in_app, smtp, ANA, BEN, carl)
+    path = {email: item.mail_from for email, item in received.items()}
+    box = mailbox.Maildir(tmp_path / "Maildir")
+    # Ana's mail was forwarded: the report names another address and quotes no Message-ID.
+    box.add(
+        dsn(failed("ana@forwarded.example"), headers_only=True, returned=Message(), to=path[ANA])
+    )
+    # Ben's report, as an MTA that upper-cases addresses stamped Delivered-To on it.
+    ben = dsn(failed(BEN), headers_only=True, returned=Message())
+    box.add(f"Delivered-To: {path[BEN].upper()}\r\n".encode() + ben)
+    # A token someone made up for Carl.
+    box.add(dsn(failed(carl), headers_only=True, returned=Message(), to=tamper(path[carl])))
+
+    result = runner.invoke(args=["bounces", "import", str(tmp_path / "Maildir")])
+    assert result.exit_code == 0, result.output
+    assert "bounced: 2" in result.output and "unattributed: 1" in result.output
+    assert "(recorded, not acted on): 1" in result.output
+    assert in_app(person, ANA).status == in_app(person, BEN).status == SubscriberStatus.BOUNCED
+    assert in_app(person, ANA).deliveries[0].state == DeliveryState.FAILED
+    assert in_app(person, carl).status == SubscriberStatus.CONFIRMED
+
+    # An MTA pipe passes the address it delivered to (the "+" often left unencoded).
+    report = dsn(delayed(carl), headers_only=True, returned=Message())
+    with webhook_token(app, TOKEN):
+        forged = client.post(
+            f"/api/v1/bounces?recipient={tamper(path[carl])}",
+            data=report,
+            headers={"Authorization": f"Bearer {TOKEN}"},
+        )
+        genuine = client.post(
+            f"/api/v1/bounces?recipient={path[carl]}",
+            data=report,
+            headers={"Authorization": f"Bearer {TOKEN}"},
+        )
+    assert forged.get_json() == {"status": "ok", "actions": ["unattributed"], "unattributed": 1}
+    assert genuine.get_json() == {"status": "ok", "actions": ["soft-bounce"], "unattributed": 0}
+    assert in_app(person, carl).soft_bounces == 1
+
+
+def test_the_webhook_counts_a_forged_address_only_bounce_and_changes_nothing(app, client, in_app):
+    sent_issue(in_app, (ANA, SubscriberStatus.CONFIRMED))
+    before = in_app(person, ANA)
+    with webhook_token(app, TOKEN):
+        response = post_report(client, exim_bounce(message_id="<forged@attacker.example>"))
+    assert response.get_json() == {"status": "ok", "actions": ["unattributed"], "unattributed": 1}
+    assert in_app(person, ANA) == before
+
+
+def test_the_dashboard_shows_how_many_reports_were_not_tied_to_our_mail(editor_client, in_app):
+    in_app(process_message, dsn(failed(), returned=original(message_id="<forged@x.example>")), 3)
+    processed(in_app, exim_bounce(message_id="<forged@x.example>"))
+    page = editor_client.get("/admin/").get_data(as_text=True)
+    card = page.split('id="unattributed-reports"')[1].split("</section>")[0]
+    assert "Reports in the last 30 days that named no delivery of ours" in card
+    assert "as they may be forged): 1<" in card
+
+
+def test_a_bounce_address_must_be_an_address():
+    assert from_environment({"BOUNCE_ADDRESS": " bounces@example.org "})["BOUNCE_ADDRESS"] == (
+        "bounces@example.org"
+    )
+    assert from_environment({})["BOUNCE_ADDRESS"] is None
+    for bad in ("bounces", "@example.org", "Bounces <bounces@example.org>"):
+        with pytest.raises(ConfigError):
+            from_environment({"BOUNCE_ADDRESS": bad})

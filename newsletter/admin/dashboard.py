@@ -1,9 +1,11 @@
 """The first page after logging in: subscribers and recent campaigns at a glance."""
 
+from datetime import timedelta
+
 from flask import render_template
 
-from .. import campaigns, statistics
-from ..models import Subscriber
+from .. import bounces, campaigns, statistics
+from ..models import Subscriber, utcnow
 from . import bp
 
 
@@ -16,4 +18,5 @@ def dashboard():
         by_language=statistics.subscribers_by(Subscriber.language),
         weeks=statistics.weekly_confirmations(),
         recent=[(issue, campaigns.progress(issue.id).overall) for issue in recent],
+        unattributed=bounces.unattributed_since(utcnow() - timedelta(days=30)),
     )

@@ -7,7 +7,7 @@ from flask_babel import get_locale
 from flask_babel import gettext as _
 from werkzeug.datastructures import MultiDict
 
-from ..bounces import process_message
+from ..bounces import UNATTRIBUTED, process_message
 from ..extensions import csrf, db
 from ..limits import per_address, per_ip
 from ..public.forms import SubscribeForm
@@ -86,7 +86,9 @@ MAX_REPORT_SIZE = 10 * 1024 * 1024
 def receive_bounce_report():
     """A bounce or complaint report, posted as a raw message by a mail server or provider.
 
-    Off (404) until BOUNCE_WEBHOOK_TOKEN is set; callers send it as a bearer token.
+    Off (404) until BOUNCE_WEBHOOK_TOKEN is set; callers send it as a bearer token. An MTA
+    pipe passes the address the report was delivered to as ``?recipient=`` (else the
+    message's Delivered-To, X-Original-To, Envelope-To or To header is read).
     """
     # Returned messages are far larger than anything else this app accepts.
     request.max_content_length = MAX_REPORT_SIZE
@@ -101,6 +103,8 @@ def receive_bounce_report():
         response.headers["WWW-Authenticate"] = "Bearer"
         return response, 401
     limit = current_app.config["SOFT_BOUNCE_LIMIT"]
-    actions = process_message(request.get_data(cache=False), limit)
+    # An unencoded "+" in a query string reads as a space; no address holds one.
+    recipient = request.args.get("recipient", "")[:320].replace(" ", "+") or None
+    actions = process_message(request.get_data(cache=False), limit, recipient)
     db.session.commit()
-    return jsonify(status="ok", actions=actions)
+    return jsonify(status="ok", actions=actions, unattributed=actions.count(UNATTRIBUTED))

@@ -357,7 +357,7 @@ class DeliverySchema(Schema):
     attempts = fields.Integer(required=True)
     last_code = fields.Integer(allow_none=True, required=True)
     last_response = Text(allow_none=True, required=True)
-    message_id = Text(required=True)
+    message_id = Text(allow_none=True, required=True)
     sent_at = _when(allow_none=True, required=True)
     updated_at = _when(required=True)
 

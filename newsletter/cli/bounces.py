@@ -8,7 +8,7 @@ import click
 from flask import Flask, current_app
 from flask_babel import gettext as _
 
-from ..bounces import process_message
+from ..bounces import UNATTRIBUTED, process_message
 from ..extensions import db
 
 
@@ -54,5 +54,11 @@ def register_bounce_commands(app: Flask) -> None:
             click.echo(f"  {action}: {count}")
         if without_report:
             click.echo(_("Messages without a bounce or complaint: %(num)d", num=without_report))
+        click.echo(
+            _(
+                "Reports not tied to one of our deliveries (recorded, not acted on): %(num)d",
+                num=actions[UNATTRIBUTED],
+            )
+        )
         if delete:
             click.echo(_("Messages deleted: %(num)d", num=read))
