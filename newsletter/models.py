@@ -297,15 +297,36 @@ class User(UserMixin, db.Model):
     def is_active(self) -> bool:
         return self.active
 
-    def get_id(self) -> str:
-        """The session's key: the id and a trace of the password hash, so a new password
-        ends every session opened with the old one."""
-        fingerprint = hashlib.sha256(self.password_hash.encode()).hexdigest()[:16]
-        return f"{self.id}:{fingerprint}"
+    # The key of the user_session this request runs in, which Flask-Login keeps in the
+    # cookie (its id_attribute): set at login and by the user loader. Not a column.
+    session_key = None
+
+    def get_session_key(self) -> str | None:
+        return self.session_key
 
     @property
     def is_admin(self) -> bool:
         return self.role == Role.ADMIN
+
+
+class UserSession(db.Model):
+    """One login in one browser. The cookie holds the session's secret; only its SHA-256
+    is stored, so the table can't be used to take over a session."""
+
+    __tablename__ = "user_session"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("user_account.id", ondelete="CASCADE"), index=True
+    )
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
+    ip: Mapped[str | None] = mapped_column(String(45))
+    user_agent: Mapped[str] = mapped_column(String(300), default="")
+    revoked_at: Mapped[datetime | None]
+
+    user: Mapped[User] = relationship()
 
 
 class TokenScope(enum.StrEnum):

@@ -333,6 +333,7 @@ ADMIN_PAGES = [
     "/admin/users/new",
     "/admin/tokens",
     "/admin/settings",
+    "/admin/account",
 ]
 
 

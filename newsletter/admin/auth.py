@@ -13,7 +13,7 @@ from wtforms import EmailField, PasswordField, SelectField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length
 
-from .. import accounts
+from .. import accounts, sessions
 from ..extensions import csrf, db, limiter, login_manager
 from ..i18n import language_name
 from ..models import User
@@ -22,13 +22,14 @@ from . import bp
 
 @login_manager.user_loader
 def load_user(session_key: str) -> User | None:
-    """The user of a session, while the account is active and its password unchanged."""
-    user_id, _colon, _fingerprint = session_key.partition(":")
-    if not user_id.isdigit():
+    """The user of an open session (see ``sessions.find_session``), noting its use."""
+    row = sessions.find_session(session_key)
+    if row is None:
         return None
-    user = db.session.get(User, int(user_id))
-    if user is None or not user.active or user.get_id() != session_key:
-        return None
+    if sessions.touch(row):
+        db.session.commit()
+    user = row.user
+    user.session_key = session_key
     return user
 
 
@@ -120,16 +121,26 @@ def login():
     if form.validate_on_submit():
         user = accounts.authenticate(form.email.data, form.password.data)
         if user is not None:
-            db.session.commit()
-            login_user(user)
-            return redirect(_safe_next(request.args.get("next")))
+            return _complete_login(user, request.args.get("next"))
         form.password.errors.append(_("The email address or the password is wrong."))
         status = 401
     return render_template("admin/login.html", form=form), status
 
 
+def _complete_login(user: User, next_path: str | None):
+    """Open a server-side session for ``user`` and put its key in the cookie."""
+    user.session_key = sessions.open_session(user, request.remote_addr, request.user_agent.string)
+    db.session.commit()
+    login_user(user)
+    return redirect(_safe_next(next_path))
+
+
 @bp.post("/logout")
 def logout():
+    row = sessions.find_session(current_user.session_key)
+    if row is not None:
+        sessions.revoke(row)
+        db.session.commit()
     logout_user()
     flash(_("You are logged out."), "info")
     return redirect(url_for("admin.login"))
