@@ -29,7 +29,7 @@ def _hash(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
-def _fingerprint(user: User) -> str:
+def password_fingerprint(user: User) -> str:
     """A trace of the password hash: a new password ends the sessions of the old one."""
     return hashlib.sha256(user.password_hash.encode()).hexdigest()[:16]
 
@@ -63,7 +63,7 @@ def open_session(user: User, ip: str | None, user_agent: str) -> str:
         )
     )
     user.last_login_at = now
-    return f"{secret}:{_fingerprint(user)}"
+    return f"{secret}:{password_fingerprint(user)}"
 
 
 def find_session(key: str | None) -> UserSession | None:
@@ -76,7 +76,7 @@ def find_session(key: str | None) -> UserSession | None:
     ).scalar_one_or_none()
     if row is None or not _is_open(row, utcnow()):
         return None
-    if not row.user.active or not hmac.compare_digest(fingerprint, _fingerprint(row.user)):
+    if not row.user.active or not hmac.compare_digest(fingerprint, password_fingerprint(row.user)):
         return None
     return row
 

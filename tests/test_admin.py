@@ -334,6 +334,7 @@ ADMIN_PAGES = [
     "/admin/tokens",
     "/admin/settings",
     "/admin/account",
+    "/admin/account/two-factor",
 ]
 
 

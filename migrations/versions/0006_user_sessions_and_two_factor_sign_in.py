@@ -1,4 +1,4 @@
-"""Server-side sessions of editors and admins
+"""Server-side sessions of editors and admins, and two-factor sign-in
 
 Revision ID: 0006
 Revises: 0003
@@ -31,8 +31,33 @@ def upgrade():
     sa.UniqueConstraint('token_hash', name=op.f('uq_user_session_token_hash'))
     )
     op.create_index(op.f('ix_user_session_user_id'), 'user_session', ['user_id'], unique=False)
+    op.create_table('recovery_code',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('user_id', sa.Integer(), nullable=False),
+    sa.Column('code_hash', sa.String(length=64), nullable=False),
+    sa.Column('created_at', sa.DateTime(), nullable=False),
+    sa.Column('used_at', sa.DateTime(), nullable=True),
+    sa.ForeignKeyConstraint(['user_id'], ['user_account.id'], name=op.f('fk_recovery_code_user_id_user_account'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_recovery_code')),
+    sa.UniqueConstraint('user_id', 'code_hash', name=op.f('uq_recovery_code_user_id'))
+    )
+    op.create_index(op.f('ix_recovery_code_user_id'), 'recovery_code', ['user_id'], unique=False)
+    with op.batch_alter_table('user_account') as batch_op:
+        batch_op.add_column(sa.Column('totp_secret', sa.String(length=32), nullable=True))
+        batch_op.add_column(sa.Column('totp_enabled_at', sa.DateTime(), nullable=True))
+        batch_op.add_column(sa.Column('totp_last_step', sa.Integer(), nullable=True))
+    with op.batch_alter_table('organisation') as batch_op:
+        batch_op.add_column(sa.Column('require_two_factor', sa.Boolean(), server_default=sa.false(), nullable=False))
 
 
 def downgrade():
+    with op.batch_alter_table('organisation') as batch_op:
+        batch_op.drop_column('require_two_factor')
+    with op.batch_alter_table('user_account') as batch_op:
+        batch_op.drop_column('totp_last_step')
+        batch_op.drop_column('totp_enabled_at')
+        batch_op.drop_column('totp_secret')
+    op.drop_index(op.f('ix_recovery_code_user_id'), table_name='recovery_code')
+    op.drop_table('recovery_code')
     op.drop_index(op.f('ix_user_session_user_id'), table_name='user_session')
     op.drop_table('user_session')
