@@ -227,11 +227,13 @@ def test_cli_reset_turns_two_factor_off_and_ends_sessions(app, runner, in_app, e
     log_in(client, "ed@example.org")
     send_code(client, code_at(secret, 1))
     assert client.get("/admin/").status_code == 200
+    assert runner.invoke(args=["users", "list"]).output.rstrip().endswith("2fa")
     result = runner.invoke(args=["users", "reset-2fa", "ED@example.org"])
     assert result.exit_code == 0, result.output
     assert "Two-factor sign-in is off for ed@example.org" in result.output
     assert client.get("/admin/").status_code == 302
     assert log_in(client, "ed@example.org").location == "/admin/"
     assert in_app(secret_of, "ed@example.org") is None
+    assert not runner.invoke(args=["users", "list"]).output.rstrip().endswith("2fa")
     missing = runner.invoke(args=["users", "reset-2fa", "nobody@example.org"])
     assert missing.exit_code == 1 and "No account" in missing.output

@@ -34,7 +34,8 @@ def register_user_commands(app: Flask) -> None:
         """Every account with its role and whether it may log in."""
         for user in db.session.execute(db.select(User).order_by(User.id)).scalars():
             state = "active" if user.active else "disabled"
-            click.echo(f"{user.id:>4}  {user.email:40} {user.role.value:8} {state}")
+            second = "2fa" if user.has_two_factor else "-"
+            click.echo(f"{user.id:>4}  {user.email:40} {user.role.value:8} {state:8} {second}")
 
     @users.command("reset-2fa")
     @click.argument("email")
