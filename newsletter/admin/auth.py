@@ -1,4 +1,5 @@
-"""Logging in and out, who may see what, and each user's own UI language."""
+"""Logging in (password, then a code when two-factor sign-in is on) and out, who may see
+what, and each user's own UI language."""
 
 import time
 from functools import wraps
