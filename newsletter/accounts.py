@@ -7,6 +7,7 @@ from email_validator import EmailNotValidError, validate_email
 from flask_babel import gettext as _
 from werkzeug.security import check_password_hash, generate_password_hash
 
+from . import sessions
 from .extensions import db
 from .models import ApiToken, Role, TokenScope, User, utcnow
 
@@ -52,8 +53,19 @@ def authenticate(email: str, password: str) -> User | None:
         return None
     if not user.check_password(password) or not user.active:
         return None
-    user.last_login_at = utcnow()
     return user
+
+
+def update_user(
+    user: User, *, name: str, role: Role, language: str, active: bool, password: str = ""
+) -> None:
+    """Save an admin's changes to an account; a lock or a new password ends its sessions."""
+    ends_sessions = (user.active and not active) or bool(password)
+    user.name, user.role, user.language, user.active = name, role, language, active
+    if password:
+        user.set_password(password)
+    if ends_sessions:
+        sessions.revoke_all(user)
 
 
 _DUMMY_HASH = generate_password_hash(secrets.token_hex())

@@ -68,6 +68,8 @@ def from_environment(env: dict[str, str] | None = None) -> dict:
         "SUBSCRIBE_LIMIT_PER_ADDRESS": env.get("SUBSCRIBE_LIMIT_PER_ADDRESS", "5/hour"),
         "LOGIN_LIMIT_PER_IP": env.get("LOGIN_LIMIT_PER_IP", "30/hour;10/minute"),
         "LOGIN_LIMIT_PER_ACCOUNT": env.get("LOGIN_LIMIT_PER_ACCOUNT", "20/hour;5/minute"),
+        "LOGIN_CODE_LIMIT_PER_IP": env.get("LOGIN_CODE_LIMIT_PER_IP", "30/hour;10/minute"),
+        "LOGIN_CODE_LIMIT_PER_ACCOUNT": env.get("LOGIN_CODE_LIMIT_PER_ACCOUNT", "20/hour;5/minute"),
         "API_RATE_LIMIT": env.get("API_RATE_LIMIT", "600/minute"),
         "REMEMBER_COOKIE_HTTPONLY": True,
         "REMEMBER_COOKIE_SECURE": base_url.startswith("https://"),

@@ -35,6 +35,8 @@ limiter = Limiter(key_func=get_remote_address)
 login_manager = LoginManager()
 login_manager.login_view = "admin.login"
 login_manager.session_protection = "basic"
+# The cookie names a row of user_session (revocable on the server), not the user.
+login_manager.id_attribute = "get_session_key"
 login_manager.login_message = _l("Please log in to see this page.")
 login_manager.localize_callback = str  # in the language of the request that is redirected
 

@@ -31,6 +31,7 @@ def current_organisation() -> Organisation:
         text_color="#1f2933",
         background_color="#f4f5f7",
         postal_address={},
+        require_two_factor=False,
     )
 
 

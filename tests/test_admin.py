@@ -333,6 +333,8 @@ ADMIN_PAGES = [
     "/admin/users/new",
     "/admin/tokens",
     "/admin/settings",
+    "/admin/account",
+    "/admin/account/two-factor",
 ]
 
 

@@ -39,6 +39,8 @@ def test_every_kind_of_page_forbids_inline_scripts_and_framing(client, admin_cli
         (admin_client, "/admin/lists/new"),
         (admin_client, "/admin/issues/new"),
         (admin_client, "/admin/settings"),
+        (admin_client, "/admin/account"),
+        (admin_client, "/admin/account/two-factor"),
         (client, "/en/no-such-page"),
     ]
     for who, path in pages:

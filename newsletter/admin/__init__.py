@@ -4,4 +4,16 @@ from flask import Blueprint
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
-from . import auth, dashboard, imports, issues, labels, lists, settings, subscribers, tokens, users  # noqa: E402, F401
+from . import (  # noqa: E402, F401
+    account,
+    auth,
+    dashboard,
+    imports,
+    issues,
+    labels,
+    lists,
+    settings,
+    subscribers,
+    tokens,
+    users,
+)

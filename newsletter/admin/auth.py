@@ -1,19 +1,21 @@
-"""Logging in and out, who may see what, and each user's own UI language."""
+"""Logging in (password, then a code when two-factor sign-in is on) and out, who may see
+what, and each user's own UI language."""
 
+import time
 from functools import wraps
 from urllib.parse import urlsplit
 
-from flask import abort, current_app, flash, redirect, render_template, request, url_for
+from flask import abort, current_app, flash, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required, login_user, logout_user
 from flask_wtf import FlaskForm
 from werkzeug.exceptions import RequestEntityTooLarge
-from wtforms import EmailField, PasswordField, SelectField
+from wtforms import EmailField, PasswordField, SelectField, StringField
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import DataRequired, Length
+from wtforms.validators import DataRequired, Length, ValidationError
 
-from .. import accounts
+from .. import accounts, sessions, two_factor
 from ..extensions import csrf, db, limiter, login_manager
 from ..i18n import language_name
 from ..models import User
@@ -22,23 +24,31 @@ from . import bp
 
 @login_manager.user_loader
 def load_user(session_key: str) -> User | None:
-    """The user of a session, while the account is active and its password unchanged."""
-    user_id, _colon, _fingerprint = session_key.partition(":")
-    if not user_id.isdigit():
+    """The user of an open session (see ``sessions.find_session``), noting its use."""
+    row = sessions.find_session(session_key)
+    if row is None:
         return None
-    user = db.session.get(User, int(user_id))
-    if user is None or not user.active or user.get_id() != session_key:
-        return None
+    if sessions.touch(row):
+        db.session.commit()
+    user = row.user
+    user.session_key = session_key
     return user
+
+
+# What a user may still reach while the organisation requires two-factor sign-in and
+# they have not set it up yet.
+SETUP_ENDPOINTS = {"admin.two_factor_setup", "admin.logout", "admin.set_language"}
 
 
 @bp.before_request
 def require_login():
-    """Every admin page needs a user, but the login page itself."""
-    if request.endpoint in {"admin.login", "admin.static"}:
+    """Every admin page needs a user, but the login steps themselves."""
+    if request.endpoint in {"admin.login", "admin.login_code", "admin.static"}:
         return None
     if not current_user.is_authenticated:
         return login_manager.unauthorized()
+    if request.endpoint not in SETUP_ENDPOINTS and two_factor.setup_required(current_user):
+        return redirect(url_for("admin.two_factor_setup"))
     return None
 
 
@@ -81,13 +91,51 @@ def accepts_uploads(limit, too_large=None):
     return decorate
 
 
+# The half-logged-in state between the password and the code step, in the signed cookie:
+# it names the user and their password's fingerprint and grants nothing but the code step.
+PENDING_LOGIN = "pending_login"
+PENDING_SECONDS = 300
+
+
 def _account_key() -> str:
     return "login:" + request.form.get("email", "").strip().lower()[:254]
+
+
+def _code_account_key() -> str:
+    """The account a code is typed for: the one half logged in, or the one logged in."""
+    pending = session.get(PENDING_LOGIN) or {}
+    user_id = pending.get("user") if isinstance(pending, dict) else None
+    if user_id is None and current_user.is_authenticated:
+        user_id = current_user.id
+    return f"login-code:{user_id if user_id is not None else request.remote_addr}"
+
+
+# Codes are throttled like passwords, across the login's code step and the account page.
+code_limit_per_ip = limiter.shared_limit(
+    lambda: current_app.config["LOGIN_CODE_LIMIT_PER_IP"], scope="login-code-ip", methods=["POST"]
+)
+code_limit_per_account = limiter.shared_limit(
+    lambda: current_app.config["LOGIN_CODE_LIMIT_PER_ACCOUNT"],
+    scope="login-code-account",
+    key_func=_code_account_key,
+    methods=["POST"],
+)
 
 
 class LoginForm(FlaskForm):
     email = EmailField(_l("Email"), validators=[DataRequired(), Length(max=254)])
     password = PasswordField(_l("Password"), validators=[DataRequired(), Length(max=200)])
+
+
+def valid_code(_form, field) -> None:
+    if not two_factor.looks_like_code(field.data):
+        raise ValidationError(
+            _l("Enter the 6-digit code from your app, or one of your recovery codes.")
+        )
+
+
+class CodeForm(FlaskForm):
+    code = StringField(_l("Code"), validators=[DataRequired(), valid_code])
 
 
 class ActionForm(FlaskForm):
@@ -119,18 +167,76 @@ def login():
     status = 200
     if form.validate_on_submit():
         user = accounts.authenticate(form.email.data, form.password.data)
+        if user is not None and user.has_two_factor:
+            session[PENDING_LOGIN] = {
+                "user": user.id,
+                "key": sessions.password_fingerprint(user),
+                "until": time.time() + PENDING_SECONDS,
+                "next": request.args.get("next"),
+            }
+            return redirect(url_for("admin.login_code"))
         if user is not None:
-            db.session.commit()
-            login_user(user)
-            return redirect(_safe_next(request.args.get("next")))
+            return _complete_login(user, request.args.get("next"))
         form.password.errors.append(_("The email address or the password is wrong."))
         status = 401
     return render_template("admin/login.html", form=form), status
 
 
+def _pending_user() -> User | None:
+    """The user who passed the password step a moment ago, with the same password."""
+    pending = session.get(PENDING_LOGIN)
+    if not isinstance(pending, dict) or pending.get("until", 0) < time.time():
+        return None
+    user = db.session.get(User, pending.get("user"))
+    if user is None or not user.active or not user.has_two_factor:
+        return None
+    if pending.get("key") != sessions.password_fingerprint(user):
+        return None
+    return user
+
+
+@bp.route("/login/code", methods=["GET", "POST"])
+@code_limit_per_ip
+@code_limit_per_account
+def login_code():
+    """The second step of a login with two-factor sign-in: a code from the app."""
+    if current_user.is_authenticated:
+        return redirect(url_for("admin.dashboard"))
+    user = _pending_user()
+    if user is None:
+        session.pop(PENDING_LOGIN, None)
+        flash(_("Your sign-in took too long. Please enter your password again."), "error")
+        return redirect(url_for("admin.login"))
+    form = CodeForm()
+    status = 200
+    if form.validate_on_submit():
+        if two_factor.verify_second_factor(user, form.code.data):
+            next_path = session.pop(PENDING_LOGIN).get("next")
+            return _complete_login(user, next_path)
+        db.session.rollback()
+        form.code.errors.append(_("This code is wrong or was already used."))
+        status = 401
+    elif form.errors:
+        status = 422
+    return render_template("admin/login_code.html", form=form), status
+
+
+def _complete_login(user: User, next_path: str | None):
+    """Open a server-side session for ``user`` and put its key in the cookie."""
+    user.session_key = sessions.open_session(user, request.remote_addr, request.user_agent.string)
+    db.session.commit()
+    login_user(user)
+    return redirect(_safe_next(next_path))
+
+
 @bp.post("/logout")
 def logout():
+    row = sessions.find_session(current_user.session_key)
+    if row is not None:
+        sessions.revoke(row)
+        db.session.commit()
     logout_user()
+    session.pop(PENDING_LOGIN, None)
     flash(_("You are logged out."), "info")
     return redirect(url_for("admin.login"))
 

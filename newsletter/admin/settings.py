@@ -3,6 +3,7 @@
 from flask import current_app, flash, redirect, render_template, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from flask_login import current_user
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
 from wtforms import BooleanField, StringField, TextAreaField
@@ -25,6 +26,13 @@ def settings_form(languages: list[str], **kwargs) -> FlaskForm:
         brand_color = StringField(_l("Colour of buttons and links"), validators=[COLOR])
         text_color = StringField(_l("Text colour"), validators=[COLOR])
         background_color = StringField(_l("Background colour"), validators=[COLOR])
+        require_two_factor = BooleanField(
+            _l("Everyone must use two-factor sign-in"),
+            description=_l(
+                "Users without it are asked to set it up right after their password, "
+                "before they can do anything else."
+            ),
+        )
 
     for code in languages:
         setattr(
@@ -46,16 +54,23 @@ def settings():
         "brand_color": org.brand_color,
         "text_color": org.text_color,
         "background_color": org.background_color,
+        "require_two_factor": org.require_two_factor,
         **{f"address_{code}": org.postal_address.get(code, "") for code in languages},
     }
     form = settings_form(languages, data=data)
     if form.validate_on_submit():
         upload = form.logo.data
+        if form.require_two_factor.data and not current_user.has_two_factor:
+            form.require_two_factor.errors.append(
+                _("Set up two-factor sign-in for your own account first.")
+            )
+            return _page(form, org, languages), 422
         try:
             logo = organisation.save_logo(upload.read()) if upload else org.logo
         except organisation.LogoError:
             form.logo.errors.append(_("The logo must be a PNG, JPEG or GIF of at most 512 KB."))
         else:
+            org.require_two_factor = form.require_two_factor.data
             org.logo = None if form.remove_logo.data else logo
             org.name = form.name.data.strip()
             for field in ("brand_color", "text_color", "background_color"):
@@ -69,5 +84,8 @@ def settings():
             db.session.commit()
             flash(_("The settings are saved."), "ok")
             return redirect(url_for("admin.settings"))
-    status = 422 if form.errors else 200
-    return render_template("admin/settings.html", form=form, org=org, languages=languages), status
+    return _page(form, org, languages), 422 if form.errors else 200
+
+
+def _page(form, org, languages):
+    return render_template("admin/settings.html", form=form, org=org, languages=languages)

@@ -83,12 +83,14 @@ def edit_user(user_id: int):
         if problem:
             form.role.errors.append(problem)
         else:
-            user.name = (form.name.data or "").strip()
-            user.role = Role(form.role.data)
-            user.language = form.language.data
-            user.active = form.active.data
-            if form.password.data:
-                user.set_password(form.password.data)
+            accounts.update_user(
+                user,
+                name=(form.name.data or "").strip(),
+                role=Role(form.role.data),
+                language=form.language.data,
+                active=form.active.data,
+                password=form.password.data or "",
+            )
             db.session.commit()
             flash(_("The account is saved."), "ok")
             return redirect(url_for("admin.users"))

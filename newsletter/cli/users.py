@@ -3,7 +3,7 @@
 import click
 from flask import Flask
 
-from .. import accounts
+from .. import accounts, two_factor
 from ..extensions import db
 from ..models import Role, User
 
@@ -34,4 +34,21 @@ def register_user_commands(app: Flask) -> None:
         """Every account with its role and whether it may log in."""
         for user in db.session.execute(db.select(User).order_by(User.id)).scalars():
             state = "active" if user.active else "disabled"
-            click.echo(f"{user.id:>4}  {user.email:40} {user.role.value:8} {state}")
+            second = "2fa" if user.has_two_factor else "-"
+            click.echo(f"{user.id:>4}  {user.email:40} {user.role.value:8} {state:8} {second}")
+
+    @users.command("reset-2fa")
+    @click.argument("email")
+    def reset_two_factor(email: str) -> None:
+        """Turn off two-factor sign-in of an account (lost phone) and end its sessions."""
+        user = db.session.execute(
+            db.select(User).where(User.email == email.strip().lower())
+        ).scalar_one_or_none()
+        if user is None:
+            raise click.ClickException(f"No account with the address {email}.")
+        two_factor.reset(user)
+        db.session.commit()
+        click.echo(
+            f"Two-factor sign-in is off for {user.email} and their sessions are ended; "
+            "they can log in with their password and set it up again."
+        )
