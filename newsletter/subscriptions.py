@@ -96,7 +96,27 @@ def public_lists() -> list[MailingList]:
 
 
 def is_suppressed(email: str) -> bool:
+    """Erased or complained: never imported or created by an editor or the API again."""
     return db.session.get(Suppression, email_hash(email)) is not None
+
+
+def has_complained(email: str) -> bool:
+    """A spam complaint was recorded for the address (kept even after erasure).
+
+    Such an address is never mailed again, not even a confirmation: anyone can type it
+    into the form, and only its owner may ever lift the complaint.
+    """
+    suppression = db.session.get(Suppression, email_hash(email))
+    return suppression is not None and suppression.reason == "complaint"
+
+
+def may_receive_confirmation(subscriber: Subscriber) -> bool:
+    """Whether a confirmation link may go to this subscriber now."""
+    return (
+        bool(subscriber.confirm_nonce)
+        and subscriber.status not in (SubscriberStatus.CONFIRMED, SubscriberStatus.COMPLAINED)
+        and not has_complained(subscriber.email)
+    )
 
 
 def record_consent(subscriber: Subscriber, action: ConsentAction, info: RequestInfo) -> None:
@@ -131,22 +151,30 @@ def subscribe(
 
     The caller answers the same way whatever happens here, so nobody learns whether an
     address was known. A confirmed subscriber is left as they are (their lists change only
-    through the preference centre); anyone else gets a confirmation mail, at most once per
-    ``CONFIRM_RESEND_INTERVAL``.
+    through the preference centre); a complained address is left alone and never mailed; a
+    bounced one keeps its status until the link is used; anyone else gets a confirmation
+    mail, at most once per ``CONFIRM_RESEND_INTERVAL``.
     """
     subscriber = find_subscriber(email)
-    if subscriber is None:
-        subscriber = Subscriber(email=email, name=name or None, language=language)
-        db.session.add(subscriber)
-    elif subscriber.status == SubscriberStatus.CONFIRMED:
+    if has_complained(email) or (
+        subscriber is not None
+        and subscriber.status in (SubscriberStatus.CONFIRMED, SubscriberStatus.COMPLAINED)
+    ):
         return None
-    else:
+    if subscriber is None:
+        subscriber = Subscriber(
+            email=email, name=name or None, language=language, status=SubscriberStatus.PENDING
+        )
+        db.session.add(subscriber)
+    elif subscriber.status != SubscriberStatus.BOUNCED:
         subscriber.name = name or subscriber.name
         subscriber.language = language
-    if subscriber.status != SubscriberStatus.PENDING or not subscriber.confirm_nonce:
+    if subscriber.status == SubscriberStatus.UNSUBSCRIBED:
         subscriber.status = SubscriberStatus.PENDING
+    if not subscriber.confirm_nonce:
         subscriber.confirm_nonce = secrets.token_hex(16)
-    set_lists(subscriber, list_ids)
+    if subscriber.status != SubscriberStatus.BOUNCED:
+        set_lists(subscriber, list_ids)
     record_consent(subscriber, ConsentAction.SUBSCRIBE, info)
 
     interval = timedelta(seconds=current_app.config["CONFIRM_RESEND_INTERVAL"])
@@ -203,6 +231,7 @@ def confirm(token: str, info: RequestInfo) -> tuple[ConfirmOutcome, Subscriber |
     subscriber.confirmed_at = utcnow()
     subscriber.unsubscribed_at = None
     subscriber.confirm_nonce = None
+    subscriber.soft_bounces = 0  # the owner just read our mail: the mailbox works
     suppression = db.session.get(Suppression, email_hash(subscriber.email))
     if suppression is not None:
         # The person asked again and proved they own the mailbox: lift the old block.

@@ -14,8 +14,8 @@ from .links import external_url, subscriber_links
 from .mail.message import build_message
 from .mail.render import render_email
 from .mail.transport import reply_code, send_message
-from .models import Issue, IssueStatus, Subscriber, SubscriberStatus
-from .subscriptions import ascii_address, confirmation_token
+from .models import Issue, IssueStatus, Subscriber
+from .subscriptions import ascii_address, confirmation_token, may_receive_confirmation
 
 
 def build_confirmation(subscriber: Subscriber):
@@ -44,13 +44,13 @@ def build_confirmation(subscriber: Subscriber):
 
 @shared_task(bind=True, max_retries=8)
 def send_confirmation(self, subscriber_id: int) -> None:
-    """Mail the confirmation link, unless the subscriber is gone or no longer pending.
+    """Mail the confirmation link, unless the subscriber is gone or may no longer get it.
 
     Temporary failures (4xx, connection trouble) are retried with exponential backoff;
     a permanent refusal (5xx) is logged and not retried.
     """
     subscriber = db.session.get(Subscriber, subscriber_id)
-    if subscriber is None or subscriber.status != SubscriberStatus.PENDING:
+    if subscriber is None or not may_receive_confirmation(subscriber):
         return
     try:
         send_message(build_confirmation(subscriber))

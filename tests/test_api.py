@@ -405,3 +405,78 @@ def test_too_many_requests_for_one_address_from_many_ips(app, client, smtp, in_a
         "other@example.org",
         "target@example.org",
     ]
+
+
+def _complained(email: str) -> None:
+    from newsletter.extensions import db
+    from newsletter.models import Suppression, email_hash
+
+    make_subscriber(email, status=SubscriberStatus.COMPLAINED)
+    db.session.add(Suppression(email_hash=email_hash(email), reason="complaint"))
+    db.session.commit()
+
+
+def test_a_complained_address_gets_the_same_answer_and_no_mail(client, smtp, in_app):
+    lists = in_app(make_lists)
+    in_app(_complained, "reported@example.org")
+    before = in_app(row_counts)
+    state_before = in_app(subscriber_state, "reported@example.org")
+
+    reported = client.post(URL + "?lang=es", json=payload(lists, email="reported@example.org"))
+    form = client.post(
+        URL, data=payload(lists, email="reported@example.org"), headers={"Accept": BROWSER_ACCEPT}
+    )
+    fresh = client.post(URL + "?lang=es", json=payload(lists, email="fresh@example.org"))
+
+    assert reported.status_code == fresh.status_code == 202
+    assert reported.get_data() == fresh.get_data()
+    assert form.status_code == 200
+    assert [r.recipients[0] for r in smtp.settle()] == ["fresh@example.org"]
+    assert in_app(subscriber_state, "reported@example.org") == state_before, "nothing changed"
+    after = in_app(row_counts)
+    assert (after["subscriber"], after["consent"]) == (
+        before["subscriber"] + 1,
+        before["consent"] + 1,
+    ), "only the fresh address was written"
+
+
+def test_an_erased_complained_address_is_still_never_mailed(client, smtp, in_app):
+    from newsletter.extensions import db
+    from newsletter.subscriptions import erase, find_subscriber
+
+    def complain_then_erase():
+        _complained("reported@example.org")
+        erase(find_subscriber("reported@example.org"))
+        db.session.commit()
+
+    lists = in_app(make_lists)
+    in_app(complain_then_erase)
+    before = in_app(row_counts)
+    response = client.post(URL + "?lang=fr", json=payload(lists, email="reported@example.org"))
+    assert response.status_code == 202
+    assert smtp.settle() == []
+    assert in_app(row_counts) == before
+
+
+def test_a_bounced_address_stays_bounced_until_the_link_is_used(client, smtp, in_app):
+    lists = in_app(make_lists)
+    in_app(
+        make_subscriber,
+        "full@example.org",
+        status=SubscriberStatus.BOUNCED,
+        list_ids=(lists["events"],),
+    )
+    response = client.post(URL + "?lang=de", json=payload(lists, email="full@example.org"))
+    assert response.status_code == 202
+    [received] = smtp.wait_for(1)
+    assert received.recipients == ["full@example.org"]
+    assert in_app(subscriber_state, "full@example.org").status == SubscriberStatus.BOUNCED
+
+    link = re.search(
+        r"http://newsletter\.test(/\w\w/confirm/[\w.\-]+)",
+        received.message.get_body(preferencelist=("plain",)).get_content(),
+    ).group(1)
+    page = client.get(link).get_data(as_text=True)
+    token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page).group(1)
+    assert client.post(link, data={"csrf_token": token}).status_code == 200
+    assert in_app(subscriber_state, "full@example.org").status == SubscriberStatus.CONFIRMED
