@@ -14,50 +14,54 @@ from .links import external_url, subscriber_links
 from .mail.message import build_message
 from .mail.render import render_email
 from .mail.transport import reply_code, send_message
-from .models import Issue, IssueStatus, Subscriber
-from .subscriptions import ascii_address, confirmation_token, may_receive_confirmation
+from .models import ConfirmationRequest, Issue, IssueStatus, MailingList
+from .subscriptions import ascii_address, confirmation_token, may_confirm
 
 
-def build_confirmation(subscriber: Subscriber):
-    """The confirmation mail, in the subscriber's language."""
-    with force_locale(subscriber.language):
+def build_confirmation(request: ConfirmationRequest):
+    """The confirmation mail for one request, in the language that request asked for."""
+    subscriber, language = request.subscriber, request.language
+    name = request.name or subscriber.name
+    lists = db.session.execute(
+        db.select(MailingList).where(MailingList.id.in_(request.list_ids)).order_by(MailingList.id)
+    ).scalars()
+    with force_locale(language):
         confirm_url = external_url(
-            "public.confirm", lang=subscriber.language, token=confirmation_token(subscriber)
+            "public.confirm", lang=language, token=confirmation_token(request)
         )
-        lists = [s.mailing_list.name_in(subscriber.language) for s in subscriber.subscriptions]
         rendered = render_email(
             "confirm",
             subject=_("Please confirm your subscription"),
-            subscriber=subscriber,
+            reader_name=name,
             confirm_url=confirm_url,
-            lists=lists,
-            **subscriber_links(subscriber),
+            lists=[item.name_in(language) for item in lists],
+            **subscriber_links(subscriber, language),
         )
     return build_message(
         rendered,
         mail_from=current_app.config["MAIL_FROM"],
         to_email=ascii_address(subscriber.email),
-        to_name=subscriber.name,
-        language=subscriber.language,
+        to_name=name,
+        language=language,
     )
 
 
 @shared_task(bind=True, max_retries=8)
-def send_confirmation(self, subscriber_id: int) -> None:
-    """Mail the confirmation link, unless the subscriber is gone or may no longer get it.
+def send_confirmation(self, request_id: int) -> None:
+    """Mail the link of one confirmation request, unless it was used, voided or blocked since.
 
     Temporary failures (4xx, connection trouble) are retried with exponential backoff;
     a permanent refusal (5xx) is logged and not retried.
     """
-    subscriber = db.session.get(Subscriber, subscriber_id)
-    if subscriber is None or not may_receive_confirmation(subscriber):
+    request = db.session.get(ConfirmationRequest, request_id)
+    if request is None or not may_confirm(request.subscriber):
         return
     try:
-        send_message(build_confirmation(subscriber))
+        send_message(build_confirmation(request))
     except (smtplib.SMTPException, OSError) as error:
         code = reply_code(error) if isinstance(error, smtplib.SMTPException) else None
         if code is not None and code >= 500:
-            current_app.logger.warning("Confirmation to %s refused: %s", subscriber_id, error)
+            current_app.logger.warning("Confirmation %s refused: %s", request_id, error)
             return
         raise self.retry(exc=error, countdown=min(600, 5 * 2**self.request.retries)) from error
 

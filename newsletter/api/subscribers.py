@@ -54,10 +54,7 @@ def check_lists(list_ids: list[int], field: str = "lists") -> set[int]:
 
 
 def _confirm(subscriber: Subscriber) -> None:
-    subscriber.status = SubscriberStatus.CONFIRMED
-    subscriber.confirmed_at = utcnow()
-    subscriber.unsubscribed_at = None
-    subscriber.confirm_nonce = None
+    subscriptions.mark_confirmed(subscriber)
     subscriptions.record_consent(subscriber, ConsentAction.CONFIRM, _api_request_info())
 
 

@@ -59,7 +59,7 @@ def submit_subscription(form: SubscribeForm, source: str) -> None:
     if form.is_bot:
         return
     try:
-        subscriber = subscriptions.subscribe(
+        confirmation = subscriptions.subscribe(
             form.normalized_email,
             form.name.data,
             form.language.data,
@@ -71,15 +71,15 @@ def submit_subscription(form: SubscribeForm, source: str) -> None:
         # The same address was subscribed by a concurrent request; that one mails it.
         db.session.rollback()
         return
-    if subscriber is None:
+    if confirmation is None:
         return
     try:
-        send_confirmation.delay(subscriber.id)
+        send_confirmation.delay(confirmation.id)
     except OperationalError:
         # The broker is unreachable: let the next attempt send the mail instead of waiting
         # out the resend interval.
-        current_app.logger.exception("Could not queue the confirmation for %s", subscriber.id)
-        subscriber.confirmation_sent_at = None
+        current_app.logger.exception("Could not queue confirmation %s", confirmation.id)
+        confirmation.subscriber.confirmation_sent_at = None
         db.session.commit()
 
 
@@ -125,7 +125,7 @@ def confirm(token: str):
         outcome, subscriber = subscriptions.confirm(token, request_info("confirm-link"))
         db.session.commit()
     else:
-        outcome, subscriber = subscriptions.check_confirmation(token)
+        outcome, subscriber, _request = subscriptions.check_confirmation(token)
     status = 400 if outcome in (ConfirmOutcome.EXPIRED, ConfirmOutcome.INVALID) else 200
     return render_template(
         "public/confirm.html", outcome=outcome.value, subscriber=subscriber, form=form
