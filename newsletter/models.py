@@ -98,6 +98,9 @@ class ConfirmationRequest(db.Model):
     language: Mapped[str] = mapped_column(String(8))
     list_ids: Mapped[list[int]] = mapped_column(JSON, default=list)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Set when the request was chosen to be mailed (not throttled): a task run again after
+    # a crash queues that mail again, and nothing else.
+    mailed_at: Mapped[datetime | None]
 
     subscriber: Mapped[Subscriber] = relationship(back_populates="confirmation_requests")
 

@@ -189,8 +189,15 @@ def subscribe(
     interval = timedelta(seconds=current_app.config["CONFIRM_RESEND_INTERVAL"])
     if subscriber.confirmation_sent_at and utcnow() - subscriber.confirmation_sent_at < interval:
         return None
-    subscriber.confirmation_sent_at = utcnow()
+    subscriber.confirmation_sent_at = request.mailed_at = utcnow()
     return request
+
+
+def find_request(nonce: str) -> ConfirmationRequest | None:
+    """The request recorded under ``nonce``, if a subscribe with it was handled already."""
+    return db.session.execute(
+        db.select(ConfirmationRequest).where(ConfirmationRequest.nonce == nonce)
+    ).scalar_one_or_none()
 
 
 def may_confirm_address(subscriber: Subscriber | None, email: str) -> bool:

@@ -7,8 +7,9 @@ from celery import shared_task
 from flask import current_app
 from flask_babel import force_locale
 from flask_babel import gettext as _
+from sqlalchemy.exc import IntegrityError
 
-from . import campaigns, delivery
+from . import campaigns, delivery, subscriptions
 from .extensions import db
 from .links import external_url, subscriber_links
 from .mail.message import build_message
@@ -64,6 +65,45 @@ def send_confirmation(self, request_id: int) -> None:
             current_app.logger.warning("Confirmation %s refused: %s", request_id, error)
             return
         raise self.retry(exc=error, countdown=min(600, 5 * 2**self.request.retries)) from error
+
+
+@shared_task
+def handle_subscription(
+    email: str,
+    name: str | None,
+    language: str,
+    list_ids: list[int],
+    ip: str | None,
+    user_agent: str | None,
+    source: str,
+    nonce: str,
+) -> None:
+    """Decide and record one subscribe request that the form or the API validated.
+
+    ``nonce`` names the request: run again (acks late, after a crash), the task finds it
+    recorded and queues at most the same confirmation again. Two requests for the same
+    new address at once: the one that loses the unique email retries as a known address.
+    """
+    info = subscriptions.RequestInfo(ip, user_agent, source)
+    for attempt in range(3):
+        done = subscriptions.find_request(nonce)
+        if done is not None:
+            if done.mailed_at is not None:
+                send_confirmation.delay(done.id)
+            return
+        try:
+            request = subscriptions.subscribe(
+                email, name, language, set(list_ids), info, nonce=nonce
+            )
+            db.session.commit()
+        except IntegrityError:
+            db.session.rollback()
+            if attempt == 2:
+                raise
+            continue
+        if request is not None:
+            send_confirmation.delay(request.id)
+        return
 
 
 def dispatch_delivery(issue_id: int) -> None:

@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from campaign_helpers import make_audience, make_issue
+from conftest import tasks_done
 from factories import make_lists, make_subscriber, row_counts, subscriber_state
 
 from newsletter import delivery
@@ -692,6 +693,7 @@ def test_the_api_cannot_confirm_a_public_signup_for_its_owner(client, in_app, ap
         json={"email": "typed@example.org", "language": "en", "lists": [lists["events"]]},
     )
     assert signup.status_code == 202
+    tasks_done()
     pending = in_app(subscriber_state, "typed@example.org")
     assert pending.status == SubscriberStatus.PENDING
 

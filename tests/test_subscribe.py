@@ -4,7 +4,7 @@ import re
 import time
 
 import pytest
-from conftest import csrf_token
+from conftest import csrf_token, tasks_done
 from factories import make_lists, subscriber_state
 from itsdangerous import URLSafeTimedSerializer
 
@@ -16,7 +16,7 @@ CONFIRM_LINK = re.compile(r"http://newsletter\.test/(\w\w)/confirm/([\w.\-]+)")
 
 def subscribe(client, lang: str, email: str, lists: list[int], name: str = "") -> object:
     token = csrf_token(client, f"/{lang}/")
-    return client.post(
+    response = client.post(
         f"/{lang}/",
         data={
             "csrf_token": token,
@@ -26,6 +26,8 @@ def subscribe(client, lang: str, email: str, lists: list[int], name: str = "") -
             "lists": [str(i) for i in lists],
         },
     )
+    tasks_done()
+    return response
 
 
 def confirm_link(message) -> tuple[str, str]:

@@ -25,6 +25,7 @@ def upgrade():
     sa.Column('language', sa.String(length=8), nullable=False),
     sa.Column('list_ids', sa.JSON(), nullable=False),
     sa.Column('created_at', sa.DateTime(), nullable=False),
+    sa.Column('mailed_at', sa.DateTime(), nullable=True),
     sa.ForeignKeyConstraint(['subscriber_id'], ['subscriber.id'], name=op.f('fk_confirmation_request_subscriber_id_subscriber'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_confirmation_request')),
     sa.UniqueConstraint('nonce', name=op.f('uq_confirmation_request_nonce'))
@@ -57,7 +58,8 @@ def upgrade():
             .order_by(subscription.c.list_id)
         ).scalars().all()
         rows.append({"subscriber_id": subscriber_id, "nonce": nonce, "name": name,
-                     "language": language, "list_ids": list(list_ids), "created_at": created_at})
+                     "language": language, "list_ids": list(list_ids), "created_at": created_at,
+                     "mailed_at": created_at})
     if rows:
         op.bulk_insert(request, rows)
 
