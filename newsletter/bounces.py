@@ -451,6 +451,6 @@ def _complain(subscriber: Subscriber) -> str:
     subscriber.subscriptions.clear()
     subscriber.status = SubscriberStatus.COMPLAINED
     subscriber.unsubscribed_at = utcnow()
-    subscriber.confirm_nonce = None
+    subscriber.confirmation_requests.clear()
     record_consent(subscriber, ConsentAction.UNSUBSCRIBE, COMPLAINT)
     return "complained"

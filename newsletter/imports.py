@@ -511,7 +511,6 @@ def _update_existing(rows: list[Row], existing: dict[str, dict]) -> None:
                 "id": known["id"],
                 "name": known["name"] or row.name,
                 "status": SubscriberStatus.CONFIRMED,
-                "confirm_nonce": None,
                 "unsubscribed_at": None,
                 "updated_at": now,
             }

@@ -11,9 +11,9 @@ def external_url(endpoint: str, **values) -> str:
     return f"{base.scheme}://{base.netloc}{adapter.build(endpoint, values)}"
 
 
-def subscriber_links(subscriber) -> dict[str, str]:
-    """The personal links every mail carries in its footer."""
-    lang = subscriber.language
+def subscriber_links(subscriber, lang: str | None = None) -> dict[str, str]:
+    """The personal links every mail carries in its footer (pages in ``lang``, if given)."""
+    lang = lang or subscriber.language
     return {
         "preferences_url": external_url("public.preferences", lang=lang, token=subscriber.token),
         "unsubscribe_url": external_url("public.unsubscribe", lang=lang, token=subscriber.token),

@@ -56,7 +56,6 @@ class Subscriber(db.Model):
         _enum(SubscriberStatus, "subscriber_status"), default=SubscriberStatus.PENDING, index=True
     )
     token: Mapped[str] = mapped_column(String(64), unique=True, default=new_token)
-    confirm_nonce: Mapped[str | None] = mapped_column(String(32))
     confirmation_sent_at: Mapped[datetime | None]
     soft_bounces: Mapped[int] = mapped_column(default=0, server_default="0")
     confirmed_at: Mapped[datetime | None]
@@ -70,10 +69,40 @@ class Subscriber(db.Model):
     consents: Mapped[list["Consent"]] = relationship(
         back_populates="subscriber", cascade="all, delete-orphan", order_by="Consent.id"
     )
+    confirmation_requests: Mapped[list["ConfirmationRequest"]] = relationship(
+        back_populates="subscriber",
+        cascade="all, delete-orphan",
+        order_by="ConfirmationRequest.id",
+    )
 
     @property
     def list_ids(self) -> set[int]:
         return {s.list_id for s in self.subscriptions}
+
+
+class ConfirmationRequest(db.Model):
+    """What one subscribe request asked for, applied only when its own link is used.
+
+    Each request has its own nonce, carried by the link mailed for it, so nobody can change
+    a subscriber's name, language or lists by subscribing the address again.
+    """
+
+    __tablename__ = "confirmation_request"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    subscriber_id: Mapped[int] = mapped_column(
+        ForeignKey("subscriber.id", ondelete="CASCADE"), index=True
+    )
+    nonce: Mapped[str] = mapped_column(String(32), unique=True)
+    name: Mapped[str | None] = mapped_column(String(100))
+    language: Mapped[str] = mapped_column(String(8))
+    list_ids: Mapped[list[int]] = mapped_column(JSON, default=list)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Set when the request was chosen to be mailed (not throttled): a task run again after
+    # a crash queues that mail again, and nothing else.
+    mailed_at: Mapped[datetime | None]
+
+    subscriber: Mapped[Subscriber] = relationship(back_populates="confirmation_requests")
 
 
 class MailingList(db.Model):

@@ -17,6 +17,7 @@ from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from .extensions import db
 from .i18n import WORDING_VERSION
 from .models import (
+    ConfirmationRequest,
     Consent,
     ConsentAction,
     MailingList,
@@ -96,20 +97,44 @@ def public_lists() -> list[MailingList]:
 
 
 def is_suppressed(email: str) -> bool:
+    """Erased or complained: never imported or created by an editor or the API again."""
     return db.session.get(Suppression, email_hash(email)) is not None
 
 
-def record_consent(subscriber: Subscriber, action: ConsentAction, info: RequestInfo) -> None:
-    """Evidence of what the person agreed to, when and from where."""
+def has_complained(email: str) -> bool:
+    """A spam complaint was recorded for the address (kept even after erasure).
+
+    Such an address is never mailed again, not even a confirmation: anyone can type it
+    into the form, and only its owner may ever lift the complaint.
+    """
+    suppression = db.session.get(Suppression, email_hash(email))
+    return suppression is not None and suppression.reason == "complaint"
+
+
+def may_confirm(subscriber: Subscriber) -> bool:
+    """Whether a confirmation may be mailed to, or used by, this subscriber now."""
+    return subscriber.status not in (
+        SubscriberStatus.CONFIRMED,
+        SubscriberStatus.COMPLAINED,
+    ) and not has_complained(subscriber.email)
+
+
+def record_consent(
+    subscriber: Subscriber,
+    action: ConsentAction,
+    info: RequestInfo,
+    request: ConfirmationRequest | None = None,
+) -> None:
+    """Evidence of what the person agreed to (or a request asked for), when and from where."""
     subscriber.consents.append(
         Consent(
             action=action,
             ip=(info.ip or "")[:45] or None,
             user_agent=(info.user_agent or "")[:512] or None,
             source=info.source[:64],
-            list_ids=sorted(subscriber.list_ids),
+            list_ids=sorted(request.list_ids if request else subscriber.list_ids),
             wording_version=WORDING_VERSION,
-            language=subscriber.language,
+            language=request.language if request else subscriber.language,
         )
     )
 
@@ -125,43 +150,75 @@ def set_lists(subscriber: Subscriber, list_ids: set[int]) -> None:
 
 
 def subscribe(
-    email: str, name: str | None, language: str, list_ids: set[int], info: RequestInfo
-) -> Subscriber | None:
-    """Ask to subscribe ``email``; return the subscriber to send a confirmation to, if any.
+    email: str,
+    name: str | None,
+    language: str,
+    list_ids: set[int],
+    info: RequestInfo,
+    nonce: str | None = None,
+) -> ConfirmationRequest | None:
+    """Ask to subscribe ``email``; return the request to mail a confirmation for, if any.
 
     The caller answers the same way whatever happens here, so nobody learns whether an
     address was known. A confirmed subscriber is left as they are (their lists change only
-    through the preference centre); anyone else gets a confirmation mail, at most once per
-    ``CONFIRM_RESEND_INTERVAL``.
+    through the preference centre) and a complained address is left alone and never
+    mailed. Anyone else gets a request of their own, holding what this submission asked
+    for: a known subscriber changes only when its link is used (whoever typed the address,
+    only its owner reads the mail). A confirmation goes out at most once per
+    ``CONFIRM_RESEND_INTERVAL``; the consent record keeps every request either way.
     """
     subscriber = find_subscriber(email)
-    if subscriber is None:
-        subscriber = Subscriber(email=email, name=name or None, language=language)
-        db.session.add(subscriber)
-    elif subscriber.status == SubscriberStatus.CONFIRMED:
+    if not may_confirm_address(subscriber, email):
         return None
-    else:
-        subscriber.name = name or subscriber.name
-        subscriber.language = language
-    if subscriber.status != SubscriberStatus.PENDING or not subscriber.confirm_nonce:
-        subscriber.status = SubscriberStatus.PENDING
-        subscriber.confirm_nonce = secrets.token_hex(16)
-    set_lists(subscriber, list_ids)
-    record_consent(subscriber, ConsentAction.SUBSCRIBE, info)
+    if subscriber is None:
+        subscriber = Subscriber(
+            email=email, name=name or None, language=language, status=SubscriberStatus.PENDING
+        )
+        set_lists(subscriber, list_ids)
+        db.session.add(subscriber)
+    _drop_expired_requests(subscriber)
+    request = ConfirmationRequest(
+        nonce=nonce or secrets.token_hex(16),
+        name=name or None,
+        language=language,
+        list_ids=sorted(list_ids),
+    )
+    subscriber.confirmation_requests.append(request)
+    record_consent(subscriber, ConsentAction.SUBSCRIBE, info, request)
 
     interval = timedelta(seconds=current_app.config["CONFIRM_RESEND_INTERVAL"])
     if subscriber.confirmation_sent_at and utcnow() - subscriber.confirmation_sent_at < interval:
         return None
-    subscriber.confirmation_sent_at = utcnow()
-    return subscriber
+    subscriber.confirmation_sent_at = request.mailed_at = utcnow()
+    return request
+
+
+def find_request(nonce: str) -> ConfirmationRequest | None:
+    """The request recorded under ``nonce``, if a subscribe with it was handled already."""
+    return db.session.execute(
+        db.select(ConfirmationRequest).where(ConfirmationRequest.nonce == nonce)
+    ).scalar_one_or_none()
+
+
+def may_confirm_address(subscriber: Subscriber | None, email: str) -> bool:
+    """Whether a subscribe request for ``email`` may lead to a confirmation at all."""
+    return may_confirm(subscriber) if subscriber else not has_complained(email)
+
+
+def _drop_expired_requests(subscriber: Subscriber) -> None:
+    """Requests whose links have expired can never be used: keep the table small."""
+    oldest = utcnow() - timedelta(seconds=current_app.config["CONFIRM_MAX_AGE"])
+    for request in list(subscriber.confirmation_requests):
+        if request.created_at and request.created_at < oldest:
+            subscriber.confirmation_requests.remove(request)
 
 
 def _serializer() -> URLSafeTimedSerializer:
     return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt="confirm-subscription")
 
 
-def confirmation_token(subscriber: Subscriber) -> str:
-    return _serializer().dumps({"s": subscriber.id, "n": subscriber.confirm_nonce})
+def confirmation_token(request: ConfirmationRequest) -> str:
+    return _serializer().dumps({"s": request.subscriber_id, "n": request.nonce})
 
 
 class ConfirmOutcome(enum.Enum):
@@ -172,43 +229,73 @@ class ConfirmOutcome(enum.Enum):
     INVALID = "invalid"
 
 
-def check_confirmation(token: str) -> tuple[ConfirmOutcome, Subscriber | None]:
-    """What a confirmation link would do, without doing it."""
+def check_confirmation(
+    token: str,
+) -> tuple[ConfirmOutcome, Subscriber | None, ConfirmationRequest | None]:
+    """What a confirmation link would do, without doing it.
+
+    A link applies the request it was sent for and no other. Once one of a subscriber's
+    links is used, the others are void; a confirmed subscriber's links change nothing.
+    """
     try:
         data = _serializer().loads(token, max_age=current_app.config["CONFIRM_MAX_AGE"])
     except SignatureExpired:
-        return ConfirmOutcome.EXPIRED, None
+        return ConfirmOutcome.EXPIRED, None, None
     except BadSignature:
-        return ConfirmOutcome.INVALID, None
+        return ConfirmOutcome.INVALID, None, None
     if not isinstance(data, dict) or not isinstance(data.get("s"), int):
-        return ConfirmOutcome.INVALID, None
+        return ConfirmOutcome.INVALID, None, None
     subscriber = db.session.get(Subscriber, data["s"])
     if subscriber is None:
-        return ConfirmOutcome.INVALID, None
-    if subscriber.confirm_nonce and secrets.compare_digest(
-        str(data.get("n")), subscriber.confirm_nonce
-    ):
-        return ConfirmOutcome.READY, subscriber
+        return ConfirmOutcome.INVALID, None, None
     if subscriber.status == SubscriberStatus.CONFIRMED:
-        return ConfirmOutcome.ALREADY_CONFIRMED, subscriber
-    return ConfirmOutcome.INVALID, None
+        return ConfirmOutcome.ALREADY_CONFIRMED, subscriber, None
+    request = next(
+        (
+            r
+            for r in subscriber.confirmation_requests
+            if secrets.compare_digest(str(data.get("n")), r.nonce)
+        ),
+        None,
+    )
+    if request is None or not may_confirm(subscriber):
+        return ConfirmOutcome.INVALID, None, None
+    return ConfirmOutcome.READY, subscriber, request
 
 
 def confirm(token: str, info: RequestInfo) -> tuple[ConfirmOutcome, Subscriber | None]:
-    """Confirm the subscription a link was sent for. A link works once."""
-    outcome, subscriber = check_confirmation(token)
+    """Confirm the subscription a link was sent for, as that request asked. A link works once."""
+    outcome, subscriber, request = check_confirmation(token)
     if outcome is not ConfirmOutcome.READY:
         return outcome, subscriber
-    subscriber.status = SubscriberStatus.CONFIRMED
-    subscriber.confirmed_at = utcnow()
-    subscriber.unsubscribed_at = None
-    subscriber.confirm_nonce = None
+    subscriber.name = request.name or subscriber.name
+    subscriber.language = request.language
+    set_lists(subscriber, _existing_lists(request.list_ids))
+    mark_confirmed(subscriber)
+    subscriber.soft_bounces = 0  # the owner just read our mail: the mailbox works
     suppression = db.session.get(Suppression, email_hash(subscriber.email))
     if suppression is not None:
         # The person asked again and proved they own the mailbox: lift the old block.
         db.session.delete(suppression)
     record_consent(subscriber, ConsentAction.CONFIRM, info)
     return ConfirmOutcome.CONFIRMED, subscriber
+
+
+def mark_confirmed(subscriber: Subscriber) -> None:
+    """Confirmed from now on; every open confirmation link becomes void."""
+    subscriber.status = SubscriberStatus.CONFIRMED
+    subscriber.confirmed_at = utcnow()
+    subscriber.unsubscribed_at = None
+    subscriber.confirmation_requests.clear()
+
+
+def _existing_lists(list_ids: list[int]) -> set[int]:
+    """The ids that still name a list (one may have been deleted since the request)."""
+    if not list_ids:
+        return set()
+    return set(
+        db.session.execute(db.select(MailingList.id).where(MailingList.id.in_(list_ids))).scalars()
+    )
 
 
 def update_preferences(
@@ -230,10 +317,7 @@ def update_preferences(
         SubscriberStatus.UNSUBSCRIBED,
         SubscriberStatus.PENDING,
     ):
-        subscriber.status = SubscriberStatus.CONFIRMED
-        subscriber.confirmed_at = utcnow()
-        subscriber.unsubscribed_at = None
-        subscriber.confirm_nonce = None
+        mark_confirmed(subscriber)
     record_consent(subscriber, ConsentAction.PREFERENCES, info)
 
 
@@ -245,7 +329,7 @@ def unsubscribe(subscriber: Subscriber, info: RequestInfo) -> bool:
     if subscriber.status in (SubscriberStatus.PENDING, SubscriberStatus.CONFIRMED):
         subscriber.status = SubscriberStatus.UNSUBSCRIBED
     subscriber.unsubscribed_at = utcnow()
-    subscriber.confirm_nonce = None
+    subscriber.confirmation_requests.clear()
     record_consent(subscriber, ConsentAction.UNSUBSCRIBE, info)
     return True
 

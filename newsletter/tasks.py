@@ -7,59 +7,103 @@ from celery import shared_task
 from flask import current_app
 from flask_babel import force_locale
 from flask_babel import gettext as _
+from sqlalchemy.exc import IntegrityError
 
-from . import campaigns, delivery
+from . import campaigns, delivery, subscriptions
 from .extensions import db
 from .links import external_url, subscriber_links
 from .mail.message import build_message
 from .mail.render import render_email
 from .mail.transport import reply_code, send_message
-from .models import Issue, IssueStatus, Subscriber, SubscriberStatus
-from .subscriptions import ascii_address, confirmation_token
+from .models import ConfirmationRequest, Issue, IssueStatus, MailingList
+from .subscriptions import ascii_address, confirmation_token, may_confirm
 
 
-def build_confirmation(subscriber: Subscriber):
-    """The confirmation mail, in the subscriber's language."""
-    with force_locale(subscriber.language):
+def build_confirmation(request: ConfirmationRequest):
+    """The confirmation mail for one request, in the language that request asked for."""
+    subscriber, language = request.subscriber, request.language
+    name = request.name or subscriber.name
+    lists = db.session.execute(
+        db.select(MailingList).where(MailingList.id.in_(request.list_ids)).order_by(MailingList.id)
+    ).scalars()
+    with force_locale(language):
         confirm_url = external_url(
-            "public.confirm", lang=subscriber.language, token=confirmation_token(subscriber)
+            "public.confirm", lang=language, token=confirmation_token(request)
         )
-        lists = [s.mailing_list.name_in(subscriber.language) for s in subscriber.subscriptions]
         rendered = render_email(
             "confirm",
             subject=_("Please confirm your subscription"),
-            subscriber=subscriber,
+            reader_name=name,
             confirm_url=confirm_url,
-            lists=lists,
-            **subscriber_links(subscriber),
+            lists=[item.name_in(language) for item in lists],
+            **subscriber_links(subscriber, language),
         )
     return build_message(
         rendered,
         mail_from=current_app.config["MAIL_FROM"],
         to_email=ascii_address(subscriber.email),
-        to_name=subscriber.name,
-        language=subscriber.language,
+        to_name=name,
+        language=language,
     )
 
 
 @shared_task(bind=True, max_retries=8)
-def send_confirmation(self, subscriber_id: int) -> None:
-    """Mail the confirmation link, unless the subscriber is gone or no longer pending.
+def send_confirmation(self, request_id: int) -> None:
+    """Mail the link of one confirmation request, unless it was used, voided or blocked since.
 
     Temporary failures (4xx, connection trouble) are retried with exponential backoff;
     a permanent refusal (5xx) is logged and not retried.
     """
-    subscriber = db.session.get(Subscriber, subscriber_id)
-    if subscriber is None or subscriber.status != SubscriberStatus.PENDING:
+    request = db.session.get(ConfirmationRequest, request_id)
+    if request is None or not may_confirm(request.subscriber):
         return
     try:
-        send_message(build_confirmation(subscriber))
+        send_message(build_confirmation(request))
     except (smtplib.SMTPException, OSError) as error:
         code = reply_code(error) if isinstance(error, smtplib.SMTPException) else None
         if code is not None and code >= 500:
-            current_app.logger.warning("Confirmation to %s refused: %s", subscriber_id, error)
+            current_app.logger.warning("Confirmation %s refused: %s", request_id, error)
             return
         raise self.retry(exc=error, countdown=min(600, 5 * 2**self.request.retries)) from error
+
+
+@shared_task
+def handle_subscription(
+    email: str,
+    name: str | None,
+    language: str,
+    list_ids: list[int],
+    ip: str | None,
+    user_agent: str | None,
+    source: str,
+    nonce: str,
+) -> None:
+    """Decide and record one subscribe request that the form or the API validated.
+
+    ``nonce`` names the request: run again (acks late, after a crash), the task finds it
+    recorded and queues at most the same confirmation again. Two requests for the same
+    new address at once: the one that loses the unique email retries as a known address.
+    """
+    info = subscriptions.RequestInfo(ip, user_agent, source)
+    for attempt in range(3):
+        done = subscriptions.find_request(nonce)
+        if done is not None:
+            if done.mailed_at is not None:
+                send_confirmation.delay(done.id)
+            return
+        try:
+            request = subscriptions.subscribe(
+                email, name, language, set(list_ids), info, nonce=nonce
+            )
+            db.session.commit()
+        except IntegrityError:
+            db.session.rollback()
+            if attempt == 2:
+                raise
+            continue
+        if request is not None:
+            send_confirmation.delay(request.id)
+        return
 
 
 def dispatch_delivery(issue_id: int) -> None:

@@ -187,6 +187,11 @@ def clean_state(request, smtp):
     shutil.rmtree(app.config["MAILBOX_PATH"], ignore_errors=True)
 
 
+def tasks_done() -> None:
+    """Wait until the tasks this process queued have run: a subscribe is decided in one."""
+    TASKS.wait_idle()
+
+
 @pytest.fixture
 def client(app):
     return app.test_client()

@@ -71,7 +71,10 @@ def subscriber_state(email: str) -> SimpleNamespace | None:
         language=subscriber.language,
         status=subscriber.status,
         token=subscriber.token,
-        confirm_nonce=subscriber.confirm_nonce,
+        requests=[
+            SimpleNamespace(nonce=r.nonce, name=r.name, language=r.language, list_ids=r.list_ids)
+            for r in subscriber.confirmation_requests
+        ],
         confirmed_at=subscriber.confirmed_at,
         list_ids=subscriber.list_ids,
         consents=[

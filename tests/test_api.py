@@ -2,9 +2,11 @@
 
 import html
 import re
+import threading
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+from conftest import tasks_done
 from factories import make_lists, make_subscriber, row_counts, subscriber_state
 
 from newsletter.models import ConsentAction, SubscriberStatus
@@ -77,6 +79,7 @@ def test_json_without_a_language_takes_the_callers(client, smtp, in_app, transla
     del body["language"]
     response = client.post(URL, json=body, headers={"Accept-Language": "de"})
     assert response.status_code == 202
+    tasks_done()
     assert in_app(subscriber_state, "partner.reader@example.org").language == "de"
     [received] = smtp.wait_for(1)
     assert received.message["Subject"] == localized(translated, "de", SUBJECT)
@@ -132,6 +135,7 @@ def test_embedded_form_post_answers_with_a_thanks_page(client, smtp, in_app, tra
     assert '<html lang="fr">' in page
     assert localized(translated, "fr", THANKS) in page
 
+    tasks_done()
     person = in_app(subscriber_state, "embedded@example.org")
     assert person.language == "fr"
     assert person.name == "Émile"
@@ -252,6 +256,7 @@ def test_honeypot_gets_the_same_answer_and_nothing_happens(client, smtp, in_app)
         URL + "?lang=es",
         json=payload(lists, email="bot@example.org", website="http://spam.example"),
     )
+    tasks_done()
     assert in_app(row_counts) == before
     assert smtp.settle() == []
 
@@ -355,8 +360,10 @@ def test_too_many_requests_from_one_ip_get_a_localized_json_429(
             client.post(URL + "?lang=de", json=payload(lists, email=f"ip{n}@example.org"))
             for n in (1, 2)
         ]
+        tasks_done()
         before = in_app(row_counts)
         refused = client.post(URL + "?lang=de", json=payload(lists, email="ip3@example.org"))
+        tasks_done()
         after = in_app(row_counts)
     finally:
         app.config["SUBSCRIBE_LIMIT_PER_IP"] = "1000/minute"
@@ -388,8 +395,10 @@ def test_too_many_requests_for_one_address_from_many_ips(app, client, smtp, in_a
     app.config["SUBSCRIBE_LIMIT_PER_ADDRESS"] = "1/minute"
     try:
         allowed = from_ip(1, "target@example.org")
+        tasks_done()
         before = in_app(row_counts)
         refused = from_ip(2, "TARGET@example.org")
+        tasks_done()
         after = in_app(row_counts)
         other = from_ip(2, "other@example.org")
     finally:
@@ -405,3 +414,182 @@ def test_too_many_requests_for_one_address_from_many_ips(app, client, smtp, in_a
         "other@example.org",
         "target@example.org",
     ]
+
+
+def _complained(email: str) -> None:
+    from newsletter.extensions import db
+    from newsletter.models import Suppression, email_hash
+
+    make_subscriber(email, status=SubscriberStatus.COMPLAINED)
+    db.session.add(Suppression(email_hash=email_hash(email), reason="complaint"))
+    db.session.commit()
+
+
+def test_a_complained_address_gets_the_same_answer_and_no_mail(client, smtp, in_app):
+    lists = in_app(make_lists)
+    in_app(_complained, "reported@example.org")
+    before = in_app(row_counts)
+    state_before = in_app(subscriber_state, "reported@example.org")
+
+    reported = client.post(URL + "?lang=es", json=payload(lists, email="reported@example.org"))
+    form = client.post(
+        URL, data=payload(lists, email="reported@example.org"), headers={"Accept": BROWSER_ACCEPT}
+    )
+    fresh = client.post(URL + "?lang=es", json=payload(lists, email="fresh@example.org"))
+    tasks_done()
+
+    assert reported.status_code == fresh.status_code == 202
+    assert reported.get_data() == fresh.get_data()
+    assert form.status_code == 200
+    assert [r.recipients[0] for r in smtp.settle()] == ["fresh@example.org"]
+    assert in_app(subscriber_state, "reported@example.org") == state_before, "nothing changed"
+    after = in_app(row_counts)
+    assert (after["subscriber"], after["consent"]) == (
+        before["subscriber"] + 1,
+        before["consent"] + 1,
+    ), "only the fresh address was written"
+
+
+def test_an_erased_complained_address_is_still_never_mailed(client, smtp, in_app):
+    from newsletter.extensions import db
+    from newsletter.subscriptions import erase, find_subscriber
+
+    def complain_then_erase():
+        _complained("reported@example.org")
+        erase(find_subscriber("reported@example.org"))
+        db.session.commit()
+
+    lists = in_app(make_lists)
+    in_app(complain_then_erase)
+    before = in_app(row_counts)
+    response = client.post(URL + "?lang=fr", json=payload(lists, email="reported@example.org"))
+    assert response.status_code == 202
+    tasks_done()
+    assert smtp.settle() == []
+    assert in_app(row_counts) == before
+
+
+def test_a_bounced_address_stays_bounced_until_the_link_is_used(client, smtp, in_app):
+    lists = in_app(make_lists)
+    in_app(
+        make_subscriber,
+        "full@example.org",
+        status=SubscriberStatus.BOUNCED,
+        list_ids=(lists["events"],),
+    )
+    response = client.post(URL + "?lang=de", json=payload(lists, email="full@example.org"))
+    assert response.status_code == 202
+    [received] = smtp.wait_for(1)
+    assert received.recipients == ["full@example.org"]
+    assert in_app(subscriber_state, "full@example.org").status == SubscriberStatus.BOUNCED
+
+    link = re.search(
+        r"http://newsletter\.test(/\w\w/confirm/[\w.\-]+)",
+        received.message.get_body(preferencelist=("plain",)).get_content(),
+    ).group(1)
+    page = client.get(link).get_data(as_text=True)
+    token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page).group(1)
+    assert client.post(link, data={"csrf_token": token}).status_code == 200
+    assert in_app(subscriber_state, "full@example.org").status == SubscriberStatus.CONFIRMED
+
+
+def test_the_answer_does_the_same_work_for_every_address(app, client, smtp, in_app):
+    """The request only validates and queues: its database work can't tell addresses apart."""
+    from sqlalchemy import event
+
+    from newsletter.extensions import db
+
+    lists = in_app(make_lists)
+    in_app(make_subscriber, "confirmed@example.org", list_ids=(lists["events"],))
+    in_app(make_subscriber, "pending@example.org", status=SubscriberStatus.PENDING)
+    in_app(_complained, "complained@example.org")
+    with app.app_context():
+        engine = db.engine
+    this_thread = threading.get_ident()
+
+    def answer(email: str):
+        statements = []
+
+        def record(_conn, _cursor, statement, *_args):
+            if threading.get_ident() == this_thread:  # not the worker's
+                statements.append(statement)
+
+        event.listen(engine, "before_cursor_execute", record)
+        try:
+            response = client.post(
+                URL, json=payload(lists, email=email), headers={"User-Agent": "Partner/2.0"}
+            )
+        finally:
+            event.remove(engine, "before_cursor_execute", record)
+        return response.status_code, response.get_data(), statements
+
+    answers = {
+        kind: answer(f"{kind}@example.org")
+        for kind in ("confirmed", "pending", "complained", "unknown")
+    }
+    assert len({(status, body) for status, body, _ in answers.values()}) == 1
+    assert len({tuple(statements) for _, _, statements in answers.values()}) == 1
+    writes = [
+        s for s in answers["unknown"][2] if s.lstrip().upper().startswith(("INSERT", "UPDATE"))
+    ]
+    assert writes == [], "the request writes nothing"
+
+    tasks_done()
+    unknown = in_app(subscriber_state, "unknown@example.org")
+    [consent] = unknown.consents
+    assert (consent.ip, consent.user_agent, consent.source) == ("127.0.0.1", "Partner/2.0", "api")
+    assert sorted(r.recipients[0] for r in smtp.settle()) == [
+        "pending@example.org",
+        "unknown@example.org",
+    ]
+
+
+def test_a_concurrent_subscription_of_the_same_new_address_is_not_lost(app, smtp, in_app):
+    """The worker that loses the race for the unique address handles it as a known one."""
+    from sqlalchemy import event, text
+    from sqlalchemy.orm import Session
+
+    from newsletter.extensions import db
+    from newsletter.tasks import handle_subscription
+
+    lists = in_app(make_lists)
+    with app.app_context():
+        engine = db.engine
+    raced = []
+
+    def other_worker_commits_first(session, _context, _instances):
+        if raced:
+            return
+        raced.append(True)
+        with engine.connect() as other:
+            other.execute(
+                text(
+                    "INSERT INTO subscriber (email, language, status, token, soft_bounces,"
+                    " created_at, updated_at) VALUES ('race@example.org', 'en', 'pending',"
+                    " 'other-token', 0, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"
+                )
+            )
+            other.commit()
+
+    event.listen(Session, "before_flush", other_worker_commits_first)
+    try:
+        handle_subscription.apply(
+            kwargs={
+                "email": "race@example.org",
+                "name": "Racer",
+                "language": "fr",
+                "list_ids": [lists["events"]],
+                "ip": "192.0.2.1",
+                "user_agent": "UA",
+                "source": "api",
+                "nonce": "f" * 32,
+            }
+        ).get()
+    finally:
+        event.remove(Session, "before_flush", other_worker_commits_first)
+    assert raced, "the competing insert happened"
+    person = in_app(subscriber_state, "race@example.org")
+    assert [(c.ip, c.language) for c in person.consents] == [("192.0.2.1", "fr")]
+    assert [r.language for r in person.requests] == ["fr"]
+    [received] = smtp.wait_for(1)
+    assert received.message["Content-Language"] == "fr"

@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from campaign_helpers import make_audience, make_issue
+from conftest import tasks_done
 from factories import make_lists, make_subscriber, row_counts, subscriber_state
 
 from newsletter import delivery
@@ -684,3 +685,39 @@ def test_docs_page_works_offline(client):
     assert for_ui["openapi"] == "3.0.3"
     name = for_ui["components"]["schemas"]["Subscriber"]["properties"]["name"]
     assert name == {"type": "string", "nullable": True}
+
+
+def test_the_api_cannot_confirm_a_public_signup_for_its_owner(client, in_app, api, translated):
+    lists = in_app(make_lists)
+    signup = client.post(
+        "/api/v1/subscribe",
+        json={"email": "typed@example.org", "language": "en", "lists": [lists["events"]]},
+    )
+    assert signup.status_code == 202
+    tasks_done()
+    pending = in_app(subscriber_state, "typed@example.org")
+    assert pending.status == SubscriberStatus.PENDING
+
+    refused = api.patch(
+        f"/subscribers/{pending.id}",
+        json={"status": "confirmed"},
+        headers={"Accept-Language": "de"},
+    )
+    body = error_of(refused, 409, "confirmation_required")
+    assert body["message"] == translated(
+        "de",
+        "This subscriber has not confirmed yet; only the link in their confirmation mail can"
+        " confirm them.",
+    )
+    assert in_app(subscriber_state, "typed@example.org").status == SubscriberStatus.PENDING
+
+    bulk = api.post(
+        "/subscribers/bulk",
+        json={"subscribers": [{"email": "typed@example.org", "status": "confirmed"}]},
+    )
+    assert [i["code"] for i in bulk.get_json()["items"]] == ["confirmation_required"]
+    assert in_app(subscriber_state, "typed@example.org").status == SubscriberStatus.PENDING
+
+    left = api.patch(f"/subscribers/{pending.id}", json={"status": "unsubscribed"})
+    assert left.status_code == 200
+    assert left.get_json()["status"] == "unsubscribed"

@@ -12,19 +12,26 @@ from newsletter.extensions import db
 from newsletter.mail.message import clean_display_name
 from newsletter.mail.render import mjml_to_html
 from newsletter.mail.transport import SMTPTransport, send_message
-from newsletter.models import Subscriber, SubscriberStatus
+from newsletter.models import ConfirmationRequest, SubscriberStatus
 from newsletter.tasks import build_confirmation
 
 
 def pending_subscriber(name="Zoé <b>Dupont</b>", language="fr") -> int:
+    """A pending subscriber with the request their confirmation is for; returns its id."""
     ids = make_lists()
-    return make_subscriber(
+    subscriber = make_subscriber(
         "zoe@example.org", language, SubscriberStatus.PENDING, (ids["events"],), name=name
-    ).id
+    )
+    request = ConfirmationRequest(
+        nonce="0" * 32, name=name, language=language, list_ids=[ids["events"]]
+    )
+    subscriber.confirmation_requests.append(request)
+    db.session.commit()
+    return request.id
 
 
 def confirmation_bytes(subscriber_id: int) -> bytes:
-    message = build_confirmation(db.session.get(Subscriber, subscriber_id))
+    message = build_confirmation(db.session.get(ConfirmationRequest, subscriber_id))
     return message.as_bytes(policy=policy.SMTP)
 
 
@@ -74,7 +81,11 @@ def test_transport_reuses_one_connection(app, smtp, in_app):
     smtplib.SMTP.connect = counting_connect
     try:
         for _ in range(3):
-            in_app(lambda: transport.send(build_confirmation(db.session.get(Subscriber, person))))
+            in_app(
+                lambda: transport.send(
+                    build_confirmation(db.session.get(ConfirmationRequest, person))
+                )
+            )
     finally:
         smtplib.SMTP.connect = original
         transport.close()
@@ -86,9 +97,13 @@ def test_transport_reconnects_after_the_server_closed_the_connection(app, smtp, 
     person = in_app(pending_subscriber)
     transport = SMTPTransport(app.config["SMTP_URL"])
     try:
-        in_app(lambda: transport.send(build_confirmation(db.session.get(Subscriber, person))))
+        in_app(
+            lambda: transport.send(build_confirmation(db.session.get(ConfirmationRequest, person)))
+        )
         transport._connection().sock.close()
-        in_app(lambda: transport.send(build_confirmation(db.session.get(Subscriber, person))))
+        in_app(
+            lambda: transport.send(build_confirmation(db.session.get(ConfirmationRequest, person)))
+        )
     finally:
         transport.close()
     assert len(smtp.wait_for(2)) == 2
@@ -111,7 +126,7 @@ def test_dev_mailbox_shows_caught_mail_as_html_text_and_source(
     client, in_app, dev_mailbox, translated
 ):
     person = in_app(pending_subscriber)
-    in_app(lambda: send_message(build_confirmation(db.session.get(Subscriber, person))))
+    in_app(lambda: send_message(build_confirmation(db.session.get(ConfirmationRequest, person))))
     inbox = client.get("/dev/mailbox/?lang=fr")
     assert inbox.status_code == 200
     subject = translated("fr", "Please confirm your subscription")

@@ -4,7 +4,7 @@ import re
 import time
 
 import pytest
-from conftest import csrf_token
+from conftest import csrf_token, tasks_done
 from factories import make_lists, subscriber_state
 from itsdangerous import URLSafeTimedSerializer
 
@@ -16,7 +16,7 @@ CONFIRM_LINK = re.compile(r"http://newsletter\.test/(\w\w)/confirm/([\w.\-]+)")
 
 def subscribe(client, lang: str, email: str, lists: list[int], name: str = "") -> object:
     token = csrf_token(client, f"/{lang}/")
-    return client.post(
+    response = client.post(
         f"/{lang}/",
         data={
             "csrf_token": token,
@@ -26,6 +26,8 @@ def subscribe(client, lang: str, email: str, lists: list[int], name: str = "") -
             "lists": [str(i) for i in lists],
         },
     )
+    tasks_done()
+    return response
 
 
 def confirm_link(message) -> tuple[str, str]:
@@ -147,7 +149,7 @@ def test_token_signed_with_another_key_is_refused(client, smtp, in_app, translat
     subscribe(client, "en", "mallory@example.org", [lists["events"]])
     person = in_app(subscriber_state, "mallory@example.org")
     forged = URLSafeTimedSerializer("guessed-key", salt="confirm-subscription").dumps(
-        {"s": person.id, "n": person.confirm_nonce}
+        {"s": person.id, "n": person.requests[0].nonce}
     )
     assert _confirm(client, "en", forged).status_code == 400
     assert in_app(subscriber_state, "mallory@example.org").status == SubscriberStatus.PENDING
@@ -219,9 +221,13 @@ def test_unsubscribed_address_can_subscribe_again_with_confirmation(
     subscribe(client, "en", "back@example.org", [lists["newsletter"]])
     received = smtp.wait_for(2)
     assert len(received) == 2
-    assert in_app(subscriber_state, "back@example.org").status == SubscriberStatus.PENDING
+    left = in_app(subscriber_state, "back@example.org")
+    assert (left.status, left.list_ids) == (SubscriberStatus.UNSUBSCRIBED, set()), (
+        "someone else may have typed the address: nothing changes before the link is used"
+    )
     _confirm(client, *confirm_link(received[1].message))
-    assert in_app(subscriber_state, "back@example.org").status == SubscriberStatus.CONFIRMED
+    back = in_app(subscriber_state, "back@example.org")
+    assert (back.status, back.list_ids) == (SubscriberStatus.CONFIRMED, {lists["newsletter"]})
 
 
 @pytest.mark.parametrize(
@@ -249,3 +255,46 @@ def test_consent_is_recorded_even_before_confirmation(client, smtp, in_app):
     assert consent.source == "form"
     assert sorted(consent.list_ids) == sorted([lists["events"], lists["newsletter"]])
     assert consent.language == "en"
+
+
+@pytest.mark.parametrize("used", ["older", "newer"])
+def test_subscribing_a_pending_address_again_changes_it_only_through_its_own_link(
+    client, smtp, in_app, translated, used
+):
+    lists = in_app(make_lists)
+    subscribe(client, "en", "owner@example.org", [lists["events"]], name="Owner")
+    subscribe(client, "de", "owner@example.org", [lists["newsletter"]], name="Someone Else")
+    older, newer = sorted(smtp.wait_for(2), key=lambda r: r.message["Content-Language"] != "en")
+    assert newer.message["Subject"] == translated("de", "Please confirm your subscription")
+    assert (
+        translated("de", "Hello %(name)s,", name="Someone Else")
+        in newer.message.get_body(preferencelist=("plain",)).get_content()
+    )
+
+    person = in_app(subscriber_state, "owner@example.org")
+    assert (person.status, person.name, person.language, person.list_ids) == (
+        SubscriberStatus.PENDING,
+        "Owner",
+        "en",
+        {lists["events"]},
+    ), "the second request changed nothing yet"
+    assert [(c.action, c.language, c.list_ids) for c in person.consents] == [
+        (ConsentAction.SUBSCRIBE, "en", [lists["events"]]),
+        (ConsentAction.SUBSCRIBE, "de", [lists["newsletter"]]),
+    ], "each request is on record"
+
+    first, second = (older, newer) if used == "older" else (newer, older)
+    assert _confirm(client, *confirm_link(first.message)).status_code == 200
+    expected = {
+        "older": ("Owner", "en", {lists["events"]}),
+        "newer": ("Someone Else", "de", {lists["newsletter"]}),
+    }[used]
+    person = in_app(subscriber_state, "owner@example.org")
+    assert person.status == SubscriberStatus.CONFIRMED
+    assert (person.name, person.language, person.list_ids) == expected
+    assert person.requests == [], "the other link is void once one was used"
+
+    _confirm(client, *confirm_link(second.message))
+    after = in_app(subscriber_state, "owner@example.org")
+    assert (after.name, after.language, after.list_ids) == expected
+    assert len(after.consents) == len(person.consents)

@@ -54,15 +54,16 @@ def check_lists(list_ids: list[int], field: str = "lists") -> set[int]:
 
 
 def _confirm(subscriber: Subscriber) -> None:
-    subscriber.status = SubscriberStatus.CONFIRMED
-    subscriber.confirmed_at = utcnow()
-    subscriber.unsubscribed_at = None
-    subscriber.confirm_nonce = None
+    subscriptions.mark_confirmed(subscriber)
     subscriptions.record_consent(subscriber, ConsentAction.CONFIRM, _api_request_info())
 
 
 def _set_status(subscriber: Subscriber, status: str) -> None:
-    """Confirm or unsubscribe; never lift a bounce or a complaint from here."""
+    """Confirm or unsubscribe; never lift a bounce or a complaint from here.
+
+    Nor confirm a pending subscriber: anyone may have typed that address into the public
+    form, and only its owner, through the confirmation link, may say it was them.
+    """
     wanted = SubscriberStatus(status)
     if wanted == subscriber.status:
         return
@@ -74,6 +75,15 @@ def _set_status(subscriber: Subscriber, status: str) -> None:
             409,
             "subscriber_blocked",
             _("This address bounced or complained; it can't be subscribed again from here."),
+        )
+    if subscriber.status == SubscriberStatus.PENDING:
+        raise ApiError(
+            409,
+            "confirmation_required",
+            _(
+                "This subscriber has not confirmed yet; only the link in their confirmation"
+                " mail can confirm them."
+            ),
         )
     _confirm(subscriber)
 
@@ -232,7 +242,10 @@ def _upsert(entry: dict, seen: set[str]) -> tuple[str, Subscriber | None, str | 
         subscriber = create_subscriber(entry)
         db.session.flush()
         return "created", subscriber, None
-    if subscriber.status in BLOCKED and entry.get("status") == SubscriberStatus.CONFIRMED.value:
-        return "skipped", subscriber, "subscriber_blocked"
+    if entry.get("status") == SubscriberStatus.CONFIRMED.value:
+        if subscriber.status in BLOCKED:
+            return "skipped", subscriber, "subscriber_blocked"
+        if subscriber.status == SubscriberStatus.PENDING:
+            return "skipped", subscriber, "confirmation_required"
     apply_changes(subscriber, {k: v for k, v in entry.items() if k != "email"})
     return "updated", subscriber, None

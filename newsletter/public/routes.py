@@ -1,6 +1,7 @@
 """Public pages: subscribe, confirm, preference centre, unsubscribe, embeddable form."""
 
 import json
+import secrets
 from datetime import UTC
 from email.utils import format_datetime
 
@@ -18,7 +19,6 @@ from flask import (
 )
 from flask_babel import get_locale
 from kombu.exceptions import OperationalError
-from sqlalchemy.exc import IntegrityError
 
 from .. import campaigns, organisation, subscriptions
 from ..delivery import prepared_variant
@@ -28,7 +28,7 @@ from ..links import external_url
 from ..mail import campaign as campaign_mail
 from ..models import Issue, IssueStatus, MailingList, Subscriber
 from ..subscriptions import ConfirmOutcome, RequestInfo
-from ..tasks import send_confirmation
+from ..tasks import handle_subscription
 from .forms import ConfirmForm, EraseForm, PreferencesForm, SubscribeForm
 
 bp = Blueprint("public", __name__)
@@ -55,32 +55,30 @@ def request_info(source: str) -> RequestInfo:
 
 
 def submit_subscription(form: SubscribeForm, source: str) -> None:
-    """Apply a validated subscribe form; the answer is the same whatever happened."""
+    """Hand a validated subscribe form to the worker; the answer is the same whatever happens.
+
+    The request never looks the address up: the lookup, the change, the consent record and
+    the mail happen in the task, so how long the answer takes tells nothing about the
+    address. The honeypot and the rate limits stay here.
+    """
     if form.is_bot:
         return
+    info = request_info(source)
     try:
-        subscriber = subscriptions.subscribe(
-            form.normalized_email,
-            form.name.data,
-            form.language.data,
-            form.list_ids,
-            request_info(source),
+        handle_subscription.delay(
+            email=form.normalized_email,
+            name=form.name.data or None,
+            language=form.language.data,
+            list_ids=sorted(form.list_ids),
+            ip=info.ip,
+            user_agent=info.user_agent,
+            source=info.source,
+            nonce=secrets.token_hex(16),
         )
-        db.session.commit()
-    except IntegrityError:
-        # The same address was subscribed by a concurrent request; that one mails it.
-        db.session.rollback()
-        return
-    if subscriber is None:
-        return
-    try:
-        send_confirmation.delay(subscriber.id)
     except OperationalError:
-        # The broker is unreachable: let the next attempt send the mail instead of waiting
-        # out the resend interval.
-        current_app.logger.exception("Could not queue the confirmation for %s", subscriber.id)
-        subscriber.confirmation_sent_at = None
-        db.session.commit()
+        # The broker is unreachable: say so rather than thank for a request that is lost.
+        current_app.logger.exception("Could not queue a subscription")
+        abort(500)
 
 
 def list_label(mailing_list: MailingList) -> str:
@@ -125,7 +123,7 @@ def confirm(token: str):
         outcome, subscriber = subscriptions.confirm(token, request_info("confirm-link"))
         db.session.commit()
     else:
-        outcome, subscriber = subscriptions.check_confirmation(token)
+        outcome, subscriber, _request = subscriptions.check_confirmation(token)
     status = 400 if outcome in (ConfirmOutcome.EXPIRED, ConfirmOutcome.INVALID) else 200
     return render_template(
         "public/confirm.html", outcome=outcome.value, subscriber=subscriber, form=form
