@@ -11,8 +11,8 @@ from werkzeug.routing import BuildError
 
 from . import config as config_module
 from . import hygiene
-from .celery_app import celery_init_app
 from .api.errors import error_response
+from .celery_app import celery_init_app
 from .extensions import babel, csrf, db, limiter, login_manager, migrate
 from .i18n import language_name, select_locale
 from .organisation import current_organisation, logo_url

@@ -8,7 +8,7 @@ import io
 import logging
 
 import pytest
-from campaign_helpers import BODIES
+from campaign_helpers import BODIES, make_issue
 from conftest import csrf_token
 from factories import make_lists, make_subscriber, make_user, row_counts
 from test_admin import PNG, settings_form
@@ -241,3 +241,48 @@ def test_list_slug_with_a_trailing_newline_is_refused_by_the_api(client, in_app,
     ]
     assert in_app(row_counts) == before
     assert in_app(lambda: db.session.execute(db.select(MailingList)).first()) is None
+
+
+# Item: dates whose UTC time falls outside the calendar Python and the database know.
+
+OUT_OF_RANGE = "This date is out of range: in UTC it must fall between the years 1 and 9999."
+
+
+@pytest.mark.parametrize("at", ["9999-12-31T23:59:59-14:00", "0001-01-01T00:00:00+14:00"])
+def test_schedule_outside_the_calendar_is_refused_by_the_api(client, in_app, translated, at):
+    lists = in_app(make_lists)
+    issue_id = in_app(make_issue, [lists["newsletter"]])
+    api = ApiClient(client, in_app(make_token, "write"))
+    response = api.post(
+        f"/issues/{issue_id}/schedule", json={"at": at}, headers={"Accept-Language": "es"}
+    )
+    body = error_of(response, 422, "validation_failed")
+    assert body["fields"] == {"at": [translated("es", OUT_OF_RANGE)]}
+    assert translated("es", OUT_OF_RANGE) != OUT_OF_RANGE
+    assert api.get(f"/issues/{issue_id}").get_json()["scheduled_at"] is None
+
+
+def test_schedule_at_the_end_of_the_calendar_in_the_composer(editor_client, in_app):
+    lists = in_app(make_lists)
+    issue_id = in_app(make_issue, [lists["newsletter"]])
+    token = csrf_token(editor_client, f"/admin/issues/{issue_id}/send")
+    url = f"/admin/issues/{issue_id}/schedule"
+    refused = editor_client.post(
+        url, data={"csrf_token": token, "scheduled_at": "10000-01-01T00:00"}
+    )
+    assert refused.status_code == 400
+    assert "Not a valid datetime value." in page_text(refused)
+    accepted = editor_client.post(
+        url, data={"csrf_token": token, "scheduled_at": "9999-12-31T23:59"}, follow_redirects=True
+    )
+    assert accepted.status_code == 200
+    assert "The issue is scheduled for 9999-12-31 23:59 UTC." in page_text(accepted)
+
+
+def test_schedule_outside_the_calendar_is_a_clean_cli_error(runner, in_app):
+    lists = in_app(make_lists)
+    issue_id = in_app(make_issue, [lists["newsletter"]])
+    result = runner.invoke(args=["issues", "send", str(issue_id), "--at", "10000-01-01"])
+    assert result.exit_code == 2
+    assert "Invalid value for '--at'" in result.output
+    assert "Traceback" not in result.output

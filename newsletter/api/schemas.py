@@ -12,6 +12,7 @@ from ..models import DeliveryState, Fallback, IssueStatus, SubscriberStatus, Tok
 from ..subscriptions import InvalidEmail, normalize_email
 
 MAX_ID = 2**31 - 1  # ids are 32-bit integers in PostgreSQL
+OUT_OF_RANGE = _l("This date is out of range: in UTC it must fall between the years 1 and 9999.")
 LIST_SLUG = re.compile(r"[a-z0-9][a-z0-9-]{0,62}")  # as the admin UI accepts
 
 
@@ -54,6 +55,13 @@ def _id(strict: bool = True, **kwargs) -> fields.Integer:
 
 class UtcDateTime(fields.AwareDateTime):
     """ISO 8601 with an offset both ways: the database keeps naive UTC times."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        moment = super()._deserialize(value, attr, data, **kwargs)
+        try:  # 9999-12-31T23:59-14:00 is in the year 10000 in UTC
+            return moment.astimezone(UTC)
+        except OverflowError:
+            raise ValidationError(str(OUT_OF_RANGE)) from None
 
     def _serialize(self, value, attr, obj, **kwargs):
         if value is not None and value.tzinfo is None:
