@@ -6,6 +6,9 @@ a 500, and change nothing.
 import html
 import io
 import logging
+import re
+from email import message_from_bytes, policy
+from email.header import decode_header, make_header
 
 import pytest
 from campaign_helpers import BODIES, make_issue
@@ -15,9 +18,11 @@ from test_admin import PNG, settings_form
 from test_admin_issues import form_data
 from test_api_v1 import ApiClient, error_of, make_token
 
+from newsletter import campaigns, delivery
 from newsletter.extensions import db, limiter
 from newsletter.limits import _address_key
-from newsletter.models import MailingList, Organisation
+from newsletter.mail.campaign import Recipient, personalize, prepare_variant
+from newsletter.models import Issue, MailingList, Organisation
 
 CONTROLS = "The request contains control characters, such as NUL."
 TOO_DEEP = "The JSON is nested too deeply (at most %(max)d levels)."
@@ -286,3 +291,89 @@ def test_schedule_outside_the_calendar_is_a_clean_cli_error(runner, in_app):
     assert result.exit_code == 2
     assert "Invalid value for '--at'" in result.output
     assert "Traceback" not in result.output
+
+
+# Item: long non-ASCII names and subjects are folded into encoded words of at most 75.
+
+LONG_NAME = " ".join(["Asociación Cultural «Ñandú» de Éditions Internationales"] * 2)[:100]
+ENCODED_WORD = re.compile(rb"=\?[^?]+\?[qQbB]\?[^?]*\?=")
+
+
+def header_lines(data: bytes) -> list[bytes]:
+    return data.split(b"\r\n\r\n", 1)[0].split(b"\r\n")
+
+
+def unfolded(data: bytes, name: str) -> str:
+    """The header ``name`` of the raw message, unfolded and decoded as RFC 2047 says."""
+    lines = header_lines(data)
+    start = next(i for i, line in enumerate(lines) if line.startswith(name.encode() + b": "))
+    value = lines[start][len(name) + 2 :]
+    for line in lines[start + 1 :]:
+        if not line[:1].isspace():
+            break
+        value += line
+    return str(make_header(decode_header(value.decode("ascii"))))
+
+
+def assert_folded_for_smtp(data: bytes) -> None:
+    """Lines of at most 998 octets, and of 78 where they hold encoded words of at most 75."""
+    for line in header_lines(data):
+        assert len(line) <= 998, line
+        words = ENCODED_WORD.findall(line)
+        assert not words or len(line) <= 78, line
+        for word in words:
+            assert len(word) <= 75, word
+
+
+def test_confirmation_mail_folds_a_long_non_ascii_name(app, client, smtp, in_app):
+    lists = in_app(make_lists)
+    saved = app.config["MAIL_FROM"]
+    app.config["MAIL_FROM"] = f"{LONG_NAME} <news@newsletter.test>"
+    try:
+        data = {
+            "csrf_token": csrf_token(client, "/es/"),
+            "email": "reader@example.org",
+            "name": LONG_NAME,
+            "language": "es",
+            "lists": [str(lists["events"])],
+        }
+        assert client.post("/es/", data=data).status_code == 302
+        [received] = smtp.wait_for(1)
+    finally:
+        app.config["MAIL_FROM"] = saved
+    assert_folded_for_smtp(received.data)
+    assert unfolded(received.data, "From") == f"{LONG_NAME} <news@newsletter.test>"
+    assert unfolded(received.data, "To") == f"{LONG_NAME} <reader@example.org>"
+    assert received.recipients == ["reader@example.org"]
+
+
+def test_campaign_mail_folds_a_long_non_ascii_subject_sender_and_name(app, smtp, in_app):
+    lists = in_app(make_lists)
+    subject = "Boletín de diciembre: «Ñandú» " * 10
+    subject = " ".join(subject.split())[:100]
+
+    def prepare():
+        issue_id = make_issue([lists["newsletter"]], ("en", "es"))
+        issue = db.session.get(Issue, issue_id)
+        variant = issue.variant("es")
+        campaigns.set_variant(issue, "es", subject, variant.body, variant.preheader)
+        db.session.commit()
+        delivery.send_test(issue, "es", "test@example.org")
+        prepared = prepare_variant(issue, issue.variant("es"), "http://newsletter.test/view")
+        recipient = Recipient("reader@example.org", LONG_NAME, "token", "<id@newsletter.test>")
+        links = {"unsubscribe_url": "http://u.test/x", "preferences_url": "http://p.test/x"}
+        return personalize(prepared, recipient, links)
+
+    saved = app.config["MAIL_FROM"]
+    app.config["MAIL_FROM"] = f"{LONG_NAME} <news@newsletter.test>"
+    try:
+        personal = in_app(prepare)
+        [received] = smtp.wait_for(1)
+    finally:
+        app.config["MAIL_FROM"] = saved
+    for data in (received.data, personal):
+        assert_folded_for_smtp(data)
+        assert unfolded(data, "Subject") == subject
+        assert unfolded(data, "From") == f"{LONG_NAME} <news@newsletter.test>"
+        assert str(message_from_bytes(data, policy=policy.default)["Subject"]) == subject
+    assert unfolded(personal, "To") == f"{LONG_NAME} <reader@example.org>"
