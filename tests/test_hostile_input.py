@@ -377,3 +377,16 @@ def test_campaign_mail_folds_a_long_non_ascii_subject_sender_and_name(app, smtp,
         assert unfolded(data, "From") == f"{LONG_NAME} <news@newsletter.test>"
         assert str(message_from_bytes(data, policy=policy.default)["Subject"]) == subject
     assert unfolded(personal, "To") == f"{LONG_NAME} <reader@example.org>"
+
+
+def test_api_preview_shows_a_long_non_ascii_sender_as_written(app, client, in_app):
+    lists = in_app(make_lists)
+    issue_id = in_app(make_issue, [lists["newsletter"]], ("en", "es"))
+    api = ApiClient(client, in_app(make_token, "read"))
+    saved = app.config["MAIL_FROM"]
+    app.config["MAIL_FROM"] = f"{LONG_NAME} <news@newsletter.test>"
+    try:
+        preview = api.get(f"/issues/{issue_id}/preview/es").get_json()
+    finally:
+        app.config["MAIL_FROM"] = saved
+    assert preview["from"] == f"{LONG_NAME} <news@newsletter.test>"

@@ -1,6 +1,7 @@
 """MIME messages built with the standard library, ready for SMTP (CRLF, ≤ 998 octets)."""
 
 import base64
+from email.header import decode_header, make_header
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import formataddr, formatdate, make_msgid, parseaddr
@@ -44,6 +45,13 @@ def address_text(name: str, email: str) -> str:
     if not name or name.isascii():
         return formataddr((name, email))
     return f"{header_text(name)}\r\n <{email}>"
+
+
+def decoded_header(message: EmailMessage, name: str) -> str:
+    """A header as RFC 2047 reads it: the standard library's address parser would keep the
+    folding space between two encoded words of one display name ("Asociac ión")."""
+    raw = next((value for key, value in message.raw_items() if key.lower() == name.lower()), "")
+    return str(make_header(decode_header("".join(raw.splitlines()))))
 
 
 class FoldedHeader(str):
