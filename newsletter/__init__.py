@@ -10,6 +10,8 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import BuildError
 
 from . import config as config_module
+from . import hygiene
+from .api.errors import error_response
 from .celery_app import celery_init_app
 from .extensions import babel, csrf, db, limiter, login_manager, migrate
 from .i18n import language_name, select_locale
@@ -51,6 +53,7 @@ def create_app(config: dict | None = None) -> Flask:
     db.init_app(app)
     migrate.init_app(app, db, directory=str(config_module.MIGRATIONS))
     babel.init_app(app, locale_selector=select_locale)
+    hygiene.init_app(app)  # first: hostile bytes never reach the CSRF check or a rate-limit key
     csrf.init_app(app)
     limiter.init_app(app)
     login_manager.init_app(app)
@@ -111,6 +114,9 @@ def _register_error_pages(app: Flask) -> None:
     }
 
     def handle(error):
+        # First: choosing the language may read the current user, and a failed transaction
+        # would turn that read into a second error (and the server's bare error page).
+        db.session.rollback()
         # Also when routing failed (404, 405) and no view ran: the URL prefix still counts.
         # Set before the first gettext below, which fixes the locale for the request.
         prefix = request.path.split("/")[1]
@@ -119,8 +125,10 @@ def _register_error_pages(app: Flask) -> None:
         message = messages.get(code, messages[500])()
         if isinstance(error, CSRFError):
             message = _("This form has expired. Please reload the page and try again.")
-        if code == 500:
-            db.session.rollback()
+        if isinstance(error, hygiene.HostileInput):
+            message = str(error.message)
+            if request.path.startswith("/api/"):
+                return error_response(code, error.api_code, message)
         if request.path.startswith("/api/") or request.is_json:
             response = jsonify({"status": "error", "code": code, "message": message})
         else:

@@ -1,17 +1,25 @@
 """Rate limits on subscribing, shared by the public form and the JSON endpoint."""
 
 from flask import current_app, request
+from werkzeug.exceptions import HTTPException
 
 from .extensions import limiter
 
 
 def _address_key() -> str:
-    """The address being subscribed, so one mailbox can't be flooded from many IPs."""
-    if request.is_json:
-        payload = request.get_json(silent=True)
-        email = payload.get("email", "") if isinstance(payload, dict) else ""
-    else:
-        email = request.form.get("email", "")
+    """The address being subscribed, so one mailbox can't be flooded from many IPs.
+
+    Never raises (Flask-Limiter would take an error for a storage failure): a body that
+    can't be read counts against the client's IP, and the view refuses it.
+    """
+    try:
+        if request.is_json:
+            payload = request.get_json(silent=True)
+            email = payload.get("email", "") if isinstance(payload, dict) else ""
+        else:
+            email = request.form.get("email", "")
+    except HTTPException:  # too large, or refused by newsletter.hygiene
+        email = ""
     return "address:" + (str(email).strip().lower()[:254] or request.remote_addr or "")
 
 

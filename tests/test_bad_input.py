@@ -351,7 +351,7 @@ ODD_REQUESTS = [
     ("GET", "/xx/", 404, NOT_FOUND),
     ("POST", "/xx/", 404, NOT_FOUND),
     ("GET", "/es/no-such-page", 404, NOT_FOUND),
-    ("GET", "/es/%00", 404, NOT_FOUND),
+    ("GET", "/es/%00", 400, "The request contains control characters, such as NUL."),
     ("GET", "/es/confirm/" + "x" * 5000, 400, BAD_LINK),
     ("POST", "/es/confirm/" + "x" * 5000, 400, EXPIRED_FORM),
     ("GET", "/es/preferences/unknown-token", 404, NOT_FOUND),

@@ -28,7 +28,7 @@ from wtforms import (
     TextAreaField,
 )
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import DataRequired, Length, Optional
+from wtforms.validators import DataRequired, InputRequired, Length, Optional
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from .. import campaigns, delivery, tasks
@@ -193,7 +193,11 @@ class TestSendForm(FlaskForm):
 
 class ScheduleForm(FlaskForm):
     scheduled_at = DateTimeLocalField(
-        _l("Date and time (UTC)"), format="%Y-%m-%dT%H:%M", validators=[DataRequired()]
+        _l("Date and time (UTC)"),
+        format="%Y-%m-%dT%H:%M",
+        # Not DataRequired: it would hide "Not a valid datetime value." (year 10000) behind
+        # "This field is required.".
+        validators=[InputRequired()],
     )
 
 

@@ -17,7 +17,7 @@ from ..models import IssueList, MailingList, Subscriber, SubscriberStatus, Subsc
 from . import bp
 from .auth import ActionForm
 
-SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
+SLUG = re.compile(r"[a-z0-9][a-z0-9-]{0,62}")
 
 
 def list_form(languages: list[str], default: str, **kwargs) -> FlaskForm:
@@ -36,7 +36,7 @@ def list_form(languages: list[str], default: str, **kwargs) -> FlaskForm:
 
         def validate_slug(self, field):
             field.data = (field.data or "").strip().lower()
-            if not SLUG.match(field.data):
+            if not SLUG.fullmatch(field.data):
                 raise ValidationError(_l("Use lower-case letters, digits and hyphens only."))
 
     for code in languages:

@@ -1,5 +1,7 @@
 """Settings (admins): the organisation's name, logo, colours and postal address."""
 
+import re
+
 from flask import current_app, flash, redirect, render_template, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -7,7 +9,7 @@ from flask_login import current_user
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
 from wtforms import BooleanField, StringField, TextAreaField
-from wtforms.validators import DataRequired, Length, Optional, Regexp
+from wtforms.validators import DataRequired, Length, Optional, ValidationError
 
 from .. import organisation
 from ..extensions import db
@@ -15,7 +17,13 @@ from ..i18n import language_name
 from . import bp
 from .auth import accepts_uploads, admin_required
 
-COLOR = Regexp(r"^#[0-9a-fA-F]{6}$", message=_l("Use a colour like #0b6e4f."))
+COLOR_PATTERN = re.compile(r"#[0-9a-fA-F]{6}")
+
+
+def colour_code(_form, field) -> None:
+    """The whole value is one colour: ``$`` would let a trailing newline through."""
+    if not COLOR_PATTERN.fullmatch(field.data or ""):
+        raise ValidationError(_l("Use a colour like #0b6e4f."))
 
 
 def settings_form(languages: list[str], **kwargs) -> FlaskForm:
@@ -23,9 +31,9 @@ def settings_form(languages: list[str], **kwargs) -> FlaskForm:
         name = StringField(_l("Organisation name"), validators=[DataRequired(), Length(max=200)])
         logo = FileField(_l("Logo (PNG, JPEG or GIF, at most 512 KB)"))
         remove_logo = BooleanField(_l("Remove the logo"))
-        brand_color = StringField(_l("Colour of buttons and links"), validators=[COLOR])
-        text_color = StringField(_l("Text colour"), validators=[COLOR])
-        background_color = StringField(_l("Background colour"), validators=[COLOR])
+        brand_color = StringField(_l("Colour of buttons and links"), validators=[colour_code])
+        text_color = StringField(_l("Text colour"), validators=[colour_code])
+        background_color = StringField(_l("Background colour"), validators=[colour_code])
         require_two_factor = BooleanField(
             _l("Everyone must use two-factor sign-in"),
             description=_l(

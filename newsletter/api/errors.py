@@ -12,6 +12,7 @@ from flask_babel import lazy_gettext as _l
 from werkzeug.exceptions import HTTPException, default_exceptions
 
 from ..extensions import db
+from ..hygiene import HostileInput
 
 PREFIX = "/api/v1/"
 # The public endpoints keep the answers of the subscribe form (see routes.py).
@@ -126,6 +127,8 @@ def handle_http_exception(error: HTTPException) -> tuple[Response, int]:
     if status >= 500:
         db.session.rollback()
     code, message = HTTP_ERRORS.get(status, (_snake(error.name), error.name))
+    if isinstance(error, HostileInput):
+        code, message = error.api_code, error.message
     data = getattr(error, "data", None) or {}
     fields = flatten_messages(data.get("messages", {}))
     if status == 400 and fields:

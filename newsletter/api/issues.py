@@ -14,6 +14,7 @@ from sqlalchemy.exc import IntegrityError
 
 from .. import campaigns, delivery
 from ..extensions import db
+from ..mail.message import decoded_header
 from ..models import Delivery, DeliveryState, Fallback, Issue, IssueStatus, utcnow
 from ..tasks import dispatch_delivery
 from .auth import token_blueprint
@@ -194,7 +195,7 @@ def preview(args: dict, issue_id: int, language: str) -> dict:
     return {
         "language": language,
         "subject": str(message["Subject"]),
-        "from_": str(message["From"]),
+        "from_": decoded_header(message, "From"),
         "html": bodies["html"],
         "text": bodies["plain"],
     }

@@ -1,5 +1,6 @@
 """What the API accepts and answers, as marshmallow schemas (the OpenAPI document's source)."""
 
+import re
 import unicodedata
 from datetime import UTC
 
@@ -11,7 +12,8 @@ from ..models import DeliveryState, Fallback, IssueStatus, SubscriberStatus, Tok
 from ..subscriptions import InvalidEmail, normalize_email
 
 MAX_ID = 2**31 - 1  # ids are 32-bit integers in PostgreSQL
-LIST_SLUG = r"^[a-z0-9][a-z0-9-]{0,62}$"  # as the admin UI accepts
+OUT_OF_RANGE = _l("This date is out of range: in UTC it must fall between the years 1 and 9999.")
+LIST_SLUG = re.compile(r"[a-z0-9][a-z0-9-]{0,62}")  # as the admin UI accepts
 
 
 class Text(fields.String):
@@ -28,6 +30,12 @@ def single_line(value: str | None) -> None:
     """No line breaks or control characters: names and subjects end up in mail headers."""
     if value and any(unicodedata.category(char).startswith("C") for char in value):
         raise ValidationError(str(_l("This must fit on one line, without control characters.")))
+
+
+def list_slug(value: str) -> None:
+    """As the admin UI accepts: the whole value, so a trailing newline is refused too."""
+    if not LIST_SLUG.fullmatch(value):
+        raise ValidationError(str(_l("Use lower-case letters, digits and hyphens only.")))
 
 
 def known_language(value: str) -> None:
@@ -47,6 +55,13 @@ def _id(strict: bool = True, **kwargs) -> fields.Integer:
 
 class UtcDateTime(fields.AwareDateTime):
     """ISO 8601 with an offset both ways: the database keeps naive UTC times."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        moment = super()._deserialize(value, attr, data, **kwargs)
+        try:  # 9999-12-31T23:59-14:00 is in the year 10000 in UTC
+            return moment.astimezone(UTC)
+        except OverflowError:
+            raise ValidationError(str(OUT_OF_RANGE)) from None
 
     def _serialize(self, value, attr, obj, **kwargs):
         if value is not None and value.tzinfo is None:
@@ -205,7 +220,7 @@ class ListSchema(Schema):
 
 
 class ListUpdate(Schema):
-    slug = Text(validate=validate.Regexp(LIST_SLUG))
+    slug = Text(validate=list_slug)
     names = _names(validate=validate.Length(min=1))
     descriptions = fields.Dict(
         keys=Text(validate=known_language),
@@ -215,7 +230,7 @@ class ListUpdate(Schema):
 
 
 class ListCreate(ListUpdate):
-    slug = Text(required=True, validate=validate.Regexp(LIST_SLUG))
+    slug = Text(required=True, validate=list_slug)
     names = _names(required=True, validate=validate.Length(min=1))
     descriptions = fields.Dict(
         keys=Text(validate=known_language),

@@ -13,7 +13,7 @@ from flask import Blueprint, Response, abort, current_app, render_template
 
 bp = Blueprint("devmail", __name__, url_prefix="/dev/mailbox")
 
-MESSAGE_ID = re.compile(r"^[0-9a-f]{32}$")
+MESSAGE_ID = re.compile(r"[0-9a-f]{32}")
 LINK = re.compile(r"""href=["'](https?://[^"'\s]+)["']""")
 
 
@@ -47,7 +47,7 @@ def _load(path: Path) -> StoredMessage:
 
 def _message_or_404(message_id: str) -> StoredMessage:
     path = _folder() / f"{message_id}.eml"
-    if not MESSAGE_ID.match(message_id) or not path.is_file():
+    if not MESSAGE_ID.fullmatch(message_id) or not path.is_file():
         abort(404)
     return _load(path)
 

@@ -6,8 +6,7 @@ recipient then costs a few string substitutions and a quoted-printable encoding.
 
 import binascii
 from dataclasses import dataclass
-from email.header import Header
-from email.utils import formataddr, formatdate, parseaddr
+from email.utils import formatdate, parseaddr
 
 import markdown
 import nh3
@@ -15,7 +14,7 @@ from flask import current_app, render_template
 from flask_babel import force_locale
 from markupsafe import Markup, escape
 
-from .message import clean_display_name
+from .message import address_text, clean_display_name, header_text
 from .render import mjml_to_html
 
 NAME = "__NL_NAME__"
@@ -95,9 +94,7 @@ class PreparedVariant:
 
 
 def _encode_header(value: str) -> str:
-    if value.isascii():
-        return value
-    return Header(value, "utf-8").encode(linesep="\r\n", maxlinelen=76)
+    return header_text(value)
 
 
 def prepare_variant(issue, variant, view_url: str) -> PreparedVariant:
@@ -132,7 +129,7 @@ def prepare_variant(issue, variant, view_url: str) -> PreparedVariant:
             for index, subtype in enumerate(("html", "plain"))
         },
         sender=sender,
-        from_header=formataddr((clean_display_name(sender_name), sender), charset="utf-8"),
+        from_header=address_text(clean_display_name(sender_name), sender),
         list_id=f"<issues.{domain}>",
         unsubscribe_mailto=config.get("UNSUBSCRIBE_MAILTO") or sender,
     )
@@ -157,7 +154,7 @@ def personalize(prepared: PreparedVariant, recipient: Recipient, links: dict[str
     )
     headers = (
         f"From: {prepared.from_header}\r\n"
-        f"To: {formataddr((name, recipient.email), charset='utf-8')}\r\n"
+        f"To: {address_text(name, recipient.email)}\r\n"
         f"Subject: {prepared.subject_header}\r\n"
         f"Date: {formatdate(usegmt=True)}\r\n"
         f"Message-ID: {recipient.message_id}\r\n"

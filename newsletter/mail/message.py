@@ -1,8 +1,10 @@
 """MIME messages built with the standard library, ready for SMTP (CRLF, ≤ 998 octets)."""
 
+import base64
+from email.header import decode_header, make_header
 from email.headerregistry import Address
 from email.message import EmailMessage
-from email.utils import formatdate, make_msgid, parseaddr
+from email.utils import formataddr, formatdate, make_msgid, parseaddr
 
 from .render import RenderedEmail
 
@@ -13,6 +15,61 @@ def clean_display_name(name: str | None) -> str:
         return ""
     printable = "".join(ch if ch.isprintable() else " " for ch in name)
     return " ".join(printable.split())[:100]
+
+
+# Base64 of 39 bytes is 52 characters: with "=?utf-8?b?" and "?=", a 64-character word,
+# under RFC 2047's 75, and a line of at most 78 after "Subject: " or a fold's space.
+ENCODED_WORD_BYTES = 39
+
+
+def encoded_words(text: str) -> list[str]:
+    """``text`` as RFC 2047 encoded words, each of whole characters and at most 64 long."""
+    chunks = [b""]
+    for char in text:
+        data = char.encode("utf-8")
+        if len(chunks[-1]) + len(data) > ENCODED_WORD_BYTES:
+            chunks.append(b"")
+        chunks[-1] += data
+    return [f"=?utf-8?b?{base64.b64encode(chunk).decode('ascii')}?=" for chunk in chunks]
+
+
+def header_text(text: str) -> str:
+    """A header's value ready for SMTP: as it is when ASCII, else folded encoded words."""
+    if text.isascii():
+        return text
+    return "\r\n ".join(encoded_words(text))
+
+
+def address_text(name: str, email: str) -> str:
+    """``Name <email>`` ready for SMTP; a non-ASCII name is folded, the address on its own."""
+    if not name or name.isascii():
+        return formataddr((name, email))
+    return f"{header_text(name)}\r\n <{email}>"
+
+
+def decoded_header(message: EmailMessage, name: str) -> str:
+    """A header as RFC 2047 reads it: the standard library's address parser would keep the
+    folding space between two encoded words of one display name ("Asociac ión")."""
+    raw = next((value for key, value in message.raw_items() if key.lower() == name.lower()), "")
+    return str(make_header(decode_header("".join(raw.splitlines()))))
+
+
+class FoldedHeader(str):
+    """A header value already folded for SMTP, which ``EmailMessage`` writes as it is.
+
+    The standard library's folder can make encoded words longer than 75 characters and
+    split a display name so that it decodes with stray spaces.
+    """
+
+    def __new__(cls, name: str, value: str, folded: str) -> "FoldedHeader":
+        header = super().__new__(cls, value)
+        header.name = name
+        header.folded = folded
+        return header
+
+    def fold(self, *, policy) -> str:
+        lines = self.folded.split("\r\n")
+        return f"{self.name}: {policy.linesep.join(lines)}{policy.linesep}"
 
 
 def sender_domain(mail_from: str) -> str:
@@ -33,9 +90,14 @@ def build_message(
     """A multipart/alternative message (text, then HTML) in ``language``."""
     msg = EmailMessage()
     from_name, from_address = parseaddr(mail_from)
-    msg["From"] = Address(display_name=clean_display_name(from_name), addr_spec=from_address)
-    msg["To"] = Address(display_name=clean_display_name(to_name), addr_spec=to_email)
-    msg["Subject"] = clean_display_name(rendered.subject)
+    for header, name, address in (
+        ("From", clean_display_name(from_name), from_address),
+        ("To", clean_display_name(to_name), to_email),
+    ):
+        plain = str(Address(display_name=name, addr_spec=address))
+        msg[header] = FoldedHeader(header, plain, address_text(name, address))
+    subject = clean_display_name(rendered.subject)
+    msg["Subject"] = FoldedHeader("Subject", subject, header_text(subject))
     msg["Date"] = formatdate(localtime=False, usegmt=True)
     msg["Message-ID"] = message_id or make_msgid(domain=sender_domain(mail_from))
     for name, value in (headers or {}).items():
