@@ -147,6 +147,9 @@ def refuse_hostile_request() -> None:
         ):
             raise control_characters()
         length, limit = request.content_length, request.max_content_length
+        view = current_app.view_functions.get(request.endpoint)
+        if getattr(view, "takes_raw_body", False):
+            return
         if length and (limit is None or length <= limit):
             refuse_hostile_body()
     except HostileInput as error:
@@ -154,6 +157,13 @@ def refuse_hostile_request() -> None:
             "Refused %s %s: %s", request.method, escaped(request.path), error.api_code
         )
         raise
+
+
+def raw_body(view):
+    """Mark a view that reads its body as bytes (a returned mail may hold any byte): its
+    body is not parsed as a form here. The path and query string are still checked."""
+    view.takes_raw_body = True
+    return view
 
 
 def init_app(app: Flask) -> None:

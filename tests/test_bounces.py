@@ -856,6 +856,22 @@ def test_webhook_applies_reports_with_the_right_token(app, client, in_app):
     assert in_app(person, BEN).status == SubscriberStatus.COMPLAINED
 
 
+def test_webhook_takes_a_report_with_any_bytes_whatever_its_content_type(app, client, in_app):
+    """A returned message may hold NUL or other control bytes; the report is mail, not a form."""
+    ids = sent_issue(in_app, (ANA, SubscriberStatus.CONFIRMED))
+    raw = postfix_dsn(message_id=ids[ANA]) + b"\r\nbinary part: \x00\x01\x1b\r\n"
+    with webhook_token(app, TOKEN):
+        response = client.post(
+            "/api/v1/bounces",
+            data=raw,
+            headers={"Authorization": f"Bearer {TOKEN}"},
+            content_type="application/x-www-form-urlencoded",
+        )
+    assert response.status_code == 200
+    assert response.get_json()["actions"] == ["bounced"]
+    assert in_app(person, ANA).status == SubscriberStatus.BOUNCED
+
+
 def test_webhook_accepts_a_large_report_and_refuses_a_huge_one(app, client, in_app):
     ids = sent_issue(in_app, (ANA, SubscriberStatus.CONFIRMED), (BEN, SubscriberStatus.CONFIRMED))
     large = dsn(failed(), returned=original(message_id=ids[ANA], body="A long issue.\n" * 75_000))

@@ -9,6 +9,7 @@ from werkzeug.datastructures import MultiDict
 
 from ..bounces import UNATTRIBUTED, process_message
 from ..extensions import csrf, db
+from ..hygiene import raw_body
 from ..limits import per_address, per_ip
 from ..public.forms import SubscribeForm
 from ..public.routes import list_label, submit_subscription
@@ -83,6 +84,7 @@ MAX_REPORT_SIZE = 10 * 1024 * 1024
 
 @bp.route("/bounces", methods=["POST"])
 @csrf.exempt
+@raw_body
 def receive_bounce_report():
     """A bounce or complaint report, posted as a raw message by a mail server or provider.
 
