@@ -1,6 +1,7 @@
 """Building issues and audiences for the delivery tests."""
 
 import time
+from contextlib import contextmanager
 
 from factories import make_lists, make_subscriber
 
@@ -87,3 +88,14 @@ def send_all(issue_id: int, timeout: float = 20) -> None:
     while (come_back := delivery.deliver_until(issue_id, deadline)) is not None:
         assert time.monotonic() < deadline, "the issue did not finish in time"
         time.sleep(min(come_back, 1) + 0.01)
+
+
+@contextmanager
+def configured(app, **values):
+    """The app with ``values`` in its configuration for the duration of the block."""
+    saved = {key: app.config[key] for key in values}
+    app.config.update(values)
+    try:
+        yield
+    finally:
+        app.config.update(saved)

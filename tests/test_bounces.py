@@ -11,7 +11,7 @@ from email.mime.text import MIMEText
 from types import SimpleNamespace
 
 import pytest
-from campaign_helpers import ledger, make_issue, send_all, start
+from campaign_helpers import configured, ledger, make_issue, send_all, start
 from factories import make_lists, make_subscriber, row_counts, subscriber_state
 from smtp import Received
 
@@ -1046,16 +1046,6 @@ def test_a_message_sent_again_after_its_lease_ran_out_keeps_its_message_id(in_ap
     assert item.message["Message-ID"] == claim.message_id
     stored = in_app(ledger, issue_id)
     assert [row[3] for row in stored] == [claim.message_id], "the ledger holds what was sent"
-
-
-@contextmanager
-def configured(app, **values):
-    saved = {key: app.config[key] for key in values}
-    app.config.update(values)
-    try:
-        yield
-    finally:
-        app.config.update(saved)
 
 
 RETURN_PATH = re.compile(r"bounces\+[a-z2-7]{18,29}@newsletter\.test")

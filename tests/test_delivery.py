@@ -3,28 +3,17 @@
 import base64
 import re
 import subprocess
-from contextlib import contextmanager
 from datetime import timedelta
 
 import dkim
 import pytest
-from campaign_helpers import BODIES, ledger, make_audience, make_issue, send_all, start
+from campaign_helpers import BODIES, configured, ledger, make_audience, make_issue, send_all, start
 from factories import make_subscriber, subscriber_state
 
 from newsletter import campaigns, delivery
 from newsletter.campaigns import CampaignError
 from newsletter.extensions import db
 from newsletter.models import Delivery, Fallback, Issue, IssueStatus, SubscriberStatus, utcnow
-
-
-@contextmanager
-def configured(app, **values):
-    saved = {key: app.config[key] for key in values}
-    app.config.update(values)
-    try:
-        yield
-    finally:
-        app.config.update(saved)
 
 
 def by_recipient(received) -> dict:
