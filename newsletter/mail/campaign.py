@@ -93,10 +93,6 @@ class PreparedVariant:
     unsubscribe_mailto: str
 
 
-def _encode_header(value: str) -> str:
-    return header_text(value)
-
-
 def prepare_variant(issue, variant, view_url: str) -> PreparedVariant:
     """Render ``variant`` of ``issue`` once (MJML → HTML → inlined CSS, and text)."""
     body_html = Markup(markdown_to_html(variant.body))
@@ -121,7 +117,7 @@ def prepare_variant(issue, variant, view_url: str) -> PreparedVariant:
     domain = sender.rpartition("@")[2] or "localhost"
     return PreparedVariant(
         language=variant.language,
-        subject_header=_encode_header(variant.subject),
+        subject_header=header_text(variant.subject),
         html_anonymous=rendered[False][0],
         bodies={
             (named, subtype): EncodedBody.of(rendered[named][index])

@@ -13,7 +13,7 @@ import re
 
 from flask import current_app
 
-MESSAGE_ID = re.compile(r"^<?(\d{1,18})\.(\d{1,18})\.([0-9a-f]{20})@[^<>\s]+>?$", re.IGNORECASE)
+MESSAGE_ID = re.compile(r"<?(\d{1,18})\.(\d{1,18})\.([0-9a-f]{20})@[^<>\s]+>?", re.IGNORECASE)
 MAC_BYTES = 10  # 80 bits: guessing is hopeless, and the addresses stay short
 
 
@@ -32,7 +32,7 @@ def message_id(issue_id: int, subscriber_id: int, domain: str) -> str:
 
 def parse_message_id(value: str | None) -> tuple[int, int] | None:
     """The (issue id, subscriber id) a Message-ID of ours names; None if it is not ours."""
-    match = MESSAGE_ID.match((value or "").strip())
+    match = MESSAGE_ID.fullmatch((value or "").strip())
     if match is None:
         return None
     issue_id, subscriber_id = int(match.group(1)), int(match.group(2))
