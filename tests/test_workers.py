@@ -13,6 +13,8 @@ from workers import WorkerProcess, wait_until
 
 from newsletter import campaigns
 from newsletter.extensions import db
+from newsletter.mail import identifiers
+from newsletter.mail.message import sender_domain
 from newsletter.models import Issue, IssueStatus
 from newsletter.tasks import dispatch_delivery
 
@@ -87,7 +89,14 @@ def test_worker_killed_mid_campaign_another_finishes_it(app, in_app, smtp, worke
     in_app(dispatch_delivery, issue_id)
     wait_until(lambda: len(smtp.received) >= 40, 30, "the first messages")
     doomed.kill()
-    in_flight = {row[3] for row in in_app(ledger, issue_id) if row[1] == "sending"}
+    # A claimed row's Message-ID is written with its result, so derive the in-flight ones.
+    in_flight = in_app(
+        lambda: {
+            identifiers.message_id(issue_id, row[0], sender_domain(app.config["MAIL_FROM"]))
+            for row in ledger(issue_id)
+            if row[1] == "sending"
+        }
+    )
     assert in_app(issue_status, issue_id) == IssueStatus.SENDING
 
     # A fresh worker with the campaign watcher (celery beat) notices the stalled issue.
