@@ -88,6 +88,10 @@ def subscriber_by_token(token: str) -> Subscriber | None:
     ).scalar_one_or_none()
 
 
+def all_lists() -> list[MailingList]:
+    return list(db.session.execute(db.select(MailingList).order_by(MailingList.id)).scalars())
+
+
 def public_lists() -> list[MailingList]:
     return list(
         db.session.execute(

@@ -10,9 +10,10 @@ from wtforms.validators import DataRequired, Length
 
 from .. import sessions, two_factor
 from ..extensions import db
+from ..form_fields import ActionForm
 from ..organisation import current_organisation
 from . import bp
-from .auth import ActionForm, CodeForm, code_limit_per_account, code_limit_per_ip
+from .auth import CodeForm, code_limit_per_account, code_limit_per_ip
 
 
 class ConfirmForm(FlaskForm):

@@ -138,10 +138,6 @@ class CodeForm(FlaskForm):
     code = StringField(_l("Code"), validators=[DataRequired(), valid_code])
 
 
-class ActionForm(FlaskForm):
-    """A button that changes something: only its CSRF token."""
-
-
 class LanguageForm(FlaskForm):
     language = SelectField(_l("Language of this interface"))
 

@@ -21,18 +21,17 @@ from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
 from kombu.exceptions import OperationalError
 from werkzeug.exceptions import RequestEntityTooLarge
-from wtforms import BooleanField, SelectField, SelectMultipleField
+from wtforms import BooleanField, SelectField
 from wtforms.validators import DataRequired, ValidationError
-from wtforms.widgets import CheckboxInput, ListWidget
 
-from .. import imports
+from .. import imports, subscriptions
 from ..extensions import db
+from ..form_fields import ActionForm, MultiCheckboxField
 from ..i18n import language_name
 from ..models import ImportJob, ImportStatus, utcnow
 from ..tasks import import_subscribers
 from . import bp
-from .auth import ActionForm, accepts_uploads
-from .subscribers import all_lists
+from .auth import accepts_uploads
 
 RECENT_JOBS = 20
 
@@ -142,12 +141,7 @@ def problem_message(problem: dict) -> str:
 
 class UploadForm(FlaskForm):
     file = FileField(_l("CSV file"), validators=[FileRequired(_l("Please choose a file."))])
-    lists = SelectMultipleField(
-        _l("Subscribe everyone to"),
-        coerce=int,
-        widget=ListWidget(prefix_label=False),
-        option_widget=CheckboxInput(),
-    )
+    lists = MultiCheckboxField(_l("Subscribe everyone to"), coerce=int)
     language = SelectField(_l("Language when the file gives none"))
     consent = BooleanField(
         _l("These people agreed to receive our newsletter, and I can show it."),
@@ -157,7 +151,9 @@ class UploadForm(FlaskForm):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         language = str(get_locale())
-        self.lists.choices = [(item.id, item.name_in(language)) for item in all_lists()]
+        self.lists.choices = [
+            (item.id, item.name_in(language)) for item in subscriptions.all_lists()
+        ]
         self.language.choices = [
             (code, language_name(code)) for code in current_app.config["LANGUAGES"]
         ]
@@ -267,7 +263,7 @@ def import_job(job_id: int):
         skipped=sum(counts.values()),
         problem_label=problem_label,
         problem_message=problem_message,
-        list_names={item.id: item.name_in(str(get_locale())) for item in all_lists()},
+        list_names={item.id: item.name_in(str(get_locale())) for item in subscriptions.all_lists()},
         finished=job.status in (ImportStatus.DONE, ImportStatus.FAILED),
     )
 

@@ -23,16 +23,15 @@ from wtforms import (
     FormField,
     RadioField,
     SelectField,
-    SelectMultipleField,
     StringField,
     TextAreaField,
 )
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, InputRequired, Length, Optional
-from wtforms.widgets import CheckboxInput, ListWidget
 
-from .. import campaigns, delivery, tasks
+from .. import campaigns, delivery, subscriptions, tasks
 from ..extensions import db
+from ..form_fields import ActionForm, MultiCheckboxField
 from ..i18n import language_name
 from ..links import external_url
 from ..mail.campaign import prepare_variant
@@ -43,12 +42,10 @@ from ..models import (
     Issue,
     IssueStatus,
     IssueVariant,
-    MailingList,
     Subscriber,
     utcnow,
 )
 from . import bp
-from .auth import ActionForm
 from .labels import ISSUE_STATUS
 
 S = IssueStatus
@@ -82,11 +79,6 @@ bp.add_app_template_global(utcnow, "issue_now_utc")
 
 
 # Forms
-
-
-class MultiCheckboxField(SelectMultipleField):
-    widget = ListWidget(prefix_label=False)
-    option_widget = CheckboxInput()
 
 
 class VariantForm(Form):
@@ -152,7 +144,9 @@ def composer_form(issue: Issue | None = None) -> IssueForm:
     form.default_language.choices = names
     form.audience_languages.choices = names
     locale = str(get_locale())
-    form.lists.choices = [SelectChoice(item.id, item.name_in(locale)) for item in all_lists()]
+    form.lists.choices = [
+        SelectChoice(item.id, item.name_in(locale)) for item in subscriptions.all_lists()
+    ]
     if issue is None and request.method == "GET":
         form.default_language.data = current_app.config["DEFAULT_LANGUAGE"]
     return form
@@ -180,10 +174,6 @@ def variant_forms(form: IssueForm) -> dict[str, VariantForm]:
         code: getattr(form, variant_field_name(code)).form
         for code in current_app.config["LANGUAGES"]
     }
-
-
-def all_lists() -> list[MailingList]:
-    return list(db.session.execute(select(MailingList).order_by(MailingList.id)).scalars())
 
 
 class TestSendForm(FlaskForm):

@@ -12,10 +12,10 @@ from wtforms import BooleanField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional, ValidationError
 
 from ..extensions import db
+from ..form_fields import ActionForm
 from ..i18n import language_name
 from ..models import IssueList, MailingList, Subscriber, SubscriberStatus, Subscription
 from . import bp
-from .auth import ActionForm
 
 SLUG = re.compile(r"[a-z0-9][a-z0-9-]{0,62}")
 

@@ -19,12 +19,12 @@ from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import SelectField, SelectMultipleField, StringField
-from wtforms.validators import Length, ValidationError
-from wtforms.widgets import CheckboxInput, ListWidget
+from wtforms import SelectField, StringField
+from wtforms.validators import Length
 
 from .. import imports, subscriptions
 from ..extensions import db
+from ..form_fields import ActionForm, MultiCheckboxField, single_line, strip_whitespace
 from ..i18n import language_name
 from ..models import (
     ConsentAction,
@@ -38,7 +38,7 @@ from ..models import (
 )
 from ..subscriptions import MAX_NAME_LENGTH, RequestInfo
 from . import bp
-from .auth import ActionForm, admin_required
+from .auth import admin_required
 
 PAGE_SIZE = 50
 COUNT_CAP = 100_000
@@ -179,10 +179,6 @@ def count_matching(filters: SubscriberFilter, cap: int = COUNT_CAP) -> tuple[int
     return min(found, cap), found > cap
 
 
-def all_lists() -> list[MailingList]:
-    return list(db.session.execute(db.select(MailingList).order_by(MailingList.id)).scalars())
-
-
 def list_ids_of(subscriber_ids: list[int]) -> dict[int, list[int]]:
     """Each subscriber's list ids, in one query."""
     found: dict[int, list[int]] = {}
@@ -200,7 +196,7 @@ def list_ids_of(subscriber_ids: list[int]) -> dict[int, list[int]]:
 def list_names() -> dict[int, str]:
     """List names in the editor's language, by id."""
     language = str(get_locale())
-    return {item.id: item.name_in(language) for item in all_lists()}
+    return {item.id: item.name_in(language) for item in subscriptions.all_lists()}
 
 
 def _parse_id(name: str) -> int | None:
@@ -219,7 +215,7 @@ def subscribers():
         page=page,
         total=total,
         more=more,
-        lists=all_lists(),
+        lists=subscriptions.all_lists(),
         names=list_names(),
         list_ids=list_ids_of([s.id for s in page.subscribers]),
         statuses=list(SubscriberStatus),
@@ -234,7 +230,7 @@ def subscribers():
 def export_rows(filters: SubscriberFilter, batch: int | None = None):
     """The matching subscribers as export rows, read in keyset batches (never all at once)."""
     batch = batch or EXPORT_BATCH
-    slugs = {item.id: item.slug for item in all_lists()}
+    slugs = {item.id: item.slug for item in subscriptions.all_lists()}
     columns = (
         Subscriber.id,
         Subscriber.email,
@@ -279,33 +275,19 @@ def export_subscribers():
 # --- One subscriber ---------------------------------------------------------------------
 
 
-def _single_line(form, field) -> None:
-    if field.data and any(not ch.isprintable() for ch in field.data):
-        raise ValidationError(_l("A name must fit on one line, without control characters."))
-
-
-def _strip(value):
-    return value.strip() if isinstance(value, str) else value
-
-
 class SubscriberForm(FlaskForm):
     """What an editor may change. Lists only for confirmed people: others choose their own."""
 
     name = StringField(
         _l("Name"),
-        filters=[_strip],
+        filters=[strip_whitespace],
         validators=[
             Length(max=MAX_NAME_LENGTH, message=_l("A name can be at most %(max)d characters.")),
-            _single_line,
+            single_line,
         ],
     )
     language = SelectField(_l("Language"))
-    lists = SelectMultipleField(
-        _l("Lists"),
-        coerce=int,
-        widget=ListWidget(prefix_label=False),
-        option_widget=CheckboxInput(),
-    )
+    lists = MultiCheckboxField(_l("Lists"), coerce=int)
 
     def __init__(self, *args, lists: list[MailingList], **kwargs):
         super().__init__(*args, **kwargs)
@@ -339,7 +321,7 @@ def admin_info() -> RequestInfo:
 
 
 def _render_subscriber(subscriber: Subscriber, form: SubscriberForm, status: int = 200):
-    lists = all_lists()
+    lists = subscriptions.all_lists()
     return render_template(
         "admin/subscribers/detail.html",
         subscriber=subscriber,
@@ -359,7 +341,7 @@ def _render_subscriber(subscriber: Subscriber, form: SubscriberForm, status: int
 @bp.get("/subscribers/<int:subscriber_id>")
 def subscriber(subscriber_id: int):
     found = get_subscriber(subscriber_id)
-    form = SubscriberForm(obj=found, lists=all_lists())
+    form = SubscriberForm(obj=found, lists=subscriptions.all_lists())
     form.lists.data = sorted(found.list_ids)
     return _render_subscriber(found, form)
 
@@ -368,7 +350,7 @@ def subscriber(subscriber_id: int):
 def edit_subscriber(subscriber_id: int):
     """Save name, language and (for confirmed people) lists; recorded as source "admin"."""
     found = get_subscriber(subscriber_id)
-    form = SubscriberForm(lists=all_lists())
+    form = SubscriberForm(lists=subscriptions.all_lists())
     if not form.validate():
         return _render_subscriber(found, form, 400)
     if found.status == SubscriberStatus.CONFIRMED:

@@ -15,9 +15,10 @@ from wtforms.validators import DataRequired, Length, ValidationError
 
 from .. import accounts
 from ..extensions import db
+from ..form_fields import ActionForm
 from ..models import ApiToken, TokenScope
 from . import bp
-from .auth import ActionForm, admin_required
+from .auth import admin_required
 
 
 class TokenForm(FlaskForm):

@@ -5,6 +5,7 @@ from flask_wtf import FlaskForm
 from wtforms import BooleanField, SelectField, SelectMultipleField, StringField
 from wtforms.validators import DataRequired, InputRequired, Length, ValidationError
 
+from ..form_fields import single_line, strip_whitespace
 from ..i18n import language_name, languages
 from ..subscriptions import (
     MAX_EMAIL_LENGTH,
@@ -15,24 +16,15 @@ from ..subscriptions import (
 )
 
 
-def _single_line(form, field) -> None:
-    if field.data and any(not ch.isprintable() for ch in field.data):
-        raise ValidationError(_l("A name must fit on one line, without control characters."))
-
-
-def _strip(value):
-    return value.strip() if isinstance(value, str) else value
-
-
 class ProfileFields(FlaskForm):
     """Name, language and lists: asked when subscribing and in the preference centre."""
 
     name = StringField(
         _l("Name (optional)"),
-        filters=[_strip],
+        filters=[strip_whitespace],
         validators=[
             Length(max=MAX_NAME_LENGTH, message=_l("A name can be at most %(max)d characters.")),
-            _single_line,
+            single_line,
         ],
     )
     language = SelectField(_l("Language"), validate_choice=False)
@@ -61,7 +53,7 @@ class ProfileFields(FlaskForm):
 class SubscribeForm(ProfileFields):
     email = StringField(
         _l("Email address"),
-        filters=[_strip],
+        filters=[strip_whitespace],
         validators=[InputRequired(message=_l("Please enter your email address."))],
     )
     # A field people never see; bots fill it in.

@@ -1,0 +1,26 @@
+"""WTForms pieces shared by the public pages and the editors' UI."""
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import SelectMultipleField, ValidationError
+from wtforms.widgets import CheckboxInput, ListWidget
+
+
+def strip_whitespace(value):
+    return value.strip() if isinstance(value, str) else value
+
+
+def single_line(form, field) -> None:
+    if field.data and any(not ch.isprintable() for ch in field.data):
+        raise ValidationError(_l("A name must fit on one line, without control characters."))
+
+
+class MultiCheckboxField(SelectMultipleField):
+    """A multiple choice shown as a list of check boxes."""
+
+    widget = ListWidget(prefix_label=False)
+    option_widget = CheckboxInput()
+
+
+class ActionForm(FlaskForm):
+    """A button that changes something: only its CSRF token."""
