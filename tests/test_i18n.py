@@ -72,3 +72,25 @@ def test_compiled_catalog_matches_source(lang):
     assert {forms(m.id): forms(m.string) for m in compiled if m.id} == {
         forms(m.id): forms(m.string) for m in source if m.id
     }
+
+
+NARROW_NBSP, NBSP = "\u202f", "\u00a0"
+# A punctuation mark that ends a phrase: followed by a space, the end, a quote or a tag.
+FRENCH_MARK = re.compile(r"(.?)([:;!?])(?=\s|$|»|\"|<|\))")
+
+
+def test_french_catalog_spaces_high_punctuation():
+    """French sets ; ! ? after a narrow no-break space, : after a no-break space, and
+    guillemets with narrow no-break spaces inside, so a line never starts with a mark."""
+    wrong = []
+    for message in load(TRANSLATIONS / "fr" / "LC_MESSAGES" / "messages.po"):
+        if not message.id:
+            continue  # the catalog's header
+        for text in forms(message.string):
+            for found in FRENCH_MARK.finditer(text):
+                wanted = NBSP if found.group(2) == ":" else NARROW_NBSP
+                if found.group(1) != wanted:
+                    wrong.append(text)
+            if re.search(f"«[^{NARROW_NBSP}]|[^{NARROW_NBSP}]»", text):
+                wrong.append(text)
+    assert wrong == []
