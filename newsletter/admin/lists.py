@@ -106,7 +106,7 @@ def new_list():
 
 @bp.route("/lists/<int:list_id>", methods=["GET", "POST"])
 def edit_list(list_id: int):
-    item = db.session.get(MailingList, list_id) or abort(404)
+    item = db.get_or_404(MailingList, list_id)
     return _edit(item)
 
 
@@ -129,7 +129,7 @@ def _edit(item: MailingList | None):
 
 @bp.post("/lists/<int:list_id>/delete")
 def delete_list(list_id: int):
-    item = db.session.get(MailingList, list_id) or abort(404)
+    item = db.get_or_404(MailingList, list_id)
     form = ActionForm()
     if not form.validate_on_submit():
         abort(400)

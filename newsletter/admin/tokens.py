@@ -86,9 +86,7 @@ def create_token():
 def revoke_token(token_id: int):
     if not ActionForm().validate_on_submit():
         abort(400)
-    token = db.session.get(ApiToken, token_id)
-    if token is None:
-        abort(404)
+    token = db.get_or_404(ApiToken, token_id)
     accounts.revoke_token(token)
     db.session.commit()
     flash(_("The token “%(name)s” is revoked.", name=token.name), "ok")

@@ -1,6 +1,6 @@
 """Users (admins): editors' and admins' accounts."""
 
-from flask import abort, current_app, flash, redirect, render_template, url_for
+from flask import current_app, flash, redirect, render_template, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
@@ -75,7 +75,7 @@ def new_user():
 @bp.route("/users/<int:user_id>", methods=["GET", "POST"])
 @admin_required
 def edit_user(user_id: int):
-    user = db.session.get(User, user_id) or abort(404)
+    user = db.get_or_404(User, user_id)
     form = UserForm(obj=user, data={"role": user.role.value})
     del form.email  # the address identifies the account; make a new one instead
     if form.validate_on_submit():

@@ -7,7 +7,7 @@ from ..extensions import db
 from ..models import MailingList
 from .auth import token_blueprint
 from .errors import ApiError, invalid
-from .pages import cursor_page, get_or_404
+from .pages import cursor_page
 from .schemas import ListCreate, ListPage, ListSchema, ListUpdate, PageArgs
 
 bp = token_blueprint("lists", "Mailing lists")
@@ -65,7 +65,7 @@ def create(data: dict) -> MailingList:
 @bp.alt_response(404, response="NOT_FOUND")
 def read(list_id: int) -> MailingList:
     """One list."""
-    return get_or_404(MailingList, list_id)
+    return db.get_or_404(MailingList, list_id)
 
 
 @bp.route(f"/{ID}", methods=["PATCH"])
@@ -75,7 +75,7 @@ def read(list_id: int) -> MailingList:
 @bp.alt_response(409, response="CONFLICT")
 def update(data: dict, list_id: int) -> MailingList:
     """Change a list's slug, names, descriptions or visibility on the public form."""
-    item = get_or_404(MailingList, list_id)
+    item = db.get_or_404(MailingList, list_id)
     _apply(item, data)
     db.session.commit()
     return item

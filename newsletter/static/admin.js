@@ -1,18 +1,16 @@
 // Behaviour every admin page shares, without inline handlers (the CSP allows no inline script).
 (function () {
   "use strict";
+
   // A select that takes effect as soon as it changes (the UI language).
-  document.querySelectorAll("select[data-submit-on-change]").forEach(function (select) {
-    select.addEventListener("change", function () {
-      select.form.submit();
-    });
+  document.querySelectorAll("select[data-submit-on-change]").forEach((select) => {
+    select.addEventListener("change", () => select.form.submit());
   });
+
   // A button that asks before it destroys something.
-  document.querySelectorAll("[data-question]").forEach(function (button) {
-    button.addEventListener("click", function (event) {
-      if (!window.confirm(button.getAttribute("data-question"))) {
-        event.preventDefault();
-      }
+  document.querySelectorAll("[data-question]").forEach((button) => {
+    button.addEventListener("click", (event) => {
+      if (!window.confirm(button.dataset.question)) event.preventDefault();
     });
   });
 })();

@@ -3,7 +3,7 @@
 (function () {
   "use strict";
 
-  const table = document.getElementById("campaign-progress");
+  const table = document.querySelector("table[data-progress-url]");
   if (!table) return;
 
   const statusBadge = document.getElementById("campaign-status");
@@ -29,7 +29,7 @@
 
   function fill(row, data) {
     row.querySelector('[data-field="label"]').textContent = data.label;
-    FIELDS.forEach(function (name) {
+    FIELDS.forEach((name) => {
       row.querySelector('[data-field="' + name + '"]').textContent = numbers.format(data[name]);
     });
     const bar = row.querySelector('[data-field="bar"]');
@@ -38,7 +38,7 @@
   }
 
   function showActions(status, failed) {
-    document.querySelectorAll("[data-states]").forEach(function (element) {
+    document.querySelectorAll("[data-states]").forEach((element) => {
       const states = element.dataset.states.split(" ");
       const wanted = states.includes(status) && (!("needsFailed" in element.dataset) || failed > 0);
       element.hidden = !wanted;
@@ -47,7 +47,7 @@
 
   function update(data) {
     const body = table.tBodies[0];
-    data.languages.forEach(function (part) { fill(rowFor(part.language, body), part); });
+    data.languages.forEach((part) => fill(rowFor(part.language, body), part));
     fill(rowFor("all", table.tFoot), data.overall);
     rate.textContent = rates.format(data.rate);
     statusBadge.textContent = data.status_label;
@@ -61,15 +61,15 @@
       credentials: "same-origin",
       headers: { Accept: "application/json" },
     })
-      .then(function (response) {
+      .then((response) => {
         if (!response.ok) throw new Error(String(response.status));
         return response.json();
       })
-      .then(function (data) {
+      .then((data) => {
         update(data);
         if (data.live) setTimeout(poll, interval);
       })
-      .catch(function () { setTimeout(poll, interval * 2); });
+      .catch(() => setTimeout(poll, interval * 2));
   }
 
   if (table.dataset.live === "true") setTimeout(poll, interval);

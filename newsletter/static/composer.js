@@ -3,7 +3,7 @@
 (function () {
   "use strict";
 
-  const form = document.getElementById("composer");
+  const form = document.querySelector("form[data-preview-url]");
   if (!form) return;
 
   const csrfToken = form.querySelector("input[name=csrf_token]").value;
@@ -17,7 +17,7 @@
 
   function debounce(action, delay) {
     let timer = null;
-    return function () {
+    return () => {
       clearTimeout(timer);
       timer = setTimeout(action, delay);
     };
@@ -29,7 +29,7 @@
       body: body,
       credentials: "same-origin",
       headers: { "X-CSRFToken": csrfToken },
-    }).then(function (response) {
+    }).then((response) => {
       if (!response.ok) throw new Error(String(response.status));
       return response;
     });
@@ -47,19 +47,17 @@
     const body = new FormData();
     body.append("language", active);
     body.append("issue_id", form.dataset.issueId || "");
-    ["subject", "preheader", "body"].forEach(function (name) {
-      body.append(name, field(active, name).value);
-    });
+    ["subject", "preheader", "body"].forEach((name) => body.append(name, field(active, name).value));
     status.textContent = status.dataset.updating;
     post(form.dataset.previewUrl, body)
-      .then(function (response) { return response.json(); })
-      .then(function (result) {
+      .then((response) => response.json())
+      .then((result) => {
         if (sequence !== previewSequence) return;
-        frames.forEach(function (frame) { frame.srcdoc = result.html; });
+        frames.forEach((frame) => { frame.srcdoc = result.html; });
         textPart.textContent = result.text;
         status.textContent = result.empty ? status.dataset.empty : "";
       })
-      .catch(function () {
+      .catch(() => {
         if (sequence === previewSequence) status.textContent = status.dataset.failed;
       });
   }
@@ -69,12 +67,12 @@
   function refreshAudience() {
     const sequence = ++audienceSequence;
     post(form.dataset.audienceUrl, new FormData(form))
-      .then(function (response) { return response.text(); })
-      .then(function (html) {
+      .then((response) => response.text())
+      .then((html) => {
         // Server-rendered and escaped by Jinja: a fragment of our own page.
         if (sequence === audienceSequence) counts.innerHTML = html;
       })
-      .catch(function () { /* the last counts stay; saving recomputes them */ });
+      .catch(() => { /* the last counts stay; saving recomputes them */ });
   }
 
   const previewSoon = debounce(refreshPreview, 400);
@@ -82,19 +80,19 @@
 
   function selectLanguage(language, focus) {
     active = language;
-    tabs.forEach(function (tab) {
+    tabs.forEach((tab) => {
       const selected = tab.dataset.language === language;
       tab.setAttribute("aria-selected", selected ? "true" : "false");
       tab.tabIndex = selected ? 0 : -1;
       if (selected && focus) tab.focus();
     });
-    panels.forEach(function (panel) { panel.hidden = panel.dataset.language !== language; });
+    panels.forEach((panel) => { panel.hidden = panel.dataset.language !== language; });
     refreshPreview();
   }
 
-  tabs.forEach(function (tab, index) {
-    tab.addEventListener("click", function () { selectLanguage(tab.dataset.language, false); });
-    tab.addEventListener("keydown", function (event) {
+  tabs.forEach((tab, index) => {
+    tab.addEventListener("click", () => selectLanguage(tab.dataset.language, false));
+    tab.addEventListener("keydown", (event) => {
       const step = { ArrowRight: 1, ArrowLeft: -1 }[event.key];
       if (!step) return;
       event.preventDefault();
@@ -106,17 +104,17 @@
   // Phone or desktop width: both frames are kept up to date, one is shown.
   const widthTabs = Array.from(form.querySelectorAll(".preview-widths [role=tab]"));
   function showWidth(width) {
-    widthTabs.forEach(function (tab) {
+    widthTabs.forEach((tab) => {
       const selected = tab.dataset.width === width;
       tab.setAttribute("aria-selected", selected ? "true" : "false");
       document.getElementById(tab.getAttribute("aria-controls")).hidden = !selected;
     });
   }
-  widthTabs.forEach(function (tab) {
-    tab.addEventListener("click", function () { showWidth(tab.dataset.width); });
+  widthTabs.forEach((tab) => {
+    tab.addEventListener("click", () => showWidth(tab.dataset.width));
   });
 
-  form.addEventListener("input", function (event) {
+  form.addEventListener("input", (event) => {
     const panel = event.target.closest("[role=tabpanel][data-language]");
     if (panel && panel.dataset.language === active) previewSoon();
     // A language that gains or loses its text gains or loses its variant in the counts.
@@ -124,14 +122,14 @@
       audienceSoon();
     }
   });
-  form.addEventListener("change", function (event) {
+  form.addEventListener("change", (event) => {
     if (["lists", "audience_languages", "fallback", "default_language"].includes(event.target.name)) {
       audienceSoon();
     }
   });
 
   form.classList.add("js");
-  panels.forEach(function (panel) { panel.hidden = panel.dataset.language !== active; });
-  tabs.forEach(function (tab) { tab.tabIndex = tab.dataset.language === active ? 0 : -1; });
+  panels.forEach((panel) => { panel.hidden = panel.dataset.language !== active; });
+  tabs.forEach((tab) => { tab.tabIndex = tab.dataset.language === active ? 0 : -1; });
   showWidth("phone");
 })();

@@ -1,6 +1,9 @@
 // Starts Swagger UI on the API docs page with the configuration the page carries.
 (function () {
   "use strict";
-  var container = document.getElementById("swagger-ui-container");
-  window.ui = window.SwaggerUIBundle(JSON.parse(container.getAttribute("data-config")));
+
+  const container = document.querySelector("[data-swagger-config]");
+  if (!container) return;
+
+  window.ui = window.SwaggerUIBundle(JSON.parse(container.dataset.swaggerConfig));
 })();
