@@ -11,7 +11,7 @@ from factories import PASSWORD, make_lists, make_user
 from playwright.sync_api import expect
 from workers import WorkerProcess, wait_until
 
-from newsletter import campaigns
+from newsletter import campaign_progress, campaigns
 from newsletter.extensions import db
 from newsletter.models import Delivery, Issue, IssueStatus, IssueVariant, utcnow
 
@@ -234,7 +234,7 @@ def test_audience_counts_per_language_follow_the_fallback(editor_client, in_app)
     def ledger_by_state():
         issue = db.session.get(Issue, issue_id)
         campaigns.start_sending(issue)
-        report = campaigns.progress(issue_id)
+        report = campaign_progress.progress(issue_id)
         db.session.rollback()
         return report.overall
 
