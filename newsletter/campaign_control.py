@@ -26,25 +26,32 @@ def locked_issue(issue_id: int) -> Issue:
     return issue
 
 
-def _commit(issue: Issue, change) -> object:
-    """Run ``change(issue)`` and commit; a refusal rolls back and is raised again."""
+def _apply(issue: Issue, change, dispatch: bool = False):
+    """Run ``change(issue)``, commit, then queue delivery if asked; a refusal rolls back
+    and is raised again."""
     try:
         result = change(issue)
         db.session.commit()
     except campaigns.CampaignError:
         db.session.rollback()
         raise
+    if dispatch:
+        dispatch_delivery(issue.id)
     return result
+
+
+def _change(issue_id: int, change, dispatch: bool = False) -> Issue:
+    issue = locked_issue(issue_id)
+    _apply(issue, change, dispatch)
+    return issue
 
 
 def _start(issue: Issue) -> int:
     try:
-        count = _commit(issue, campaigns.start_sending)
+        return _apply(issue, campaigns.start_sending, dispatch=True)
     except IntegrityError:  # a database without row locks let another start run first
         db.session.rollback()
         raise campaigns.refusal("start") from None
-    dispatch_delivery(issue.id)
-    return count
 
 
 def send_now(issue_id: int) -> int:
@@ -65,36 +72,24 @@ def start_due(issue_id: int) -> bool:
 
 def schedule(issue_id: int, when: datetime) -> Issue:
     """Send at ``when`` (UTC); the campaign watcher starts it then."""
-    issue = locked_issue(issue_id)
-    _commit(issue, lambda locked: campaigns.schedule(locked, when))
-    return issue
+    return _change(issue_id, lambda issue: campaigns.schedule(issue, when))
 
 
 def pause(issue_id: int) -> Issue:
     """Stop sending after the current batch."""
-    issue = locked_issue(issue_id)
-    _commit(issue, campaigns.pause)
-    return issue
+    return _change(issue_id, campaigns.pause)
 
 
 def resume(issue_id: int) -> Issue:
     """Continue a paused issue."""
-    issue = locked_issue(issue_id)
-    _commit(issue, campaigns.resume)
-    dispatch_delivery(issue.id)
-    return issue
+    return _change(issue_id, campaigns.resume, dispatch=True)
 
 
 def cancel(issue_id: int) -> Issue:
     """Stop for good; nothing more is sent after the current batch."""
-    issue = locked_issue(issue_id)
-    _commit(issue, campaigns.cancel)
-    return issue
+    return _change(issue_id, campaigns.cancel)
 
 
 def resend_failed(issue_id: int) -> int:
     """Queue the failed deliveries again (only those); returns how many."""
-    issue = locked_issue(issue_id)
-    count = _commit(issue, campaigns.resend_failed)
-    dispatch_delivery(issue.id)
-    return count
+    return _apply(locked_issue(issue_id), campaigns.resend_failed, dispatch=True)
