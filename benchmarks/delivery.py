@@ -36,7 +36,7 @@ from newsletter.config import from_environment
 from newsletter.delivery import prepared_variant
 from newsletter.extensions import db
 from newsletter.links import external_url
-from newsletter.mail.campaign import Recipient, personalize
+from newsletter.mail.issue_mail import Recipient, personalize
 from newsletter.mail.signing import sign
 from newsletter.models import Issue
 from newsletter.tasks import dispatch_delivery

@@ -1,9 +1,10 @@
-"""Issues (campaigns): variants per language, audience, states, the ledger and progress.
+"""Issues (campaigns): variants per language, audience, states and the ledger.
 
-Functions change the session; the caller commits. Sending itself is in ``delivery.py``.
+Functions change the session; the caller commits. ``campaign_control`` runs the state
+changes (lock, change, commit, queue delivery), ``campaign_progress`` reads the ledger,
+and sending itself is in ``delivery.py``.
 """
 
-from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -28,16 +29,18 @@ from .models import (
     utcnow,
 )
 
-S = IssueStatus
+EDITABLE = {IssueStatus.DRAFT, IssueStatus.SCHEDULED}
+"""Before sending starts, an issue's texts and audience may still change."""
+
 # action: (the states it may start from, the state it leads to)
 TRANSITIONS: dict[str, tuple[set[IssueStatus], IssueStatus]] = {
-    "schedule": ({S.DRAFT, S.SCHEDULED}, S.SCHEDULED),
-    "start": ({S.DRAFT, S.SCHEDULED}, S.SENDING),
-    "pause": ({S.SENDING}, S.PAUSED),
-    "resume": ({S.PAUSED}, S.SENDING),
-    "finish": ({S.SENDING}, S.SENT),
-    "cancel": ({S.DRAFT, S.SCHEDULED, S.SENDING, S.PAUSED}, S.CANCELLED),
-    "resend": ({S.SENT, S.SENDING, S.PAUSED}, S.SENDING),
+    "schedule": (EDITABLE, IssueStatus.SCHEDULED),
+    "start": (EDITABLE, IssueStatus.SENDING),
+    "pause": ({IssueStatus.SENDING}, IssueStatus.PAUSED),
+    "resume": ({IssueStatus.PAUSED}, IssueStatus.SENDING),
+    "finish": ({IssueStatus.SENDING}, IssueStatus.SENT),
+    "cancel": (EDITABLE | {IssueStatus.SENDING, IssueStatus.PAUSED}, IssueStatus.CANCELLED),
+    "resend": ({IssueStatus.SENT, IssueStatus.SENDING, IssueStatus.PAUSED}, IssueStatus.SENDING),
 }
 
 
@@ -54,14 +57,26 @@ REFUSALS = {
 
 
 class CampaignError(ValueError):
-    """The issue can't do what was asked; the message says why, in the caller's language."""
+    """The issue can't do what was asked; the message says why, in the caller's language.
+
+    ``code`` names the kind of refusal for machines (the API's error codes).
+    """
+
+    def __init__(self, message: str, code: str = "campaign_refused"):
+        super().__init__(message)
+        self.code = code
+
+
+def refusal(action: str) -> CampaignError:
+    """The error for an action the issue's state does not allow."""
+    return CampaignError(str(REFUSALS[action]), "invalid_state")
 
 
 def transition(issue: Issue, action: str) -> None:
     """The one place an issue changes state."""
     allowed, new = TRANSITIONS[action]
     if issue.status not in allowed:
-        raise CampaignError(str(REFUSALS[action]))
+        raise refusal(action)
     issue.status = new
 
 
@@ -80,14 +95,16 @@ def create_issue(
     return issue
 
 
-def _check_editable(issue: Issue) -> None:
-    # Once sending starts, every subscriber must get the same issue.
-    if issue.status not in (None, S.DRAFT, S.SCHEDULED):
-        raise CampaignError(_("This issue can no longer be changed: sending has started."))
+def check_editable(issue: Issue) -> None:
+    """Refuse changes once sending started: every subscriber must get the same issue."""
+    if issue.status is not None and issue.status not in EDITABLE:
+        raise CampaignError(
+            _("This issue can no longer be changed: sending has started."), "issue_not_editable"
+        )
 
 
 def set_audience(issue: Issue, list_ids: set[int], languages: list[str] | None = None) -> None:
-    _check_editable(issue)
+    check_editable(issue)
     known = set(
         db.session.execute(select(MailingList.id).where(MailingList.id.in_(list_ids))).scalars()
     )
@@ -104,7 +121,7 @@ def set_variant(
     issue: Issue, language: str, subject: str, body: str, preheader: str = ""
 ) -> IssueVariant:
     """Write or replace the issue's text in one language."""
-    _check_editable(issue)
+    check_editable(issue)
     if language not in current_app.config["LANGUAGES"]:
         raise CampaignError(_("Unknown language %(code)s.", code=repr(language)))
     subject = " ".join(subject.split())
@@ -120,15 +137,20 @@ def set_variant(
     return variant
 
 
-def _check_ready(issue: Issue) -> None:
+def _check_ready(issue: Issue, action: str) -> None:
+    """Refuse ``action`` if the state does not allow it, then if the issue is incomplete."""
+    if issue.status not in TRANSITIONS[action][0]:
+        raise refusal(action)
     if issue.variant(issue.default_language) is None:
-        raise CampaignError(_("The issue has no variant in its default language."))
+        raise CampaignError(
+            _("The issue has no variant in its default language."), "issue_not_ready"
+        )
     if not issue.audience:
-        raise CampaignError(_("The issue has no audience."))
+        raise CampaignError(_("The issue has no audience."), "issue_not_ready")
 
 
 def schedule(issue: Issue, when: datetime) -> None:
-    _check_ready(issue)
+    _check_ready(issue, "schedule")
     transition(issue, "schedule")
     issue.scheduled_at = when
 
@@ -140,7 +162,7 @@ def start_sending(issue: Issue) -> int:
     gets one row, in their language if the issue has it, else per the fallback rule. The
     Message-ID, signed per subscriber (which SQL can't do portably), is the worker's job.
     """
-    _check_ready(issue)
+    _check_ready(issue, "start")
     transition(issue, "start")
     issue.started_at = utcnow()
     db.session.flush()
@@ -233,7 +255,7 @@ def claimable(issue_id: int, now):
 def finish_if_done(issue_id: int) -> bool:
     """Mark a sending issue sent once no delivery is queued or in flight."""
     issue = db.session.get(Issue, issue_id, with_for_update=True)
-    if issue is None or issue.status != S.SENDING:
+    if issue is None or issue.status != IssueStatus.SENDING:
         return False
     open_rows = db.session.execute(
         select(func.count())
@@ -250,70 +272,13 @@ def finish_if_done(issue_id: int) -> bool:
     return True
 
 
-@dataclass
-class LanguageProgress:
-    queued: int = 0
-    sending: int = 0
-    sent: int = 0
-    failed: int = 0
-    skipped: int = 0
-    recent: int = 0
-
-    @property
-    def remaining(self) -> int:
-        return self.queued + self.sending
-
-    @property
-    def total(self) -> int:
-        return self.remaining + self.sent + self.failed + self.skipped
-
-
-@dataclass
-class Progress:
-    window: int
-    languages: dict[str, LanguageProgress] = field(default_factory=dict)
-
-    @property
-    def overall(self) -> LanguageProgress:
-        total = LanguageProgress()
-        for part in self.languages.values():
-            for name in ("queued", "sending", "sent", "failed", "skipped", "recent"):
-                setattr(total, name, getattr(total, name) + getattr(part, name))
-        return total
-
-    @property
-    def rate(self) -> float:
-        """Messages per second over the last ``window`` seconds."""
-        return self.overall.recent / self.window
-
-
-def progress(issue_id: int, window: int = 10) -> Progress:
-    """Sent, failed, skipped, remaining and current rate per language, in one query."""
-    since = utcnow() - timedelta(seconds=window)
-    rows = db.session.execute(
-        select(
-            Delivery.language,
-            Delivery.state,
-            func.count(),
-            func.sum(case((Delivery.sent_at >= since, 1), else_=0)),
-        )
-        .where(Delivery.issue_id == issue_id)
-        .group_by(Delivery.language, Delivery.state)
-    )
-    result = Progress(window=window, languages=defaultdict(LanguageProgress))
-    for language, state, count, recent in rows:
-        part = result.languages[language or "-"]
-        setattr(part, DeliveryState(state).value, count)
-        part.recent += recent or 0
-    result.languages = dict(result.languages)
-    return result
-
-
 def due_scheduled_issues() -> list[int]:
     """Scheduled issues whose time has come."""
     return list(
         db.session.execute(
-            select(Issue.id).where(Issue.status == S.SCHEDULED, Issue.scheduled_at <= utcnow())
+            select(Issue.id).where(
+                Issue.status == IssueStatus.SCHEDULED, Issue.scheduled_at <= utcnow()
+            )
         ).scalars()
     )
 
@@ -332,7 +297,7 @@ def stalled_issues(grace_seconds: int) -> list[int]:
     return list(
         db.session.execute(
             select(Issue.id).where(
-                Issue.status == S.SENDING,
+                Issue.status == IssueStatus.SENDING,
                 exists().where(claimable(Issue.id, now)),
                 ~recent,
             )
@@ -357,7 +322,7 @@ def archive(language: str, limit: int = 50) -> list[ArchiveEntry]:
     """
     issues = db.session.execute(
         select(Issue)
-        .where(Issue.status == S.SENT)
+        .where(Issue.status == IssueStatus.SENT)
         .order_by(Issue.finished_at.desc(), Issue.id.desc())
         .limit(limit)
     ).scalars()
@@ -411,6 +376,17 @@ def reader_languages(list_ids: set[int], languages: list[str] | None) -> dict[st
     if languages:
         query = query.where(Subscriber.language.in_(languages))
     return {language: count for language, count in db.session.execute(query)}
+
+
+def issue_audience_counts(issue: Issue) -> AudienceCounts:
+    """Readers per variant of a saved issue, as ``start_sending`` would assign them now."""
+    return audience_counts(
+        issue.list_ids,
+        issue.audience_languages,
+        {v.language for v in issue.variants},
+        issue.default_language,
+        issue.fallback,
+    )
 
 
 def audience_counts(

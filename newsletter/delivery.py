@@ -22,7 +22,7 @@ from .campaigns import CampaignError, claimable, finish_if_done
 from .extensions import db
 from .links import external_url
 from .mail import identifiers
-from .mail.campaign import PreparedVariant, Recipient, personalize, prepare_variant
+from .mail.issue_mail import PreparedVariant, Recipient, personalize, prepare_variant
 from .mail.message import sender_domain
 from .mail.transport import current_transport, reply_code, reply_text
 from .models import (
@@ -340,7 +340,7 @@ def send_test(issue: Issue, language: str, address: str) -> None:
         raise CampaignError(_("The issue has no text in this language."))
     email = ascii_address(normalize_email(address))
     prepared = prepared_variant(issue, language)
-    message_id = make_msgid(domain=prepared.sender.rpartition("@")[2] or "localhost")
+    message_id = make_msgid(domain=sender_domain(prepared.sender))
     data = personalize(
         prepared, Recipient(email, None, "test", message_id), _links(language, "test")
     )

@@ -15,7 +15,7 @@ from .links import external_url, subscriber_links
 from .mail.message import build_message
 from .mail.render import render_email
 from .mail.transport import reply_code, send_message
-from .models import ConfirmationRequest, Issue, IssueStatus, MailingList
+from .models import ConfirmationRequest, MailingList
 from .subscriptions import ascii_address, confirmation_token, may_confirm
 
 
@@ -128,13 +128,18 @@ def deliver_issue(self, issue_id: int) -> None:
 
 @shared_task
 def watch_campaigns() -> None:
-    """Periodic: start scheduled issues that are due; resume issues whose workers died."""
+    """Periodic: start scheduled issues that are due; resume issues whose workers died.
+
+    An issue that can't start (its default text was removed, say) stays scheduled, and
+    the others still start.
+    """
+    from .campaign_control import start_due  # it queues the delivery tasks of this module
+
     for issue_id in campaigns.due_scheduled_issues():
-        issue = db.session.get(Issue, issue_id, with_for_update=True)
-        if issue.status == IssueStatus.SCHEDULED:
-            campaigns.start_sending(issue)
-            db.session.commit()
-            dispatch_delivery(issue_id)
+        try:
+            start_due(issue_id)
+        except campaigns.CampaignError as error:
+            current_app.logger.warning("Scheduled issue %s did not start: %s", issue_id, error)
     for issue_id in campaigns.stalled_issues(current_app.config["DELIVERY_LEASE_SECONDS"]):
         dispatch_delivery(issue_id)
 

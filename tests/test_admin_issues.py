@@ -5,13 +5,14 @@ from datetime import timedelta
 from html import unescape
 
 import pytest
-from campaign_helpers import BODIES, make_audience, send_all
+from campaign_helpers import BODIES, make_audience, send_all, start
 from conftest import csrf_token
 from factories import PASSWORD, make_lists, make_user
 from playwright.sync_api import expect
+from sqlalchemy import event
 from workers import WorkerProcess, wait_until
 
-from newsletter import campaigns
+from newsletter import campaign_progress, campaigns
 from newsletter.extensions import db
 from newsletter.models import Delivery, Issue, IssueStatus, IssueVariant, utcnow
 
@@ -234,12 +235,57 @@ def test_audience_counts_per_language_follow_the_fallback(editor_client, in_app)
     def ledger_by_state():
         issue = db.session.get(Issue, issue_id)
         campaigns.start_sending(issue)
-        report = campaigns.progress(issue_id)
+        report = campaign_progress.progress(issue_id)
         db.session.rollback()
         return report.overall
 
     overall = in_app(ledger_by_state)
     assert overall.queued == 5 and overall.skipped == 5
+
+
+def test_dashboard_shows_recent_campaigns_with_a_fixed_number_of_queries(
+    app, editor_client, in_app, smtp
+):
+    readers = in_app(make_audience, per_language=1)
+    newsletter = [readers["lists"]["newsletter"]]
+    first = create_issue(editor_client, newsletter, name="First")
+    in_app(start, first)
+    in_app(send_all, first)
+
+    def dashboard() -> tuple[dict[str, list[str]], int, str]:
+        """The recent campaigns table by issue name, and the SQL statements it took."""
+        with app.app_context():
+            engine = db.engine
+        statements = []
+
+        def count(*_args) -> None:
+            statements.append(1)
+
+        event.listen(engine, "before_cursor_execute", count)
+        try:
+            html = page(editor_client, "/admin/")
+        finally:
+            event.remove(engine, "before_cursor_execute", count)
+        section = re.search(r'id="recent-campaigns".*?</section>', html, re.S)[0]
+        rows = {}
+        for row in re.findall(r"<tr>(.*?)</tr>", section, re.S):
+            cells = re.findall(r"<td[^>]*>(.*?)</td>", row, re.S)
+            texts = [unescape(re.sub(r"<[^>]+>", "", cell)).strip() for cell in cells]
+            if texts:
+                rows[texts[0]] = texts[1:]
+        return rows, len(statements), html
+
+    rows, one_issue, html = dashboard()
+    assert rows == {"First": ["Sent", "5", "0", "1", "0"]}
+    assert "Pending" in html, "subscriber states in the words of the subscriber list"
+
+    for name in ("Second", "Third", "Fourth"):
+        in_app(start, create_issue(editor_client, newsletter, name=name))
+    rows, four_issues, _html = dashboard()
+    assert rows["First"] == ["Sent", "5", "0", "1", "0"]
+    assert rows["Fourth"] == ["Sending", "0", "0", "0", "6"]
+    assert len(rows) == 4
+    assert four_issues == one_issue, "one query for all recent campaigns, not one per issue"
 
 
 def test_test_send_arrives_and_a_bad_address_is_explained(editor_client, in_app, lists, smtp):

@@ -1,12 +1,14 @@
 """The token API under /api/v1/: auth, every endpoint, validation, pagination, JSON errors."""
 
 import re
+import threading
 import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from campaign_helpers import make_audience, make_issue
-from conftest import tasks_done
+from celery.signals import before_task_publish
+from conftest import csrf_token, tasks_done
 from factories import make_lists, make_subscriber, row_counts, subscriber_state
 
 from newsletter import delivery
@@ -724,3 +726,79 @@ def test_the_api_cannot_confirm_a_public_signup_for_its_owner(client, in_app, ap
     left = api.patch(f"/subscribers/{pending.id}", json={"status": "unsubscribed"})
     assert left.status_code == 200
     assert left.get_json()["status"] == "unsubscribed"
+
+
+def test_a_send_from_the_ui_and_one_from_the_api_at_once_start_one_campaign(
+    app, in_app, admin_client, api
+):
+    """Both requests read a draft; the row lock makes the second wait for the first and
+    then refuse, so the audience is written to the ledger and queued only once."""
+    if app.database_kind != "postgresql":
+        pytest.skip("SQLite has no row locks to wait on")
+    audience = in_app(make_audience)
+    issue_id = in_app(make_issue, [audience["lists"]["newsletter"]])
+    token = csrf_token(admin_client, f"/admin/issues/{issue_id}/send")
+    with app.app_context():
+        engine = db.engine
+    dispatched = []
+
+    def count_dispatch(sender=None, body=None, **_kwargs):
+        if sender == "newsletter.tasks.deliver_issue":
+            dispatched.append(tuple(body[0]))
+
+    answers = {}
+    callers = {
+        "ui": lambda: admin_client.post(
+            f"/admin/issues/{issue_id}/send", data={"csrf_token": token}
+        ),
+        "api": lambda: api.post(f"/issues/{issue_id}/send"),
+    }
+    threads = [
+        threading.Thread(target=lambda name=name: answers.update({name: callers[name]()}))
+        for name in callers
+    ]
+    before_task_publish.connect(count_dispatch, weak=False)
+    try:
+        with engine.connect() as blocker:
+            # Hold the issue's row so that both requests queue up on it.
+            blocker.execute(db.select(Issue.id).where(Issue.id == issue_id).with_for_update())
+            for thread in threads:
+                thread.start()
+            waiting = db.text(
+                "SELECT count(*) FROM pg_stat_activity"
+                " WHERE datname = current_database() AND wait_event_type = 'Lock'"
+            )
+            clear = db.text("SELECT pg_stat_clear_snapshot()")
+            deadline = time.monotonic() + 15
+            # Within a transaction, PostgreSQL shows the same activity snapshot until cleared.
+            while blocker.execute(clear).all() and blocker.execute(waiting).scalar() < 2:
+                assert time.monotonic() < deadline, f"both requests should wait: {answers}"
+                time.sleep(0.05)
+            blocker.rollback()
+        for thread in threads:
+            thread.join(30)
+    finally:
+        before_task_publish.disconnect(count_dispatch)
+
+    ui, from_api = answers["ui"], answers["api"]
+    ui_started = ui.status_code == 302 and ui.location.endswith(f"/admin/issues/{issue_id}")
+    assert ui.status_code == 302 and from_api.status_code in (202, 409)
+    assert ui_started != (from_api.status_code == 202), "exactly one of them starts it"
+    if ui_started:
+        error_of(from_api, 409, "invalid_state")
+    else:
+        assert ui.location.endswith(f"/admin/issues/{issue_id}/send")
+        refused = admin_client.get(ui.location, follow_redirects=True).get_data(as_text=True)
+        assert "Only a draft or a scheduled issue can be sent." in refused
+        assert from_api.get_json()["recipients"] == 10
+
+    def ledger_rows():
+        rows = db.session.execute(
+            db.select(Delivery.subscriber_id).where(Delivery.issue_id == issue_id)
+        )
+        return [row.subscriber_id for row in rows]
+
+    rows = in_app(ledger_rows)
+    assert len(rows) == len(set(rows)) == 10
+    assert dispatched == [(issue_id,)] * app.config["DELIVERY_TASKS"]
+    assert in_app(lambda: db.session.get(Issue, issue_id).status) == IssueStatus.SENDING

@@ -8,9 +8,9 @@ from datetime import timedelta
 import dkim
 import pytest
 from campaign_helpers import BODIES, configured, ledger, make_audience, make_issue, send_all, start
-from factories import make_subscriber, subscriber_state
+from factories import make_lists, make_subscriber, subscriber_state
 
-from newsletter import campaigns, delivery
+from newsletter import campaign_progress, campaigns, delivery, tasks
 from newsletter.campaigns import CampaignError
 from newsletter.extensions import db
 from newsletter.models import Delivery, Fallback, Issue, IssueStatus, SubscriberStatus, utcnow
@@ -53,7 +53,7 @@ def test_everyone_gets_exactly_one_mail_in_their_language(app, client, in_app, s
         assert all(len(line) <= 998 for line in item.data.split(b"\r\n"))
         assert b"\n" not in item.data.replace(b"\r\n", b"")
 
-    progress = in_app(campaigns.progress, issue_id)
+    progress = in_app(campaign_progress.progress, issue_id)
     assert progress.overall.sent == len(audience["expected"])
     assert progress.languages["en"].sent == 2 + 1
     assert in_app(lambda: db.session.get(Issue, issue_id).status) == IssueStatus.SENT
@@ -88,7 +88,7 @@ def test_fallback_skip_sends_nothing_to_languages_without_a_variant(in_app, smtp
     received = by_recipient(smtp.settle())
     assert "it0@example.org" not in received
     assert set(received) == {e for e, lang in audience["expected"].items() if lang != "it"}
-    progress = in_app(campaigns.progress, issue_id)
+    progress = in_app(campaign_progress.progress, issue_id)
     assert progress.languages["-"].skipped == 1, "counted as skipped, with no variant"
 
 
@@ -129,7 +129,7 @@ def test_unsubscribing_mid_campaign_stops_the_mail(in_app, smtp, app):
     in_app(leave)
     in_app(send_all, issue_id)
     assert "de0@example.org" not in by_recipient(smtp.settle())
-    assert in_app(campaigns.progress, issue_id).languages["de"].skipped == 1
+    assert in_app(campaign_progress.progress, issue_id).languages["de"].skipped == 1
 
 
 def test_temporary_refusals_are_retried_until_delivered(app, in_app, smtp):
@@ -159,7 +159,7 @@ def test_permanent_refusal_fails_with_the_reason_and_is_not_retried(app, in_app,
     [row] = [r for r in in_app(ledger, issue_id) if r[0] == state.id]
     assert row[1:3] == ("failed", 1)
     assert row[4] == 550 and "No such user" in row[5]
-    progress = in_app(campaigns.progress, issue_id)
+    progress = in_app(campaign_progress.progress, issue_id)
     assert progress.languages["fr"].failed == 1
     assert in_app(lambda: db.session.get(Issue, issue_id).status) == IssueStatus.SENT
 
@@ -220,7 +220,7 @@ def test_cancel_sends_nothing_more(app, in_app, smtp):
         in_app(lambda: (campaigns.cancel(db.session.get(Issue, issue_id)), db.session.commit()))
         assert in_app(delivery.deliver_batch, issue_id).stop
     assert len(smtp.settle()) == 4
-    progress = in_app(campaigns.progress, issue_id)
+    progress = in_app(campaign_progress.progress, issue_id)
     assert progress.overall.sent == 4
     assert progress.overall.remaining == len(audience["expected"]) + 1 - 4, "left unsent"
 
@@ -300,10 +300,10 @@ def test_progress_counts_each_state_in_one_query(in_app, smtp):
     in_app(make_subscriber, "late@example.org", "es", list_ids=(audience["lists"]["newsletter"],))
     issue_id = in_app(make_issue, [audience["lists"]["newsletter"]], fallback=Fallback.SKIP)
     in_app(start, issue_id)
-    before = in_app(campaigns.progress, issue_id)
+    before = in_app(campaign_progress.progress, issue_id)
     assert before.languages["es"].queued == 2 and before.overall.remaining == 6
     in_app(send_all, issue_id)
-    after = in_app(campaigns.progress, issue_id)
+    after = in_app(campaign_progress.progress, issue_id)
     assert after.languages["es"].sent == 2 and after.overall.remaining == 0
     assert after.rate > 0
 
@@ -364,6 +364,41 @@ def test_the_watcher_tells_a_stalled_issue_from_a_slow_one(app, in_app):
 
     in_app(age_ledger)
     assert in_app(campaigns.stalled_issues, 60) == [issue_id]
+
+
+def test_the_watcher_starts_due_issues_and_leaves_one_that_cannot_start(app, in_app):
+    """A scheduled issue whose default text was removed stays scheduled; it does not stop
+    the watcher from starting the due issues after it."""
+    lists = in_app(make_lists)
+    broken_id = in_app(make_issue, [lists["newsletter"]], ("en", "es"))
+    ready_id = in_app(make_issue, [lists["newsletter"]], ("en",))
+    later_id = in_app(make_issue, [lists["newsletter"]], ("en",))
+    in_app(make_subscriber, "reader@example.org", "en", list_ids=(lists["newsletter"],))
+
+    def schedule_all():
+        for issue_id, when in (
+            (broken_id, utcnow() - timedelta(minutes=2)),
+            (ready_id, utcnow() - timedelta(minutes=1)),
+            (later_id, utcnow() + timedelta(hours=1)),
+        ):
+            campaigns.schedule(db.session.get(Issue, issue_id), when)
+        broken = db.session.get(Issue, broken_id)
+        broken.variants.remove(broken.variant("en"))
+        db.session.commit()
+
+    in_app(schedule_all)
+    in_app(tasks.watch_campaigns)
+
+    def states():
+        return {i: db.session.get(Issue, i).status for i in (broken_id, ready_id, later_id)}
+
+    assert in_app(states) == {
+        broken_id: IssueStatus.SCHEDULED,
+        ready_id: IssueStatus.SENDING,
+        later_id: IssueStatus.SCHEDULED,
+    }
+    assert [row[1] for row in in_app(ledger, ready_id)] == ["queued"]
+    assert in_app(ledger, broken_id) == []
 
 
 def test_long_non_ascii_subject_is_encoded_and_folded_with_crlf(in_app, smtp):

@@ -11,7 +11,7 @@ from factories import make_lists, make_subscriber
 from smtp import free_port
 from workers import WorkerProcess, wait_until
 
-from newsletter import campaigns
+from newsletter import campaign_progress
 from newsletter.extensions import db
 from newsletter.mail import identifiers
 from newsletter.mail.message import sender_domain
@@ -222,9 +222,9 @@ def test_campaign_progress_is_seen_from_outside_while_it_runs(app, in_app, smtp,
     workers(app, "slow", SEND_RATE_PER_SECOND=20, DELIVERY_BATCH_SIZE=5)
     in_app(dispatch_delivery, issue_id)
     wait_until(lambda: len(smtp.received) >= 10, 30, "the first messages")
-    midway = in_app(campaigns.progress, issue_id)
+    midway = in_app(campaign_progress.progress, issue_id)
     assert 0 < midway.overall.sent < len(emails)
     assert midway.overall.remaining > 0
     wait_until(lambda: in_app(issue_status, issue_id) == IssueStatus.SENT, 60, "the campaign")
-    final = in_app(campaigns.progress, issue_id)
+    final = in_app(campaign_progress.progress, issue_id)
     assert final.overall.sent == len(emails) and final.overall.remaining == 0

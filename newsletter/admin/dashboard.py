@@ -4,7 +4,8 @@ from datetime import timedelta
 
 from flask import render_template
 
-from .. import bounces, campaigns, statistics
+from .. import bounces, statistics
+from ..campaign_progress import LanguageProgress, progress_summaries
 from ..models import Subscriber, utcnow
 from . import bp
 
@@ -12,11 +13,12 @@ from . import bp
 @bp.get("/")
 def dashboard():
     recent = statistics.recent_campaigns()
+    summaries = progress_summaries([issue.id for issue in recent])
     return render_template(
         "admin/dashboard.html",
         by_status=statistics.subscribers_by(Subscriber.status),
         by_language=statistics.subscribers_by(Subscriber.language),
         weeks=statistics.weekly_confirmations(),
-        recent=[(issue, campaigns.progress(issue.id).overall) for issue in recent],
+        recent=[(issue, summaries.get(issue.id, LanguageProgress())) for issue in recent],
         unattributed=bounces.unattributed_since(utcnow() - timedelta(days=30)),
     )

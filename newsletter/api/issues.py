@@ -10,13 +10,11 @@ from datetime import UTC
 
 from flask import current_app
 from flask_babel import gettext as _
-from sqlalchemy.exc import IntegrityError
 
-from .. import campaigns, delivery
+from .. import campaign_control, campaign_progress, campaigns, delivery
 from ..extensions import db
 from ..mail.message import decoded_header
 from ..models import Delivery, DeliveryState, Fallback, Issue, IssueStatus, utcnow
-from ..tasks import dispatch_delivery
 from .auth import token_blueprint
 from .errors import ApiError, invalid
 from .pages import cursor_page, get_or_404
@@ -45,32 +43,13 @@ ID = "<int(max=2147483647):issue_id>"
 LANGUAGE = "<string(minlength=2,maxlength=8):language>"
 
 
-def check_transition(issue: Issue, action: str) -> None:
-    allowed, _new = campaigns.TRANSITIONS[action]
-    if issue.status not in allowed:
-        raise ApiError(409, "invalid_state", str(campaigns.REFUSALS[action]))
-
-
-def check_editable(issue: Issue) -> None:
-    if issue.status not in (IssueStatus.DRAFT, IssueStatus.SCHEDULED):
-        raise ApiError(
-            409, "issue_not_editable", _("An issue can only be changed before it is sent.")
-        )
-
-
-def check_ready(issue: Issue) -> None:
-    if issue.variant(issue.default_language) is None:
-        raise ApiError(
-            409, "issue_not_ready", _("The issue has no text in its default language yet.")
-        )
-
-
 def run_campaign(function: Callable, *args):
-    """Call a ``campaigns`` function; a refusal we did not foresee still answers 409."""
+    """Call a ``campaigns`` or ``campaign_control`` function; a refusal answers 409 with
+    the refusal's code (``invalid_state``, ``issue_not_ready``, ``issue_not_editable``)."""
     try:
         return function(*args)
     except campaigns.CampaignError as error:
-        raise ApiError(409, "campaign_refused", str(error)) from None
+        raise ApiError(409, error.code, str(error)) from None
 
 
 def check_language(language: str, field: str = "language") -> None:
@@ -140,7 +119,7 @@ def read(issue_id: int) -> Issue:
 def update(data: dict, issue_id: int) -> Issue:
     """Change name, default language, fallback or audience, before sending."""
     issue = get_or_404(Issue, issue_id)
-    check_editable(issue)
+    run_campaign(campaigns.check_editable, issue)
     if "name" in data:
         issue.name = data["name"].strip()
     if "default_language" in data:
@@ -164,7 +143,7 @@ def put_variant(data: dict, issue_id: int, language: str):
     """Write or replace the issue's subject, preheader and Markdown body in one language."""
     issue = get_or_404(Issue, issue_id)
     check_language(language)
-    check_editable(issue)
+    run_campaign(campaigns.check_editable, issue)
     variant = run_campaign(_set_variant, issue, language, data)
     db.session.commit()
     return variant
@@ -228,15 +207,8 @@ def send_test(data: dict, issue_id: int) -> Issue:
 @bp.alt_response(409, response="CONFLICT")
 def send(issue_id: int) -> dict:
     """Send now: fix the audience in the delivery ledger and queue the delivery tasks."""
-    issue = get_or_404(Issue, issue_id, for_update=True)
-    check_transition(issue, "start")
-    check_ready(issue)
-    try:
-        count = run_campaign(campaigns.start_sending, issue)
-        db.session.commit()
-    except IntegrityError:  # another request started it a moment ago
-        raise ApiError(409, "invalid_state", str(campaigns.REFUSALS["start"])) from None
-    dispatch_delivery(issue.id)
+    issue = get_or_404(Issue, issue_id)
+    count = run_campaign(campaign_control.send_now, issue.id)
     return {"issue": issue, "recipients": count}
 
 
@@ -247,23 +219,11 @@ def send(issue_id: int) -> dict:
 @bp.alt_response(409, response="CONFLICT")
 def schedule(data: dict, issue_id: int) -> Issue:
     """Send at a later time (the campaign watcher starts it then)."""
-    issue = get_or_404(Issue, issue_id, for_update=True)
+    issue = get_or_404(Issue, issue_id)
     when = data["at"].astimezone(UTC).replace(tzinfo=None)
     if when <= utcnow():
         raise invalid({"at": [_("Please choose a time in the future.")]})
-    check_transition(issue, "schedule")
-    check_ready(issue)
-    run_campaign(campaigns.schedule, issue, when)
-    db.session.commit()
-    return issue
-
-
-def _change_state(issue_id: int, action: str, function: Callable) -> Issue:
-    issue = get_or_404(Issue, issue_id, for_update=True)
-    check_transition(issue, action)
-    run_campaign(function, issue)
-    db.session.commit()
-    return issue
+    return run_campaign(campaign_control.schedule, issue.id, when)
 
 
 @bp.route(f"/{ID}/pause", methods=["POST"])
@@ -272,7 +232,7 @@ def _change_state(issue_id: int, action: str, function: Callable) -> Issue:
 @bp.alt_response(409, response="CONFLICT")
 def pause(issue_id: int) -> Issue:
     """Stop sending after the current batch."""
-    return _change_state(issue_id, "pause", campaigns.pause)
+    return run_campaign(campaign_control.pause, get_or_404(Issue, issue_id).id)
 
 
 @bp.route(f"/{ID}/resume", methods=["POST"])
@@ -281,9 +241,7 @@ def pause(issue_id: int) -> Issue:
 @bp.alt_response(409, response="CONFLICT")
 def resume(issue_id: int) -> Issue:
     """Continue a paused issue."""
-    issue = _change_state(issue_id, "resume", campaigns.resume)
-    dispatch_delivery(issue.id)
-    return issue
+    return run_campaign(campaign_control.resume, get_or_404(Issue, issue_id).id)
 
 
 @bp.route(f"/{ID}/cancel", methods=["POST"])
@@ -292,10 +250,10 @@ def resume(issue_id: int) -> Issue:
 @bp.alt_response(409, response="CONFLICT")
 def cancel(issue_id: int) -> Issue:
     """Stop for good; nothing more is sent after the current batch."""
-    return _change_state(issue_id, "cancel", campaigns.cancel)
+    return run_campaign(campaign_control.cancel, get_or_404(Issue, issue_id).id)
 
 
-def _counts(part: campaigns.LanguageProgress) -> dict:
+def _counts(part: campaign_progress.LanguageProgress) -> dict:
     names = ("queued", "sending", "sent", "failed", "skipped", "remaining", "total")
     return {name: getattr(part, name) for name in names}
 
@@ -306,7 +264,7 @@ def _counts(part: campaigns.LanguageProgress) -> dict:
 def progress(issue_id: int) -> dict:
     """Sent, failed, skipped and remaining per language, and the current rate."""
     issue = get_or_404(Issue, issue_id)
-    report = campaigns.progress(issue.id)
+    report = campaign_progress.progress(issue.id)
     return {
         "status": issue.status.value,
         "overall": _counts(report.overall),

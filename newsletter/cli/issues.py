@@ -7,10 +7,9 @@ from pathlib import Path
 import click
 from flask import Flask, current_app
 
-from .. import campaigns, delivery
+from .. import campaign_control, campaign_progress, campaigns, delivery
 from ..extensions import db
 from ..models import Fallback, Issue, MailingList
-from ..tasks import dispatch_delivery
 
 
 def read_variant(path: Path) -> tuple[str, str, str]:
@@ -41,16 +40,13 @@ def load_issue(issue_id: int) -> Issue:
     return issue
 
 
-def apply(issue_id: int, action):
-    """Run ``action(issue)`` and commit; a refusal becomes the command's error message."""
-    issue = load_issue(issue_id)
+def control(action, issue_id: int, *args):
+    """Run a ``campaign_control`` action; a refusal becomes the command's error message."""
+    load_issue(issue_id)
     try:
-        result = action(issue)
+        return action(issue_id, *args)
     except campaigns.CampaignError as error:
-        db.session.rollback()
         raise click.ClickException(str(error)) from None
-    db.session.commit()
-    return result
 
 
 def bar(done: int, total: int, width: int = 30) -> str:
@@ -59,7 +55,7 @@ def bar(done: int, total: int, width: int = 30) -> str:
 
 
 def render_progress(issue: Issue) -> str:
-    report = campaigns.progress(issue.id)
+    report = campaign_progress.progress(issue.id)
     lines = [f"Issue {issue.id} “{issue.name}”: {issue.status.value}"]
     header = f"{'':4}{'':32}{'sent':>8}{'failed':>8}{'skipped':>9}{'remaining':>11}"
     lines.append(header)
@@ -156,41 +152,38 @@ def register_issue_commands(app: Flask) -> None:
     def send(issue_id: int, when: datetime | None) -> None:
         """Send now, or schedule."""
         if when is not None:
-            apply(issue_id, lambda issue: campaigns.schedule(issue, when))
+            control(campaign_control.schedule, issue_id, when)
             click.echo(f"Issue {issue_id} is scheduled for {when:%Y-%m-%d %H:%M} UTC.")
             return
-        count = apply(issue_id, campaigns.start_sending)
-        dispatch_delivery(issue_id)
+        count = control(campaign_control.send_now, issue_id)
         click.echo(f"Issue {issue_id} is being sent to {count} subscribers.")
 
     @issues.command()
     @click.argument("issue_id", type=int)
     def pause(issue_id: int) -> None:
         """Stop sending after the current batch."""
-        apply(issue_id, campaigns.pause)
+        control(campaign_control.pause, issue_id)
         click.echo(f"Issue {issue_id} is paused.")
 
     @issues.command()
     @click.argument("issue_id", type=int)
     def resume(issue_id: int) -> None:
         """Continue a paused issue."""
-        apply(issue_id, campaigns.resume)
-        dispatch_delivery(issue_id)
+        control(campaign_control.resume, issue_id)
         click.echo(f"Issue {issue_id} is sending again.")
 
     @issues.command()
     @click.argument("issue_id", type=int)
     def cancel(issue_id: int) -> None:
         """Stop for good; nothing more is sent after the current batch."""
-        apply(issue_id, campaigns.cancel)
+        control(campaign_control.cancel, issue_id)
         click.echo(f"Issue {issue_id} is cancelled.")
 
     @issues.command("resend-failed")
     @click.argument("issue_id", type=int)
     def resend_failed(issue_id: int) -> None:
         """Queue the failed deliveries again, and only those."""
-        count = apply(issue_id, campaigns.resend_failed)
-        dispatch_delivery(issue_id)
+        count = control(campaign_control.resend_failed, issue_id)
         click.echo(f"{count} failed deliveries of issue {issue_id} are queued again.")
 
     @issues.command()

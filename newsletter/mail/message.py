@@ -73,6 +73,7 @@ class FoldedHeader(str):
 
 
 def sender_domain(mail_from: str) -> str:
+    """The domain of a From header or a bare address: our Message-IDs and List-Id use it."""
     address = parseaddr(mail_from)[1]
     return address.rpartition("@")[2] or "localhost"
 

@@ -25,7 +25,7 @@ from ..delivery import prepared_variant
 from ..extensions import csrf, db
 from ..limits import per_address, per_ip
 from ..links import external_url
-from ..mail import campaign as campaign_mail
+from ..mail import issue_mail
 from ..models import Issue, IssueStatus, MailingList, Subscriber
 from ..subscriptions import ConfirmOutcome, RequestInfo
 from ..tasks import handle_subscription
@@ -232,7 +232,7 @@ def view_issue(issue_id: int):
     if issue is None or issue.status not in (IssueStatus.SENDING, IssueStatus.SENT):
         abort(404)
     language = lang if issue.variant(lang) else issue.default_language
-    html = campaign_mail.public_copy(
+    html = issue_mail.public_copy(
         prepared_variant(issue, language), external_url("public.subscribe", lang=lang)
     )
     return Response(html, mimetype="text/html")

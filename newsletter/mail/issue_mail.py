@@ -1,4 +1,4 @@
-"""Campaign mail: each language variant rendered once, then personalized per recipient.
+"""An issue's mail: each language variant rendered once, then personalized per recipient.
 
 MJML, premailer and MIME building run once per variant (tens of milliseconds); each
 recipient then costs a few string substitutions and a quoted-printable encoding.
@@ -14,7 +14,7 @@ from flask import current_app, render_template
 from flask_babel import force_locale
 from markupsafe import Markup, escape
 
-from .message import address_text, clean_display_name, header_text
+from .message import address_text, clean_display_name, header_text, sender_domain
 from .render import mjml_to_html
 
 NAME = "__NL_NAME__"
@@ -114,7 +114,6 @@ def prepare_variant(issue, variant, view_url: str) -> PreparedVariant:
             text = render_template("email/issue.txt", **context).strip() + "\n"
             rendered[named] = (html, text)
     sender_name, sender = parseaddr(config["MAIL_FROM"])
-    domain = sender.rpartition("@")[2] or "localhost"
     return PreparedVariant(
         language=variant.language,
         subject_header=header_text(variant.subject),
@@ -126,7 +125,7 @@ def prepare_variant(issue, variant, view_url: str) -> PreparedVariant:
         },
         sender=sender,
         from_header=address_text(clean_display_name(sender_name), sender),
-        list_id=f"<issues.{domain}>",
+        list_id=f"<issues.{sender_domain(sender)}>",
         unsubscribe_mailto=config.get("UNSUBSCRIBE_MAILTO") or sender,
     )
 

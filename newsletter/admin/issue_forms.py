@@ -1,0 +1,192 @@
+"""The issue forms of the editors' UI: the composer (one subject, preheader and body per
+configured language), the test send and the schedule, and saving a composer through
+``campaigns``."""
+
+from flask import current_app, request
+from flask_babel import get_locale
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import (
+    DateTimeLocalField,
+    EmailField,
+    Form,
+    FormField,
+    RadioField,
+    SelectField,
+    StringField,
+    TextAreaField,
+)
+from wtforms.fields.choices import SelectChoice
+from wtforms.validators import DataRequired, InputRequired, Length, Optional
+
+from .. import campaigns, subscriptions
+from ..form_fields import MultiCheckboxField
+from ..i18n import language_name
+from ..models import Fallback, Issue
+
+
+class VariantForm(Form):
+    """One language's text; plain ``Form``: the composer around it carries the CSRF token."""
+
+    subject = StringField(_l("Subject"), validators=[Optional(), Length(max=200)])
+    preheader = StringField(
+        _l("Preheader"),
+        validators=[Optional(), Length(max=200)],
+        description=_l("The line mail apps show after the subject."),
+    )
+    body = TextAreaField(_l("Body (Markdown)"))
+
+    def is_empty(self) -> bool:
+        return not (self.subject.data or "").strip() and not (self.body.data or "").strip()
+
+    def is_partial(self) -> bool:
+        return not self.is_empty() and not (
+            (self.subject.data or "").strip() and (self.body.data or "").strip()
+        )
+
+
+class IssueForm(FlaskForm):
+    name = StringField(
+        _l("Name"),
+        validators=[DataRequired(), Length(max=200)],
+        description=_l("Only editors see it."),
+    )
+    default_language = SelectField(_l("Default language"))
+    fallback = RadioField(
+        _l("Readers whose language has no variant"),
+        choices=[
+            SelectChoice(Fallback.DEFAULT.value, _l("receive the default language")),
+            SelectChoice(Fallback.SKIP.value, _l("receive nothing (counted as skipped)")),
+        ],
+        default=Fallback.DEFAULT.value,
+    )
+    lists = MultiCheckboxField(
+        _l("Lists"), coerce=int, validators=[DataRequired(message=_l("Choose one or more lists."))]
+    )
+    audience_languages = MultiCheckboxField(
+        _l("Only readers of these languages"),
+        description=_l("Leave all unticked to reach readers of every language."),
+    )
+
+
+def variant_field_name(code: str) -> str:
+    return f"variant_{code}"
+
+
+def composer_form(issue: Issue | None = None) -> IssueForm:
+    """The composer for the configured languages, filled from ``issue`` on a GET."""
+    languages = current_app.config["LANGUAGES"]
+
+    class ComposerForm(IssueForm):
+        pass
+
+    for code in languages:
+        setattr(ComposerForm, variant_field_name(code), FormField(VariantForm))
+    # On a POST the browser's fields are the truth; the saved issue only fills a GET.
+    form = ComposerForm(data=issue_data(issue) if issue and request.method == "GET" else None)
+    names = [SelectChoice(code, language_name(code)) for code in languages]
+    form.default_language.choices = names
+    form.audience_languages.choices = names
+    locale = str(get_locale())
+    form.lists.choices = [
+        SelectChoice(item.id, item.name_in(locale)) for item in subscriptions.all_lists()
+    ]
+    if issue is None and request.method == "GET":
+        form.default_language.data = current_app.config["DEFAULT_LANGUAGE"]
+    return form
+
+
+def issue_data(issue: Issue) -> dict:
+    data = {
+        "name": issue.name,
+        "default_language": issue.default_language,
+        "fallback": issue.fallback.value,
+        "lists": sorted(issue.list_ids),
+        "audience_languages": issue.audience_languages or [],
+    }
+    for variant in issue.variants:
+        data[variant_field_name(variant.language)] = {
+            "subject": variant.subject,
+            "preheader": variant.preheader,
+            "body": variant.body,
+        }
+    return data
+
+
+def variant_forms(form: IssueForm) -> dict[str, VariantForm]:
+    return {
+        code: getattr(form, variant_field_name(code)).form
+        for code in current_app.config["LANGUAGES"]
+    }
+
+
+class TestSendForm(FlaskForm):
+    test_address = EmailField(_l("Send a test to"), validators=[DataRequired(), Length(max=254)])
+    test_language = SelectField(_l("Language"))
+
+
+class ScheduleForm(FlaskForm):
+    scheduled_at = DateTimeLocalField(
+        _l("Date and time (UTC)"),
+        format="%Y-%m-%dT%H:%M",
+        # Not DataRequired: it would hide "Not a valid datetime value." (year 10000) behind
+        # "This field is required.".
+        validators=[InputRequired()],
+    )
+
+
+def check_variants(form: IssueForm) -> bool:
+    """A language with a subject but no body (or the reverse) is an error, not a variant."""
+    ok = True
+    for variant in variant_forms(form).values():
+        if variant.is_partial():
+            variant.body.errors = [*variant.body.errors, _("A variant needs a subject and a body.")]
+            ok = False
+    return ok
+
+
+def save_issue(form: IssueForm, issue: Issue | None) -> Issue:
+    """Write the form through ``campaigns``; raises CampaignError once sending started."""
+    languages = form.audience_languages.data or None
+    if issue is None:
+        issue = campaigns.create_issue(
+            form.name.data.strip(),
+            form.default_language.data,
+            set(form.lists.data),
+            Fallback(form.fallback.data),
+            languages,
+        )
+    else:
+        campaigns.set_audience(issue, set(form.lists.data), languages)  # refuses first
+        issue.name = form.name.data.strip()[:200]
+        issue.default_language = form.default_language.data
+        issue.fallback = Fallback(form.fallback.data)
+    for code, variant in variant_forms(form).items():
+        save_variant(issue, code, variant)
+    return issue
+
+
+def save_variant(issue: Issue, code: str, variant: VariantForm) -> None:
+    """Empty fields mean "no variant in this language": none is created, any is removed."""
+    if variant.is_empty():
+        existing = issue.variant(code)
+        if existing is not None:
+            issue.variants.remove(existing)
+        return
+    campaigns.set_variant(
+        issue, code, variant.subject.data, variant.body.data, variant.preheader.data or ""
+    )
+
+
+def form_audience_counts(form: IssueForm) -> campaigns.AudienceCounts:
+    """Counts for the composer's unsaved choices (a language with text counts as a variant)."""
+    known = current_app.config["LANGUAGES"]
+    list_ids = {value for value in form.lists.data or [] if isinstance(value, int)}
+    languages = [code for code in form.audience_languages.data or [] if code in known]
+    variants = {code for code, variant in variant_forms(form).items() if not variant.is_empty()}
+    default = form.default_language.data
+    if default not in known:
+        default = current_app.config["DEFAULT_LANGUAGE"]
+    fallback = Fallback.SKIP if form.fallback.data == Fallback.SKIP.value else Fallback.DEFAULT
+    return campaigns.audience_counts(list_ids, languages or None, variants, default, fallback)
