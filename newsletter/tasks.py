@@ -11,6 +11,7 @@ from sqlalchemy.exc import IntegrityError
 
 from . import campaigns, delivery, subscriptions
 from .extensions import db
+from .imports import jobs, worker
 from .links import external_url, subscriber_links
 from .mail.message import build_message
 from .mail.render import render_email
@@ -146,13 +147,11 @@ def import_subscribers(self, job_id: int) -> None:
     Like ``deliver_issue``, it hands over to a fresh task after ``IMPORT_TASK_SECONDS`` so
     no task outlives the broker's visibility timeout; the job row says where to resume.
     """
-    from . import imports
-
     try:
-        more = imports.run_import(job_id, current_app.config["IMPORT_TASK_SECONDS"])
+        more = worker.run_import(job_id, current_app.config["IMPORT_TASK_SECONDS"])
     except Exception:
         current_app.logger.exception("Import %s failed", job_id)
-        imports.mark_failed(job_id)
+        jobs.mark_failed(job_id)
         return
     if more:
         self.apply_async((job_id,))

@@ -24,11 +24,13 @@ from werkzeug.exceptions import RequestEntityTooLarge
 from wtforms import BooleanField, SelectField
 from wtforms.validators import DataRequired, ValidationError
 
-from .. import imports, subscriptions
+from .. import subscriptions
 from ..extensions import db
 from ..form_fields import ActionForm, MultiCheckboxField
 from ..i18n import language_name
+from ..imports import analysis, checks, jobs
 from ..models import ImportJob, ImportStatus, utcnow
+from ..subscriptions import MAX_NAME_LENGTH
 from ..tasks import import_subscribers
 from . import bp
 from .auth import accepts_uploads
@@ -133,7 +135,7 @@ def problem_message(problem: dict) -> str:
     values = {
         "value": problem.get("value", ""),
         "first_line": problem.get("first_line", "?"),
-        "max": imports.MAX_NAME_LENGTH if code == "name_too_long" else imports.MAX_CELL_LENGTH,
+        "max": MAX_NAME_LENGTH if code == "name_too_long" else checks.MAX_CELL_LENGTH,
         "languages": ", ".join(current_app.config["LANGUAGES"]),
     }
     return str(PROBLEMS[code][1]) % values
@@ -201,7 +203,7 @@ def _display_name(filename: str | None) -> str:
 
 def create_job(form: UploadForm) -> ImportJob:
     """Store the upload under the instance folder and run the dry run on it."""
-    path = imports.new_file_path()
+    path = jobs.new_file_path()
     form.file.data.save(path)
     job = ImportJob(
         created_by_id=current_user.id,
@@ -215,7 +217,7 @@ def create_job(form: UploadForm) -> ImportJob:
     if path.stat().st_size > max_bytes():  # a body sent without a Content-Length
         path.unlink()
         raise RequestEntityTooLarge()
-    imports.analyse(job)
+    analysis.analyse(job)
     if job.status == ImportStatus.ANALYSED:
         job.report = {
             **job.report,
@@ -277,7 +279,7 @@ def import_start(job_id: int):
     if job.status != ImportStatus.ANALYSED:
         flash(_("This import was already started."), "info")
         return redirect(url_for("admin.import_job", job_id=job.id))
-    imports.start_import(job)
+    jobs.start_import(job)
     db.session.commit()
     try:
         import_subscribers.delay(job.id)
@@ -298,7 +300,7 @@ def import_discard(job_id: int):
     if job.status not in (ImportStatus.ANALYSED, ImportStatus.FAILED):
         flash(_("An import that ran is kept as a record."), "error")
         return redirect(url_for("admin.import_job", job_id=job.id))
-    imports.remove_file(job)
+    jobs.remove_file(job)
     db.session.delete(job)
     db.session.commit()
     flash(_("The file was discarded."), "ok")

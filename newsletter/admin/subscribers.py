@@ -22,7 +22,8 @@ from flask_wtf import FlaskForm
 from wtforms import SelectField, StringField
 from wtforms.validators import Length
 
-from .. import imports, subscriptions
+from .. import subscriptions
+from ..csv_export import csv_lines
 from ..extensions import db
 from ..form_fields import ActionForm, MultiCheckboxField, single_line, strip_whitespace
 from ..i18n import language_name
@@ -266,7 +267,7 @@ def export_subscribers():
     filters = SubscriberFilter.from_args(request.args)
     stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M")
     return Response(
-        stream_with_context(imports.csv_lines(export_rows(filters))),
+        stream_with_context(csv_lines(export_rows(filters))),
         content_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": f'attachment; filename="subscribers-{stamp}.csv"'},
     )

@@ -19,7 +19,7 @@ from ..models import Delivery, DeliveryState, Fallback, Issue, IssueStatus, utcn
 from ..tasks import dispatch_delivery
 from .auth import token_blueprint
 from .errors import ApiError, invalid
-from .pages import cursor_page, get_or_404
+from .pagination import cursor_page, get_or_404
 from .schemas import (
     DeliveryFilter,
     DeliveryPage,

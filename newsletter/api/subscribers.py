@@ -20,7 +20,7 @@ from ..models import (
 )
 from .auth import token_blueprint
 from .errors import ApiError, invalid
-from .pages import cursor_page, get_or_404
+from .pagination import cursor_page, get_or_404
 from .schemas import (
     BulkResult,
     BulkSubscribers,

@@ -23,10 +23,10 @@ from kombu.exceptions import OperationalError
 from .. import campaigns, organisation, subscriptions
 from ..delivery import prepared_variant
 from ..extensions import csrf, db
-from ..limits import per_address, per_ip
 from ..links import external_url
 from ..mail import campaign as campaign_mail
 from ..models import Issue, IssueStatus, MailingList, Subscriber
+from ..request_limits import per_address, per_ip
 from ..subscriptions import ConfirmOutcome, RequestInfo
 from ..tasks import handle_subscription
 from .forms import ConfirmForm, EraseForm, PreferencesForm, SubscribeForm
