@@ -26,12 +26,6 @@ from flask_migrate import upgrade
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from newsletter import create_app  # noqa: E402
-from newsletter.admin.subscribers import (  # noqa: E402
-    SubscriberFilter,
-    count_matching,
-    export_rows,
-    subscriber_page,
-)
 from newsletter.config import from_environment  # noqa: E402
 from newsletter.csv_export import csv_lines  # noqa: E402
 from newsletter.extensions import db  # noqa: E402
@@ -44,6 +38,12 @@ from newsletter.models import (  # noqa: E402
     SubscriberStatus,
     Suppression,
     email_hash,
+)
+from newsletter.subscriber_queries import (  # noqa: E402
+    SubscriberFilter,
+    count_matching,
+    export_rows,
+    subscriber_page,
 )
 
 FIRST = ["Ana", "Jürgen", "Zoë", "Amélie", "John", "María", "Léa", "=Bob"]

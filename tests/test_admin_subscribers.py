@@ -376,9 +376,9 @@ def test_export_is_streamed_filtered_and_neutralizes_formulas(editor_client, in_
 
 
 def test_export_reads_in_batches(editor_client, in_app, monkeypatch):
-    from newsletter.admin import subscribers
+    from newsletter import subscriber_queries
 
-    monkeypatch.setattr(subscribers, "EXPORT_BATCH", 7)
+    monkeypatch.setattr(subscriber_queries, "EXPORT_BATCH", 7)
     in_app(make_many, 30)
     response = editor_client.get("/admin/subscribers/export.csv")
     emails = [row["email"] for row in read_csv(response)]

@@ -6,16 +6,14 @@ form); each change is recorded as a consent with source ``api``, like the public
 
 from flask import current_app, request
 from flask_babel import gettext as _
-from sqlalchemy import func
 
-from .. import subscriptions
+from .. import subscriber_queries, subscriptions
 from ..extensions import db
 from ..models import (
     ConsentAction,
     MailingList,
     Subscriber,
     SubscriberStatus,
-    Subscription,
     utcnow,
 )
 from .auth import token_blueprint
@@ -138,22 +136,14 @@ def create_subscriber(data: dict) -> Subscriber:
 @bp.response(200, SubscriberPage)
 def list_subscribers(args: dict) -> dict:
     """Subscribers by id, filtered; follow `next_cursor` for the next page."""
-    query = db.select(Subscriber)
-    if args.get("email"):
-        query = query.where(
-            func.lower(Subscriber.email).contains(args["email"].lower(), autoescape=True)
-        )
-    if args.get("name"):
-        query = query.where(
-            func.lower(Subscriber.name).contains(args["name"].lower(), autoescape=True)
-        )
-    if args.get("status"):
-        query = query.where(Subscriber.status == SubscriberStatus(args["status"]))
-    if args.get("language"):
-        query = query.where(Subscriber.language == args["language"])
-    if args.get("list"):
-        member = db.select(Subscription.subscriber_id).where(Subscription.list_id == args["list"])
-        query = query.where(Subscriber.id.in_(member))
+    filters = subscriber_queries.SubscriberFilter(
+        email=args.get("email", ""),
+        name=args.get("name", ""),
+        status=SubscriberStatus(args["status"]) if args.get("status") else None,
+        language=args.get("language", ""),
+        list_id=args.get("list"),
+    )
+    query = filters.apply(db.select(Subscriber))
     return cursor_page(query, Subscriber.id, args["cursor"], args["limit"])
 
 
