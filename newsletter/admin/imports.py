@@ -243,17 +243,10 @@ def import_upload():
     return redirect(url_for("admin.import_job", job_id=job.id))
 
 
-def get_job(job_id: int) -> ImportJob:
-    job = db.session.get(ImportJob, job_id)
-    if job is None:
-        abort(404)
-    return job
-
-
 @bp.get("/imports/<int:job_id>")
 def import_job(job_id: int):
     """The dry-run report, the progress of a running import, or its final report."""
-    job = get_job(job_id)
+    job = db.get_or_404(ImportJob, job_id)
     counts = job.report.get("counts", {})
     return render_template(
         "admin/imports/job.html",
@@ -273,7 +266,7 @@ def import_job(job_id: int):
 @bp.post("/imports/<int:job_id>/start")
 def import_start(job_id: int):
     """The editor confirmed the dry run: a worker imports the file."""
-    job = get_job(job_id)
+    job = db.get_or_404(ImportJob, job_id)
     if not ActionForm().validate():
         abort(400)
     if job.status != ImportStatus.ANALYSED:
@@ -294,7 +287,7 @@ def import_start(job_id: int):
 @bp.post("/imports/<int:job_id>/discard")
 def import_discard(job_id: int):
     """Forget a dry run that will not be imported, and its file."""
-    job = get_job(job_id)
+    job = db.get_or_404(ImportJob, job_id)
     if not ActionForm().validate():
         abort(400)
     if job.status not in (ImportStatus.ANALYSED, ImportStatus.FAILED):
@@ -310,7 +303,7 @@ def import_discard(job_id: int):
 @bp.get("/imports/<int:job_id>/progress.json")
 def import_progress(job_id: int):
     """What the job page shows while a worker imports."""
-    job = get_job(job_id)
+    job = db.get_or_404(ImportJob, job_id)
     return jsonify(
         status=job.status.value,
         label=status_label(job.status),

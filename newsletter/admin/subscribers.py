@@ -21,7 +21,7 @@ from flask_wtf import FlaskForm
 from wtforms import SelectField, StringField
 from wtforms.validators import Length
 
-from .. import subscriptions
+from .. import subscriber_changes, subscriptions
 from ..csv_export import csv_lines
 from ..extensions import db
 from ..form_fields import ActionForm, MultiCheckboxField, single_line, strip_whitespace
@@ -161,13 +161,6 @@ class SubscriberForm(FlaskForm):
         self.lists.choices = [(item.id, item.name_in(language)) for item in lists]
 
 
-def get_subscriber(subscriber_id: int) -> Subscriber:
-    subscriber = db.session.get(Subscriber, subscriber_id)
-    if subscriber is None:
-        abort(404)
-    return subscriber
-
-
 def deliveries_of(subscriber: Subscriber) -> list:
     """The subscriber's latest deliveries with their issue's name."""
     return db.session.execute(
@@ -195,7 +188,7 @@ def _render_subscriber(subscriber: Subscriber, form: SubscriberForm, status: int
         deliveries=deliveries_of(subscriber),
         status_label=status_label,
         badges=STATUS_BADGES,
-        lists_editable=subscriber.status == SubscriberStatus.CONFIRMED,
+        lists_editable=subscriber_changes.lists_editable(subscriber),
         action_labels=action_labels(),
         delivery_labels=delivery_labels(),
     ), status
@@ -203,7 +196,7 @@ def _render_subscriber(subscriber: Subscriber, form: SubscriberForm, status: int
 
 @bp.get("/subscribers/<int:subscriber_id>")
 def subscriber(subscriber_id: int):
-    found = get_subscriber(subscriber_id)
+    found = db.get_or_404(Subscriber, subscriber_id)
     form = SubscriberForm(obj=found, lists=subscriptions.all_lists())
     form.lists.data = sorted(found.list_ids)
     return _render_subscriber(found, form)
@@ -212,19 +205,19 @@ def subscriber(subscriber_id: int):
 @bp.post("/subscribers/<int:subscriber_id>")
 def edit_subscriber(subscriber_id: int):
     """Save name, language and (for confirmed people) lists; recorded as source "admin"."""
-    found = get_subscriber(subscriber_id)
+    found = db.get_or_404(Subscriber, subscriber_id)
     form = SubscriberForm(lists=subscriptions.all_lists())
     if not form.validate():
         return _render_subscriber(found, form, 400)
-    if found.status == SubscriberStatus.CONFIRMED:
-        subscriptions.update_preferences(
-            found, form.name.data, form.language.data, set(form.lists.data or []), admin_info()
-        )
-    else:
-        # Subscribing someone to a list is the person's own decision (double opt-in).
-        found.name = form.name.data or None
-        found.language = form.language.data
-        subscriptions.record_consent(found, ConsentAction.PREFERENCES, admin_info())
+    changes = {"name": form.name.data, "language": form.language.data}
+    if form.lists.data or subscriber_changes.lists_editable(found):
+        # Only a confirmed person's page offers lists; lists sent for anyone else are refused.
+        changes["lists"] = set(form.lists.data or [])
+    try:
+        subscriber_changes.change_subscriber(found, changes, admin_info())
+    except subscriber_changes.ChangeRefused as refused:
+        flash(str(refused), "error")
+        return redirect(url_for("admin.subscriber", subscriber_id=found.id))
     db.session.commit()
     flash(_("The subscriber was saved."), "ok")
     return redirect(url_for("admin.subscriber", subscriber_id=found.id))
@@ -232,7 +225,7 @@ def edit_subscriber(subscriber_id: int):
 
 @bp.post("/subscribers/<int:subscriber_id>/unsubscribe")
 def unsubscribe_subscriber(subscriber_id: int):
-    found = get_subscriber(subscriber_id)
+    found = db.get_or_404(Subscriber, subscriber_id)
     if not ActionForm().validate():
         abort(400)
     if subscriptions.unsubscribe(found, admin_info()):
@@ -246,7 +239,7 @@ def unsubscribe_subscriber(subscriber_id: int):
 @bp.get("/subscribers/<int:subscriber_id>/data.json")
 def subscriber_data(subscriber_id: int):
     """Everything held about the subscriber (a GDPR access request), as a download."""
-    found = get_subscriber(subscriber_id)
+    found = db.get_or_404(Subscriber, subscriber_id)
     response = jsonify(subscriptions.export_data(found))
     response.headers["Content-Disposition"] = f'attachment; filename="subscriber-{found.id}.json"'
     return response
@@ -256,7 +249,7 @@ def subscriber_data(subscriber_id: int):
 @admin_required
 def erase_subscriber(subscriber_id: int):
     """Admins only, after a confirmation page: delete everything but the address's hash."""
-    found = get_subscriber(subscriber_id)
+    found = db.get_or_404(Subscriber, subscriber_id)
     form = ActionForm()
     if form.validate_on_submit():
         subscriptions.erase(found)
