@@ -11,13 +11,17 @@ FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 
 
 def neutralized(value: str) -> str:
-    """A cell no spreadsheet will run as a formula (OWASP "CSV injection")."""
-    return "'" + value if value.startswith(FORMULA_PREFIXES) else value
+    """A cell no spreadsheet will run as a formula (OWASP "CSV injection").
+
+    A value that only looks neutralized already (``'=x``) gets a quote too, so that
+    ``unneutralized`` gives every value back as it was.
+    """
+    return "'" + value if value.lstrip("'").startswith(FORMULA_PREFIXES) else value
 
 
 def unneutralized(value: str) -> str:
     """Undo ``neutralized``: a file we exported imports back as it was."""
-    if value.startswith("'") and value[1:].startswith(FORMULA_PREFIXES):
+    if value.startswith("'") and value.lstrip("'").startswith(FORMULA_PREFIXES):
         return value[1:]
     return value
 

@@ -160,13 +160,13 @@ def read_rows(path: Path, settings: Settings, header: dict | None = None) -> Ite
             header["delimiter"] = first[2]
             header["columns"] = sorted(positions, key=positions.get)
             header["ignored"] = [
-                shown(cell)
-                for position, cell in enumerate(first[1])
-                if position not in positions.values() and cell.strip()
+                shown(text)
+                for position, text in enumerate(first[1])
+                if position not in positions.values() and text.strip()
             ][:20]
         index, checker = 0, AddressChecker()
         for line, cells, _delimiter in found:
-            if not any(cell.strip() for cell in cells):
+            if not any(text.strip() for text in cells):
                 continue
             row = check_row(index, line, cells, positions, settings, checker)
             index += 1

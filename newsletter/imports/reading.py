@@ -17,7 +17,6 @@ MAX_SHOWN_VALUE = 80
 DELIMITERS = (",", ";", "\t")
 COLUMNS = ("email", "name", "language", "lists")
 ALIASES = {"e-mail": "email", "email address": "email", "mail": "email", "list": "lists"}
-CONTROL_BYTES = re.compile(rb"[\x00-\x08\x0e-\x1a\x1c-\x1f]")
 
 
 class FileRefused(Exception):
