@@ -1,4 +1,5 @@
-"""Subscribing, confirming, preferences, unsubscribing and erasure: the rules, not the pages.
+"""Subscribing, confirming (and the mail that asks for it), preferences, unsubscribing and
+erasure: the rules, not the pages.
 
 Functions here change the session but do not commit; the caller commits once the whole
 change is made, then sends whatever mail the change calls for.
