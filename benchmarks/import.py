@@ -29,7 +29,7 @@ from newsletter import create_app  # noqa: E402
 from newsletter.config import from_environment  # noqa: E402
 from newsletter.csv_export import csv_lines  # noqa: E402
 from newsletter.extensions import db  # noqa: E402
-from newsletter.imports import analysis, jobs, reading, worker  # noqa: E402
+from newsletter.imports import analysis, jobs, reading, writing  # noqa: E402
 from newsletter.models import (  # noqa: E402
     ImportJob,
     ImportStatus,
@@ -186,7 +186,7 @@ def main() -> int:
                 f"update {job.report['update']:,}, problems {job.report['counts']}")  # fmt: skip
             jobs.start_import(job)
             db.session.commit()
-            more, import_seconds = timed(worker.run_import, job_id)
+            more, import_seconds = timed(writing.run_import, job_id)
             db.session.remove()
             job = db.session.get(ImportJob, job_id)
             problems = check(job, args.rows, expected)

@@ -9,7 +9,7 @@ from sqlalchemy.exc import IntegrityError
 
 from . import campaigns, delivery, subscriptions
 from .extensions import db
-from .imports import jobs, worker
+from .imports import jobs, writing
 from .mail.transport import reply_code, send_message
 from .models import ConfirmationRequest, Issue, IssueStatus
 
@@ -114,7 +114,7 @@ def import_subscribers(self, job_id: int) -> None:
     no task outlives the broker's visibility timeout; the job row says where to resume.
     """
     try:
-        more = worker.run_import(job_id, current_app.config["IMPORT_TASK_SECONDS"])
+        more = writing.run_import(job_id, current_app.config["IMPORT_TASK_SECONDS"])
     except Exception:
         current_app.logger.exception("Import %s failed", job_id)
         jobs.mark_failed(job_id)

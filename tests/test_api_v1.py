@@ -14,6 +14,7 @@ from newsletter.accounts import create_token, revoke_token
 from newsletter.extensions import db
 from newsletter.models import (
     ApiToken,
+    ConsentAction,
     Delivery,
     Issue,
     IssueStatus,
@@ -354,6 +355,8 @@ def test_unknown_lists_and_blocked_subscribers_are_refused(client, in_app, api):
     renamed = api.patch(f"/subscribers/{bounced}", json={"name": "Gone"})
     assert renamed.status_code == 200
     assert renamed.get_json()["name"] == "Gone"
+    consent = in_app(subscriber_state, "gone@example.org").consents[-1]
+    assert (consent.action, consent.source) == (ConsentAction.PREFERENCES, "api")
 
 
 def test_only_confirmed_subscribers_are_put_on_lists(client, in_app, api):

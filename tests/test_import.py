@@ -13,7 +13,7 @@ from factories import make_lists, make_subscriber, row_counts, subscriber_state
 
 from newsletter import subscriptions
 from newsletter.extensions import db
-from newsletter.imports import checks, jobs, reading, worker
+from newsletter.imports import checks, jobs, reading, writing
 from newsletter.models import (
     ConsentAction,
     ImportJob,
@@ -217,15 +217,15 @@ def test_the_import_goes_in_chunks_and_resumes_where_it_stopped(editor_client, i
 
     in_app(start)
     # No time for more than one chunk per run: each run hands over, as the task does.
-    assert in_app(worker.run_import, job_id, 0) is True
+    assert in_app(writing.run_import, job_id, 0) is True
     assert in_app(job_state, job_id).processed_rows == 3
     assert in_app(subscriber_count) == 3
-    assert in_app(worker.run_import, job_id, 0) is True
-    assert in_app(worker.run_import, job_id, 0) is False
+    assert in_app(writing.run_import, job_id, 0) is True
+    assert in_app(writing.run_import, job_id, 0) is False
     job = in_app(job_state, job_id)
     assert (job.status, job.processed_rows, job.created_count) == (ImportStatus.DONE, 7, 7)
     assert in_app(subscriber_count) == 7
-    assert in_app(worker.run_import, job_id, 0) is False  # a redelivered task does nothing
+    assert in_app(writing.run_import, job_id, 0) is False  # a redelivered task does nothing
 
 
 def test_the_consent_box_is_required(editor_client, in_app):

@@ -7,7 +7,7 @@ language; the admin UI turns the codes into sentences.
 - ``reading``: bytes to records (encoding, delimiter, header, cells);
 - ``checks``: each record checked on its own, duplicates marked;
 - ``analysis``: the dry run, and what the database says of a chunk;
-- ``worker``: the import a Celery worker runs, a chunk per transaction;
+- ``writing``: the import a Celery worker runs, a chunk of rows per transaction;
 - ``jobs``: where uploads are kept and how a job starts, fails and ends.
 
 File format (see the README): UTF-8 (a BOM is fine), comma-, semicolon- or tab-separated
