@@ -25,15 +25,11 @@ from flask_migrate import upgrade
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from newsletter import create_app, imports  # noqa: E402
-from newsletter.admin.subscribers import (  # noqa: E402
-    SubscriberFilter,
-    count_matching,
-    export_rows,
-    subscriber_page,
-)
+from newsletter import create_app  # noqa: E402
 from newsletter.config import from_environment  # noqa: E402
+from newsletter.csv_export import csv_lines  # noqa: E402
 from newsletter.extensions import db  # noqa: E402
+from newsletter.imports import analysis, jobs, reading, writing  # noqa: E402
 from newsletter.models import (  # noqa: E402
     ImportJob,
     ImportStatus,
@@ -42,6 +38,12 @@ from newsletter.models import (  # noqa: E402
     SubscriberStatus,
     Suppression,
     email_hash,
+)
+from newsletter.subscriber_queries import (  # noqa: E402
+    SubscriberFilter,
+    count_matching,
+    export_rows,
+    subscriber_page,
 )
 
 FIRST = ["Ana", "Jürgen", "Zoë", "Amélie", "John", "María", "Léa", "=Bob"]
@@ -123,7 +125,7 @@ def analyse(path: Path, list_id: int) -> int:
     job = ImportJob(filename=path.name, path=path.name, list_ids=[list_id], language="en")
     job.report = {}
     db.session.add(job)
-    imports.analyse(job)
+    analysis.analyse(job)
     job.report = {**job.report, "consent_confirmed_by": "benchmark"}
     db.session.commit()
     return job.id
@@ -151,7 +153,7 @@ def query_timings(events_id: int) -> list[tuple[str, float]]:
 
 def export_all() -> int:
     size = 0
-    for chunk in imports.csv_lines(export_rows(SubscriberFilter())):
+    for chunk in csv_lines(export_rows(SubscriberFilter())):
         size += len(chunk)
     return size
 
@@ -171,7 +173,7 @@ def main() -> int:
         with app.app_context():
             upgrade()
             news_id, events_id = seed(args.rows)
-            path = imports.new_file_path()
+            path = jobs.new_file_path()
             expected, write_seconds = timed(write_csv, path, args.rows)
             megabytes = path.stat().st_size / 1e6
             log(f"wrote {args.rows:,} rows ({megabytes:.1f} MB) in {write_seconds:.1f} s")
@@ -182,9 +184,9 @@ def main() -> int:
             job = db.session.get(ImportJob, job_id)
             log(f"analysed in {analyse_seconds:.1f} s: new {job.report['new']:,}, "
                 f"update {job.report['update']:,}, problems {job.report['counts']}")  # fmt: skip
-            imports.start_import(job)
+            jobs.start_import(job)
             db.session.commit()
-            more, import_seconds = timed(imports.run_import, job_id)
+            more, import_seconds = timed(writing.run_import, job_id)
             db.session.remove()
             job = db.session.get(ImportJob, job_id)
             problems = check(job, args.rows, expected)
@@ -199,7 +201,7 @@ def main() -> int:
           f"{args.rows / analyse_seconds:9,.0f} rows/s")  # fmt: skip
     print(f"    baseline, csv parse only: {parse_seconds:6.1f} s  "
           f"{args.rows / parse_seconds:9,.0f} rows/s")  # fmt: skip
-    print(f"  import (worker, chunks of {imports.CHUNK_SIZE}): {import_seconds:6.1f} s  "
+    print(f"  import (worker, chunks of {reading.CHUNK_SIZE}): {import_seconds:6.1f} s  "
           f"{args.rows / import_seconds:9,.0f} rows/s")  # fmt: skip
     print(f"    baseline, bare COPY of the rows: {copy_seconds:6.1f} s  "
           f"{args.rows / copy_seconds:9,.0f} rows/s")  # fmt: skip

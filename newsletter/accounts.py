@@ -3,13 +3,13 @@
 import hashlib
 import secrets
 
-from email_validator import EmailNotValidError, validate_email
 from flask_babel import gettext as _
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from . import sessions
 from .extensions import db
 from .models import ApiToken, Role, TokenScope, User, utcnow
+from .subscriptions import InvalidEmail, normalize_email
 
 TOKEN_PREFIX = "nlt_"
 MIN_PASSWORD_LENGTH = 10
@@ -19,17 +19,13 @@ class AccountError(ValueError):
     """A request about an account that can't be honoured; the message says why."""
 
 
-def normalize_email(email: str) -> str:
-    try:
-        return validate_email(email, check_deliverability=False).normalized.lower()
-    except EmailNotValidError as error:
-        raise AccountError(_("Please enter a valid email address.")) from error
-
-
 def create_user(
     email: str, password: str, role: Role = Role.EDITOR, name: str = "", language: str = "en"
 ) -> User:
-    email = normalize_email(email)
+    try:
+        email = normalize_email(email)
+    except InvalidEmail as error:
+        raise AccountError(_("Please enter a valid email address.")) from error
     if len(password) < MIN_PASSWORD_LENGTH:
         raise AccountError(
             _("The password needs at least %(count)d characters.", count=MIN_PASSWORD_LENGTH)

@@ -36,7 +36,7 @@ from .models import (
     email_hash,
     utcnow,
 )
-from .ratelimit import SendRateLimiter
+from .send_rate import SendRateLimiter
 from .subscriptions import ascii_address, normalize_email
 
 CONNECTION_ERRORS = (smtplib.SMTPServerDisconnected, smtplib.SMTPConnectError, OSError)

@@ -1,4 +1,5 @@
-"""Subscribing, confirming, preferences, unsubscribing and erasure: the rules, not the pages.
+"""Subscribing, confirming (and the mail that asks for it), preferences, unsubscribing and
+erasure: the rules, not the pages.
 
 Functions here change the session but do not commit; the caller commits once the whole
 change is made, then sends whatever mail the change calls for.
@@ -8,14 +9,21 @@ import enum
 import secrets
 from dataclasses import dataclass
 from datetime import timedelta
+from email.message import EmailMessage
 
 import idna
 from email_validator import EmailNotValidError, validate_email
 from flask import current_app
+from flask_babel import force_locale
+from flask_babel import gettext as _
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+from kombu.exceptions import OperationalError
 
 from .extensions import db
 from .i18n import WORDING_VERSION
+from .links import external_url, subscriber_links
+from .mail.message import build_message
+from .mail.render import render_email
 from .models import (
     ConfirmationRequest,
     Consent,
@@ -197,6 +205,34 @@ def subscribe(
     return request
 
 
+def queue_subscription(
+    email: str, name: str | None, language: str, list_ids: set[int], info: RequestInfo
+) -> bool:
+    """Hand a validated subscribe request to a worker; False when the broker is unreachable.
+
+    The request never looks the address up: the lookup, the change, the consent record and
+    the mail happen in the task (``subscribe``), so how long the answer takes tells nothing
+    about the address. The answer is the same whatever happens there.
+    """
+    from .tasks import handle_subscription  # the tasks call this module: import when used
+
+    try:
+        handle_subscription.delay(
+            email=email,
+            name=name or None,
+            language=language,
+            list_ids=sorted(list_ids),
+            ip=info.ip,
+            user_agent=info.user_agent,
+            source=info.source,
+            nonce=secrets.token_hex(16),
+        )
+    except OperationalError:
+        current_app.logger.exception("Could not queue a subscription")
+        return False
+    return True
+
+
 def find_request(nonce: str) -> ConfirmationRequest | None:
     """The request recorded under ``nonce``, if a subscribe with it was handled already."""
     return db.session.execute(
@@ -223,6 +259,34 @@ def _serializer() -> URLSafeTimedSerializer:
 
 def confirmation_token(request: ConfirmationRequest) -> str:
     return _serializer().dumps({"s": request.subscriber_id, "n": request.nonce})
+
+
+def build_confirmation(request: ConfirmationRequest) -> EmailMessage:
+    """The confirmation mail for one request, in the language that request asked for."""
+    subscriber, language = request.subscriber, request.language
+    name = request.name or subscriber.name
+    lists = db.session.execute(
+        db.select(MailingList).where(MailingList.id.in_(request.list_ids)).order_by(MailingList.id)
+    ).scalars()
+    with force_locale(language):
+        confirm_url = external_url(
+            "public.confirm", lang=language, token=confirmation_token(request)
+        )
+        rendered = render_email(
+            "confirm",
+            subject=_("Please confirm your subscription"),
+            reader_name=name,
+            confirm_url=confirm_url,
+            lists=[item.name_in(language) for item in lists],
+            **subscriber_links(subscriber, language),
+        )
+    return build_message(
+        rendered,
+        mail_from=current_app.config["MAIL_FROM"],
+        to_email=ascii_address(subscriber.email),
+        to_name=name,
+        language=language,
+    )
 
 
 class ConfirmOutcome(enum.Enum):

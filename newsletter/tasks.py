@@ -5,46 +5,13 @@ import time
 
 from celery import shared_task
 from flask import current_app
-from flask_babel import force_locale
-from flask_babel import gettext as _
 from sqlalchemy.exc import IntegrityError
 
 from . import campaigns, delivery, subscriptions
 from .extensions import db
-from .links import external_url, subscriber_links
-from .mail.message import build_message
-from .mail.render import render_email
+from .imports import jobs, writing
 from .mail.transport import reply_code, send_message
-from .models import ConfirmationRequest, MailingList
-from .subscriptions import ascii_address, confirmation_token, may_confirm
-
-
-def build_confirmation(request: ConfirmationRequest):
-    """The confirmation mail for one request, in the language that request asked for."""
-    subscriber, language = request.subscriber, request.language
-    name = request.name or subscriber.name
-    lists = db.session.execute(
-        db.select(MailingList).where(MailingList.id.in_(request.list_ids)).order_by(MailingList.id)
-    ).scalars()
-    with force_locale(language):
-        confirm_url = external_url(
-            "public.confirm", lang=language, token=confirmation_token(request)
-        )
-        rendered = render_email(
-            "confirm",
-            subject=_("Please confirm your subscription"),
-            reader_name=name,
-            confirm_url=confirm_url,
-            lists=[item.name_in(language) for item in lists],
-            **subscriber_links(subscriber, language),
-        )
-    return build_message(
-        rendered,
-        mail_from=current_app.config["MAIL_FROM"],
-        to_email=ascii_address(subscriber.email),
-        to_name=name,
-        language=language,
-    )
+from .models import ConfirmationRequest
 
 
 @shared_task(bind=True, max_retries=8)
@@ -55,10 +22,10 @@ def send_confirmation(self, request_id: int) -> None:
     a permanent refusal (5xx) is logged and not retried.
     """
     request = db.session.get(ConfirmationRequest, request_id)
-    if request is None or not may_confirm(request.subscriber):
+    if request is None or not subscriptions.may_confirm(request.subscriber):
         return
     try:
-        send_message(build_confirmation(request))
+        send_message(subscriptions.build_confirmation(request))
     except (smtplib.SMTPException, OSError) as error:
         code = reply_code(error) if isinstance(error, smtplib.SMTPException) else None
         if code is not None and code >= 500:
@@ -151,13 +118,11 @@ def import_subscribers(self, job_id: int) -> None:
     Like ``deliver_issue``, it hands over to a fresh task after ``IMPORT_TASK_SECONDS`` so
     no task outlives the broker's visibility timeout; the job row says where to resume.
     """
-    from . import imports
-
     try:
-        more = imports.run_import(job_id, current_app.config["IMPORT_TASK_SECONDS"])
+        more = writing.run_import(job_id, current_app.config["IMPORT_TASK_SECONDS"])
     except Exception:
         current_app.logger.exception("Import %s failed", job_id)
-        imports.mark_failed(job_id)
+        jobs.mark_failed(job_id)
         return
     if more:
         self.apply_async((job_id,))

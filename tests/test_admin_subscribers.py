@@ -231,11 +231,40 @@ def test_editing_a_pending_subscriber_never_subscribes_them(editor_client, in_ap
     sub_id = in_app(subscriber_id, "pat@example.org")
     page = page_text(editor_client.get(f"/admin/subscribers/{sub_id}"))
     assert "Only confirmed subscribers' lists can be changed here" in page
-    edit(editor_client, sub_id, name="Pat", language="de", lists=[str(lists["events"])])
+    forged = edit(editor_client, sub_id, name="Pat", language="de", lists=[str(lists["events"])])
+    assert "only the link in their confirmation mail can confirm them" in page_text(
+        editor_client.get(forged.location)
+    )
+    state = in_app(subscriber_state, "pat@example.org")
+    assert (state.name, state.list_ids, state.consents) == (None, set(), []), "nothing changed"
+    edit(editor_client, sub_id, name="Pat", language="de")
     state = in_app(subscriber_state, "pat@example.org")
     assert (state.name, state.language, state.status) == ("Pat", "de", SubscriberStatus.PENDING)
     assert state.list_ids == set()
     assert state.consents[-1].source == "admin"
+
+
+def test_lists_are_refused_for_an_address_that_bounced_meanwhile(editor_client, in_app):
+    """The editor's page offered lists; the address bounced before the form came back."""
+    lists = in_app(make_lists)
+    in_app(make_subscriber, "gone@example.org", language="fr", list_ids=(lists["events"],))
+    sub_id = in_app(subscriber_id, "gone@example.org")
+    token = csrf_token(editor_client, f"/admin/subscribers/{sub_id}")
+
+    def bounce() -> None:
+        db.session.get(Subscriber, sub_id).status = SubscriberStatus.BOUNCED
+        db.session.commit()
+
+    in_app(bounce)
+    response = editor_client.post(
+        f"/admin/subscribers/{sub_id}?lang=de",
+        data={"csrf_token": token, "name": "", "language": "fr", "lists": [lists["newsletter"]]},
+    )
+    shown = page_text(editor_client.get(response.location))
+    assert "sie kann von hier aus nicht erneut angemeldet werden" in shown, (
+        "in the editor's language"
+    )
+    assert in_app(subscriber_state, "gone@example.org").list_ids == {lists["events"]}
 
 
 def test_unsubscribe_leaves_every_list_and_records_it(editor_client, in_app):
@@ -376,9 +405,9 @@ def test_export_is_streamed_filtered_and_neutralizes_formulas(editor_client, in_
 
 
 def test_export_reads_in_batches(editor_client, in_app, monkeypatch):
-    from newsletter.admin import subscribers
+    from newsletter import subscriber_queries
 
-    monkeypatch.setattr(subscribers, "EXPORT_BATCH", 7)
+    monkeypatch.setattr(subscriber_queries, "EXPORT_BATCH", 7)
     in_app(make_many, 30)
     response = editor_client.get("/admin/subscribers/export.csv")
     emails = [row["email"] for row in read_csv(response)]

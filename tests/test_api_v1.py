@@ -16,6 +16,7 @@ from newsletter.accounts import create_token, revoke_token
 from newsletter.extensions import db
 from newsletter.models import (
     ApiToken,
+    ConsentAction,
     Delivery,
     Issue,
     IssueStatus,
@@ -346,15 +347,45 @@ def test_delete_without_suppression_allows_a_new_import(client, in_app, api):
 
 
 def test_unknown_lists_and_blocked_subscribers_are_refused(client, in_app, api):
-    lists = in_app(make_lists)
+    in_app(make_lists)
     bounced = in_app(new_subscriber, "gone@example.org", status=SubscriberStatus.BOUNCED)
     unknown = api.post("/subscribers", json={"email": "c@example.org", "lists": [999999]})
     assert "lists" in error_of(unknown, 422, "validation_failed")["fields"]
     revived = api.patch(f"/subscribers/{bounced}", json={"status": "confirmed"})
     error_of(revived, 409, "subscriber_blocked")
     assert in_app(subscriber_state, "gone@example.org").status == SubscriberStatus.BOUNCED
-    renamed = api.patch(f"/subscribers/{bounced}", json={"lists": [lists["events"]]})
+    renamed = api.patch(f"/subscribers/{bounced}", json={"name": "Gone"})
     assert renamed.status_code == 200
+    assert renamed.get_json()["name"] == "Gone"
+    consent = in_app(subscriber_state, "gone@example.org").consents[-1]
+    assert (consent.action, consent.source) == (ConsentAction.PREFERENCES, "api")
+
+
+def test_only_confirmed_subscribers_are_put_on_lists(client, in_app, api):
+    """The rule the editors' screen follows: others choose their own lists by confirming."""
+    lists = in_app(make_lists)
+    bounced = in_app(new_subscriber, "gone@example.org", status=SubscriberStatus.BOUNCED)
+    pending = in_app(new_subscriber, "pat@example.org", status=SubscriberStatus.PENDING)
+    left = in_app(new_subscriber, "left@example.org", status=SubscriberStatus.UNSUBSCRIBED)
+    events = [lists["events"]]
+    for subscriber_id, code in (
+        (bounced, "subscriber_blocked"),
+        (pending, "confirmation_required"),
+        (left, "subscriber_unsubscribed"),
+    ):
+        refused = api.patch(f"/subscribers/{subscriber_id}", json={"name": "X", "lists": events})
+        error_of(refused, 409, code)
+    for email in ("gone@example.org", "pat@example.org", "left@example.org"):
+        state = in_app(subscriber_state, email)
+        assert (state.list_ids, state.name, state.consents) == (set(), None, [])
+
+    back = api.patch(f"/subscribers/{left}", json={"status": "confirmed", "lists": events})
+    assert (back.get_json()["status"], back.get_json()["lists"]) == ("confirmed", events)
+    bulk = api.post(
+        "/subscribers/bulk", json={"subscribers": [{"email": "gone@example.org", "lists": events}]}
+    )
+    assert bulk.get_json()["items"][0]["code"] == "subscriber_blocked"
+    assert in_app(subscriber_state, "gone@example.org").list_ids == set()
 
 
 def test_search_filter_and_cursor_pagination(client, in_app, api):

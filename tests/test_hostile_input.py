@@ -20,9 +20,9 @@ from test_api_v1 import ApiClient, error_of, make_token
 
 from newsletter import campaigns, delivery
 from newsletter.extensions import db, limiter
-from newsletter.limits import _address_key
 from newsletter.mail.issue_mail import Recipient, personalize, prepare_variant
 from newsletter.models import Issue, MailingList, Organisation
+from newsletter.request_limits import _address_key
 
 CONTROLS = "The request contains control characters, such as NUL."
 TOO_DEEP = "The JSON is nested too deeply (at most %(max)d levels)."

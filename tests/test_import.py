@@ -11,8 +11,9 @@ import pytest
 from conftest import csrf_token
 from factories import make_lists, make_subscriber, row_counts, subscriber_state
 
-from newsletter import imports
+from newsletter import subscriptions
 from newsletter.extensions import db
+from newsletter.imports import checks, jobs, reading, writing
 from newsletter.models import (
     ConsentAction,
     ImportJob,
@@ -208,23 +209,23 @@ def test_the_import_goes_in_chunks_and_resumes_where_it_stopped(editor_client, i
     lists = in_app(make_lists)
     content = "email\n" + "".join(f"reader{n}@example.org\n" for n in range(7))
     job_id = job_of(upload(editor_client, content.encode(), [lists["events"]]))
-    monkeypatch.setattr(imports, "CHUNK_SIZE", 3)
+    monkeypatch.setattr(reading, "CHUNK_SIZE", 3)
 
     def start() -> None:
-        imports.start_import(db.session.get(ImportJob, job_id))
+        jobs.start_import(db.session.get(ImportJob, job_id))
         db.session.commit()
 
     in_app(start)
     # No time for more than one chunk per run: each run hands over, as the task does.
-    assert in_app(imports.run_import, job_id, 0) is True
+    assert in_app(writing.run_import, job_id, 0) is True
     assert in_app(job_state, job_id).processed_rows == 3
     assert in_app(subscriber_count) == 3
-    assert in_app(imports.run_import, job_id, 0) is True
-    assert in_app(imports.run_import, job_id, 0) is False
+    assert in_app(writing.run_import, job_id, 0) is True
+    assert in_app(writing.run_import, job_id, 0) is False
     job = in_app(job_state, job_id)
     assert (job.status, job.processed_rows, job.created_count) == (ImportStatus.DONE, 7, 7)
     assert in_app(subscriber_count) == 7
-    assert in_app(imports.run_import, job_id, 0) is False  # a redelivered task does nothing
+    assert in_app(writing.run_import, job_id, 0) is False  # a redelivered task does nothing
 
 
 def test_the_consent_box_is_required(editor_client, in_app):
@@ -403,16 +404,16 @@ TRICKY_ADDRESSES = [
 
 def test_the_fast_address_check_agrees_with_normalize_email():
     """Each domain is checked once; the shortcut must never accept or change anything more."""
-    checker = imports.AddressChecker()
+    checker = checks.AddressChecker()
     for warm_up in ("first@example.org", "first@bücher.de", "first@localhost"):
-        with contextlib.suppress(imports.InvalidEmail):
+        with contextlib.suppress(subscriptions.InvalidEmail):
             checker(warm_up)
 
     def outcome(check, raw):
         try:
             return check(raw)
-        except imports.InvalidEmail:
+        except subscriptions.InvalidEmail:
             return "invalid"
 
     for raw in TRICKY_ADDRESSES:
-        assert outcome(checker, raw) == outcome(imports.normalize_email, raw), raw
+        assert outcome(checker, raw) == outcome(subscriptions.normalize_email, raw), raw

@@ -13,7 +13,7 @@ from newsletter.mail.message import clean_display_name
 from newsletter.mail.render import mjml_to_html
 from newsletter.mail.transport import SMTPTransport, send_message
 from newsletter.models import ConfirmationRequest, SubscriberStatus
-from newsletter.tasks import build_confirmation
+from newsletter.subscriptions import build_confirmation
 
 
 def pending_subscriber(name="Zoé <b>Dupont</b>", language="fr") -> int:

@@ -24,14 +24,17 @@ from werkzeug.exceptions import RequestEntityTooLarge
 from wtforms import BooleanField, SelectField
 from wtforms.validators import DataRequired, ValidationError
 
-from .. import imports, subscriptions
+from .. import subscriptions
 from ..extensions import db
 from ..form_fields import ActionForm, MultiCheckboxField
 from ..i18n import language_name
+from ..imports import analysis, checks, jobs
 from ..models import ImportJob, ImportStatus, utcnow
+from ..subscriptions import MAX_NAME_LENGTH
 from ..tasks import import_subscribers
 from . import bp
 from .auth import accepts_uploads
+from .presentation import import_status_label
 
 RECENT_JOBS = 20
 
@@ -104,17 +107,6 @@ PROBLEMS = {
 }
 
 
-def status_label(status: ImportStatus) -> str:
-    labels = {
-        ImportStatus.ANALYSED: _("Checked: waiting for your confirmation"),
-        ImportStatus.QUEUED: _("Waiting for a worker"),
-        ImportStatus.RUNNING: _("Importing"),
-        ImportStatus.DONE: _("Done"),
-        ImportStatus.FAILED: _("Failed"),
-    }
-    return labels[status]
-
-
 def fatal_message(job: ImportJob) -> str:
     fatal = job.report.get("fatal") or {}
     message = FATAL.get(fatal.get("code") or job.error or "internal", FATAL["internal"])
@@ -133,7 +125,7 @@ def problem_message(problem: dict) -> str:
     values = {
         "value": problem.get("value", ""),
         "first_line": problem.get("first_line", "?"),
-        "max": imports.MAX_NAME_LENGTH if code == "name_too_long" else imports.MAX_CELL_LENGTH,
+        "max": MAX_NAME_LENGTH if code == "name_too_long" else checks.MAX_CELL_LENGTH,
         "languages": ", ".join(current_app.config["LANGUAGES"]),
     }
     return str(PROBLEMS[code][1]) % values
@@ -181,7 +173,7 @@ def _upload_page(form: UploadForm, status: int = 200, error: str | None = None):
         form=form,
         error=error,
         jobs=recent_jobs(),
-        status_label=status_label,
+        status_label=import_status_label,
         max_megabytes=max_bytes() // (1024 * 1024),
     ), status
 
@@ -201,7 +193,7 @@ def _display_name(filename: str | None) -> str:
 
 def create_job(form: UploadForm) -> ImportJob:
     """Store the upload under the instance folder and run the dry run on it."""
-    path = imports.new_file_path()
+    path = jobs.new_file_path()
     form.file.data.save(path)
     job = ImportJob(
         created_by_id=current_user.id,
@@ -215,7 +207,7 @@ def create_job(form: UploadForm) -> ImportJob:
     if path.stat().st_size > max_bytes():  # a body sent without a Content-Length
         path.unlink()
         raise RequestEntityTooLarge()
-    imports.analyse(job)
+    analysis.analyse(job)
     if job.status == ImportStatus.ANALYSED:
         job.report = {
             **job.report,
@@ -241,23 +233,16 @@ def import_upload():
     return redirect(url_for("admin.import_job", job_id=job.id))
 
 
-def get_job(job_id: int) -> ImportJob:
-    job = db.session.get(ImportJob, job_id)
-    if job is None:
-        abort(404)
-    return job
-
-
 @bp.get("/imports/<int:job_id>")
 def import_job(job_id: int):
     """The dry-run report, the progress of a running import, or its final report."""
-    job = get_job(job_id)
+    job = db.get_or_404(ImportJob, job_id)
     counts = job.report.get("counts", {})
     return render_template(
         "admin/imports/job.html",
         job=job,
         form=ActionForm(),
-        status_label=status_label,
+        status_label=import_status_label,
         fatal=fatal_message(job) if job.status == ImportStatus.FAILED else None,
         counts=sorted(counts.items(), key=lambda item: list(PROBLEMS).index(item[0])),
         skipped=sum(counts.values()),
@@ -271,13 +256,13 @@ def import_job(job_id: int):
 @bp.post("/imports/<int:job_id>/start")
 def import_start(job_id: int):
     """The editor confirmed the dry run: a worker imports the file."""
-    job = get_job(job_id)
+    job = db.get_or_404(ImportJob, job_id)
     if not ActionForm().validate():
         abort(400)
     if job.status != ImportStatus.ANALYSED:
         flash(_("This import was already started."), "info")
         return redirect(url_for("admin.import_job", job_id=job.id))
-    imports.start_import(job)
+    jobs.start_import(job)
     db.session.commit()
     try:
         import_subscribers.delay(job.id)
@@ -292,13 +277,13 @@ def import_start(job_id: int):
 @bp.post("/imports/<int:job_id>/discard")
 def import_discard(job_id: int):
     """Forget a dry run that will not be imported, and its file."""
-    job = get_job(job_id)
+    job = db.get_or_404(ImportJob, job_id)
     if not ActionForm().validate():
         abort(400)
     if job.status not in (ImportStatus.ANALYSED, ImportStatus.FAILED):
         flash(_("An import that ran is kept as a record."), "error")
         return redirect(url_for("admin.import_job", job_id=job.id))
-    imports.remove_file(job)
+    jobs.remove_file(job)
     db.session.delete(job)
     db.session.commit()
     flash(_("The file was discarded."), "ok")
@@ -308,10 +293,10 @@ def import_discard(job_id: int):
 @bp.get("/imports/<int:job_id>/progress.json")
 def import_progress(job_id: int):
     """What the job page shows while a worker imports."""
-    job = get_job(job_id)
+    job = db.get_or_404(ImportJob, job_id)
     return jsonify(
         status=job.status.value,
-        label=status_label(job.status),
+        label=import_status_label(job.status),
         total=job.total_rows,
         processed=job.processed_rows,
         created=job.created_count,

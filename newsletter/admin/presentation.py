@@ -5,7 +5,14 @@ from datetime import datetime
 
 from flask_babel import lazy_gettext as _l
 
-from ..models import IssueStatus, SubscriberStatus, utcnow
+from ..models import (
+    ConsentAction,
+    DeliveryState,
+    ImportStatus,
+    IssueStatus,
+    SubscriberStatus,
+    utcnow,
+)
 from . import bp
 
 SUBSCRIBER_STATUS = {
@@ -14,6 +21,37 @@ SUBSCRIBER_STATUS = {
     SubscriberStatus.UNSUBSCRIBED: _l("Unsubscribed"),
     SubscriberStatus.BOUNCED: _l("Bounced"),
     SubscriberStatus.COMPLAINED: _l("Complained"),
+}
+
+SUBSCRIBER_BADGES = {
+    SubscriberStatus.CONFIRMED: "good",
+    SubscriberStatus.PENDING: "warn",
+    SubscriberStatus.UNSUBSCRIBED: "",
+    SubscriberStatus.BOUNCED: "bad",
+    SubscriberStatus.COMPLAINED: "bad",
+}
+
+CONSENT_ACTIONS = {
+    ConsentAction.SUBSCRIBE.value: _l("Subscribed"),
+    ConsentAction.CONFIRM.value: _l("Confirmed"),
+    ConsentAction.PREFERENCES.value: _l("Changed preferences"),
+    ConsentAction.UNSUBSCRIBE.value: _l("Unsubscribed"),
+}
+
+DELIVERY_STATES = {
+    DeliveryState.QUEUED.value: _l("Queued"),
+    DeliveryState.SENDING.value: _l("Sending"),
+    DeliveryState.SENT.value: _l("Sent"),
+    DeliveryState.FAILED.value: _l("Failed"),
+    DeliveryState.SKIPPED.value: _l("Skipped"),
+}
+
+IMPORT_STATUS = {
+    ImportStatus.ANALYSED: _l("Checked: waiting for your confirmation"),
+    ImportStatus.QUEUED: _l("Waiting for a worker"),
+    ImportStatus.RUNNING: _l("Importing"),
+    ImportStatus.DONE: _l("Done"),
+    ImportStatus.FAILED: _l("Failed"),
 }
 
 ISSUE_STATUS = {
@@ -31,6 +69,14 @@ ISSUE_BADGES = {
     IssueStatus.SENT: "good",
     IssueStatus.CANCELLED: "bad",
 }
+
+
+def subscriber_status_label(status: SubscriberStatus) -> str:
+    return str(SUBSCRIBER_STATUS[status])
+
+
+def import_status_label(status: ImportStatus) -> str:
+    return str(IMPORT_STATUS[status])
 
 
 @bp.app_template_global("issue_status_label")

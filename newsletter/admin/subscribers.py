@@ -1,6 +1,5 @@
 """Subscribers for editors: find, read, edit, unsubscribe, erase (admins), export as CSV."""
 
-from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from flask import (
@@ -22,175 +21,37 @@ from flask_wtf import FlaskForm
 from wtforms import SelectField, StringField
 from wtforms.validators import Length
 
-from .. import imports, subscriptions
+from .. import subscriber_changes, subscriptions
+from ..csv_export import csv_lines
 from ..extensions import db
 from ..form_fields import ActionForm, MultiCheckboxField, single_line, strip_whitespace
 from ..i18n import language_name
 from ..models import (
-    ConsentAction,
     Delivery,
-    DeliveryState,
     Issue,
     MailingList,
     Subscriber,
     SubscriberStatus,
-    Subscription,
+)
+from ..subscriber_queries import (
+    SubscriberFilter,
+    count_matching,
+    export_rows,
+    list_ids_of,
+    subscriber_page,
 )
 from ..subscriptions import MAX_NAME_LENGTH, RequestInfo
 from . import bp
 from .auth import admin_required
+from .presentation import (
+    CONSENT_ACTIONS,
+    DELIVERY_STATES,
+    SUBSCRIBER_BADGES,
+    subscriber_status_label,
+)
 
-PAGE_SIZE = 50
-COUNT_CAP = 100_000
-"""The list counts matches up to this many, so the count stays quick however many there are."""
-MAX_QUERY_LENGTH = 100
-EXPORT_BATCH = 1000
 SHOWN_DELIVERIES = 100
-STATUS_BADGES = {
-    SubscriberStatus.CONFIRMED: "good",
-    SubscriberStatus.PENDING: "warn",
-    SubscriberStatus.UNSUBSCRIBED: "",
-    SubscriberStatus.BOUNCED: "bad",
-    SubscriberStatus.COMPLAINED: "bad",
-}
-
-
-def status_label(status: SubscriberStatus) -> str:
-    labels = {
-        SubscriberStatus.PENDING: _("Pending"),
-        SubscriberStatus.CONFIRMED: _("Confirmed"),
-        SubscriberStatus.UNSUBSCRIBED: _("Unsubscribed"),
-        SubscriberStatus.BOUNCED: _("Bounced"),
-        SubscriberStatus.COMPLAINED: _("Complained"),
-    }
-    return labels[status]
-
-
-def action_labels() -> dict[str, str]:
-    return {
-        ConsentAction.SUBSCRIBE.value: _("Subscribed"),
-        ConsentAction.CONFIRM.value: _("Confirmed"),
-        ConsentAction.PREFERENCES.value: _("Changed preferences"),
-        ConsentAction.UNSUBSCRIBE.value: _("Unsubscribed"),
-    }
-
-
-def delivery_labels() -> dict[str, str]:
-    return {
-        DeliveryState.QUEUED.value: _("Queued"),
-        DeliveryState.SENDING.value: _("Sending"),
-        DeliveryState.SENT.value: _("Sent"),
-        DeliveryState.FAILED.value: _("Failed"),
-        DeliveryState.SKIPPED.value: _("Skipped"),
-    }
-
-
 # --- Finding subscribers ----------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class SubscriberFilter:
-    """The list's search and filters, read from the query string; unknown values are ignored."""
-
-    query: str = ""
-    status: SubscriberStatus | None = None
-    language: str = ""
-    list_id: int | None = None
-
-    @classmethod
-    def from_args(cls, args) -> "SubscriberFilter":
-        status = args.get("status", "")
-        list_id = args.get("list", "")
-        language = args.get("language", "")
-        return cls(
-            query=args.get("q", "").strip()[:MAX_QUERY_LENGTH],
-            status=SubscriberStatus(status) if status in set(SubscriberStatus) else None,
-            language=language if language in current_app.config["LANGUAGES"] else "",
-            list_id=int(list_id) if list_id.isdigit() and len(list_id) < 10 else None,
-        )
-
-    def as_args(self) -> dict[str, str]:
-        """The filter as query-string arguments, for links that keep it."""
-        args = {
-            "q": self.query,
-            "status": self.status.value if self.status else "",
-            "language": self.language,
-            "list": str(self.list_id) if self.list_id is not None else "",
-        }
-        return {name: value for name, value in args.items() if value}
-
-    def apply(self, statement):
-        """``statement`` narrowed to the matching subscribers."""
-        if self.query:
-            statement = statement.where(
-                Subscriber.email.contains(self.query.lower(), autoescape=True)
-                | Subscriber.name.icontains(self.query, autoescape=True)
-            )
-        if self.status:
-            statement = statement.where(Subscriber.status == self.status)
-        if self.language:
-            statement = statement.where(Subscriber.language == self.language)
-        if self.list_id is not None:
-            statement = statement.where(
-                db.select(Subscription.subscriber_id)
-                .where(
-                    Subscription.subscriber_id == Subscriber.id,
-                    Subscription.list_id == self.list_id,
-                )
-                .exists()
-            )
-        return statement
-
-
-@dataclass
-class Page:
-    subscribers: list[Subscriber]
-    newer: int | None  # id to show the previous page from (``after``)
-    older: int | None  # id to show the next page from (``before``)
-
-
-def subscriber_page(
-    filters: SubscriberFilter, before: int | None, after: int | None, size: int = PAGE_SIZE
-) -> Page:
-    """One page of matches, newest first, by keyset on the id (quick at any depth)."""
-    statement = filters.apply(db.select(Subscriber))
-    if after is not None:
-        statement = statement.where(Subscriber.id > after).order_by(Subscriber.id.asc())
-    else:
-        if before is not None:
-            statement = statement.where(Subscriber.id < before)
-        statement = statement.order_by(Subscriber.id.desc())
-    rows = list(db.session.execute(statement.limit(size + 1)).scalars())
-    more = len(rows) > size
-    rows = rows[:size]
-    if after is not None:
-        rows.reverse()
-        newer, older = (rows[0].id if more else None), (rows[-1].id if rows else None)
-    else:
-        newer = rows[0].id if rows and before is not None else None
-        older = rows[-1].id if more else None
-    return Page(subscribers=rows, newer=newer, older=older)
-
-
-def count_matching(filters: SubscriberFilter, cap: int = COUNT_CAP) -> tuple[int, bool]:
-    """How many subscribers match, counting at most ``cap`` (and whether there are more)."""
-    capped = filters.apply(db.select(Subscriber.id)).limit(cap + 1).subquery()
-    found = db.session.execute(db.select(db.func.count()).select_from(capped)).scalar_one()
-    return min(found, cap), found > cap
-
-
-def list_ids_of(subscriber_ids: list[int]) -> dict[int, list[int]]:
-    """Each subscriber's list ids, in one query."""
-    found: dict[int, list[int]] = {}
-    if subscriber_ids:
-        rows = db.session.execute(
-            db.select(Subscription.subscriber_id, Subscription.list_id)
-            .where(Subscription.subscriber_id.in_(subscriber_ids))
-            .order_by(Subscription.list_id)
-        )
-        for subscriber_id, list_id in rows:
-            found.setdefault(subscriber_id, []).append(list_id)
-    return found
 
 
 def list_names() -> dict[int, str]:
@@ -219,45 +80,12 @@ def subscribers():
         names=list_names(),
         list_ids=list_ids_of([s.id for s in page.subscribers]),
         statuses=list(SubscriberStatus),
-        status_label=status_label,
-        badges=STATUS_BADGES,
+        status_label=subscriber_status_label,
+        badges=SUBSCRIBER_BADGES,
     )
 
 
 # --- Export -----------------------------------------------------------------------------
-
-
-def export_rows(filters: SubscriberFilter, batch: int | None = None):
-    """The matching subscribers as export rows, read in keyset batches (never all at once)."""
-    batch = batch or EXPORT_BATCH
-    slugs = {item.id: item.slug for item in subscriptions.all_lists()}
-    columns = (
-        Subscriber.id,
-        Subscriber.email,
-        Subscriber.name,
-        Subscriber.language,
-        Subscriber.status,
-        Subscriber.created_at,
-    )
-    last = None
-    while True:
-        statement = filters.apply(db.select(*columns)).order_by(Subscriber.id.desc())
-        if last is not None:
-            statement = statement.where(Subscriber.id < last)
-        rows = db.session.execute(statement.limit(batch)).all()
-        if not rows:
-            return
-        lists = list_ids_of([row.id for row in rows])
-        for row in rows:
-            yield (
-                row.email,
-                row.name or "",
-                row.language,
-                row.status.value,
-                "|".join(slugs[list_id] for list_id in lists.get(row.id, [])),
-                row.created_at.isoformat(timespec="seconds") + "Z",
-            )
-        last = rows[-1].id
 
 
 @bp.get("/subscribers/export.csv")
@@ -266,7 +94,7 @@ def export_subscribers():
     filters = SubscriberFilter.from_args(request.args)
     stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M")
     return Response(
-        stream_with_context(imports.csv_lines(export_rows(filters))),
+        stream_with_context(csv_lines(export_rows(filters))),
         content_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": f'attachment; filename="subscribers-{stamp}.csv"'},
     )
@@ -298,13 +126,6 @@ class SubscriberForm(FlaskForm):
         self.lists.choices = [(item.id, item.name_in(language)) for item in lists]
 
 
-def get_subscriber(subscriber_id: int) -> Subscriber:
-    subscriber = db.session.get(Subscriber, subscriber_id)
-    if subscriber is None:
-        abort(404)
-    return subscriber
-
-
 def deliveries_of(subscriber: Subscriber) -> list:
     """The subscriber's latest deliveries with their issue's name."""
     return db.session.execute(
@@ -330,17 +151,17 @@ def _render_subscriber(subscriber: Subscriber, form: SubscriberForm, status: int
         names={item.id: item.name_in(str(get_locale())) for item in lists},
         slugs={item.id: item.slug for item in lists},
         deliveries=deliveries_of(subscriber),
-        status_label=status_label,
-        badges=STATUS_BADGES,
-        lists_editable=subscriber.status == SubscriberStatus.CONFIRMED,
-        action_labels=action_labels(),
-        delivery_labels=delivery_labels(),
+        status_label=subscriber_status_label,
+        badges=SUBSCRIBER_BADGES,
+        lists_editable=subscriber_changes.lists_editable(subscriber),
+        action_labels=CONSENT_ACTIONS,
+        delivery_labels=DELIVERY_STATES,
     ), status
 
 
 @bp.get("/subscribers/<int:subscriber_id>")
 def subscriber(subscriber_id: int):
-    found = get_subscriber(subscriber_id)
+    found = db.get_or_404(Subscriber, subscriber_id)
     form = SubscriberForm(obj=found, lists=subscriptions.all_lists())
     form.lists.data = sorted(found.list_ids)
     return _render_subscriber(found, form)
@@ -349,19 +170,19 @@ def subscriber(subscriber_id: int):
 @bp.post("/subscribers/<int:subscriber_id>")
 def edit_subscriber(subscriber_id: int):
     """Save name, language and (for confirmed people) lists; recorded as source "admin"."""
-    found = get_subscriber(subscriber_id)
+    found = db.get_or_404(Subscriber, subscriber_id)
     form = SubscriberForm(lists=subscriptions.all_lists())
     if not form.validate():
         return _render_subscriber(found, form, 400)
-    if found.status == SubscriberStatus.CONFIRMED:
-        subscriptions.update_preferences(
-            found, form.name.data, form.language.data, set(form.lists.data or []), admin_info()
-        )
-    else:
-        # Subscribing someone to a list is the person's own decision (double opt-in).
-        found.name = form.name.data or None
-        found.language = form.language.data
-        subscriptions.record_consent(found, ConsentAction.PREFERENCES, admin_info())
+    changes = {"name": form.name.data, "language": form.language.data}
+    if form.lists.data or subscriber_changes.lists_editable(found):
+        # Only a confirmed person's page offers lists; lists sent for anyone else are refused.
+        changes["lists"] = set(form.lists.data or [])
+    try:
+        subscriber_changes.change_subscriber(found, changes, admin_info())
+    except subscriber_changes.ChangeRefused as refused:
+        flash(str(refused), "error")
+        return redirect(url_for("admin.subscriber", subscriber_id=found.id))
     db.session.commit()
     flash(_("The subscriber was saved."), "ok")
     return redirect(url_for("admin.subscriber", subscriber_id=found.id))
@@ -369,7 +190,7 @@ def edit_subscriber(subscriber_id: int):
 
 @bp.post("/subscribers/<int:subscriber_id>/unsubscribe")
 def unsubscribe_subscriber(subscriber_id: int):
-    found = get_subscriber(subscriber_id)
+    found = db.get_or_404(Subscriber, subscriber_id)
     if not ActionForm().validate():
         abort(400)
     if subscriptions.unsubscribe(found, admin_info()):
@@ -383,7 +204,7 @@ def unsubscribe_subscriber(subscriber_id: int):
 @bp.get("/subscribers/<int:subscriber_id>/data.json")
 def subscriber_data(subscriber_id: int):
     """Everything held about the subscriber (a GDPR access request), as a download."""
-    found = get_subscriber(subscriber_id)
+    found = db.get_or_404(Subscriber, subscriber_id)
     response = jsonify(subscriptions.export_data(found))
     response.headers["Content-Disposition"] = f'attachment; filename="subscriber-{found.id}.json"'
     return response
@@ -393,7 +214,7 @@ def subscriber_data(subscriber_id: int):
 @admin_required
 def erase_subscriber(subscriber_id: int):
     """Admins only, after a confirmation page: delete everything but the address's hash."""
-    found = get_subscriber(subscriber_id)
+    found = db.get_or_404(Subscriber, subscriber_id)
     form = ActionForm()
     if form.validate_on_submit():
         subscriptions.erase(found)

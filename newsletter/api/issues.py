@@ -17,7 +17,7 @@ from ..mail.message import decoded_header
 from ..models import Delivery, DeliveryState, Fallback, Issue, IssueStatus, utcnow
 from .auth import token_blueprint
 from .errors import ApiError, invalid
-from .pages import cursor_page, get_or_404
+from .pagination import cursor_page, get_or_404
 from .schemas import (
     DeliveryFilter,
     DeliveryPage,

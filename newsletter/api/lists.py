@@ -7,7 +7,7 @@ from ..extensions import db
 from ..models import MailingList
 from .auth import token_blueprint
 from .errors import ApiError, invalid
-from .pages import cursor_page
+from .pagination import cursor_page
 from .schemas import ListCreate, ListPage, ListSchema, ListUpdate, PageArgs
 
 bp = token_blueprint("lists", "Mailing lists")

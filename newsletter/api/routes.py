@@ -10,9 +10,9 @@ from werkzeug.datastructures import MultiDict
 from ..bounces import UNATTRIBUTED, process_message
 from ..extensions import csrf, db
 from ..hygiene import raw_body
-from ..limits import per_address, per_ip
 from ..public.forms import SubscribeForm
 from ..public.routes import list_label, submit_subscription
+from ..request_limits import per_address, per_ip
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 

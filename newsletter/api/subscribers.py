@@ -4,23 +4,15 @@ Subscribers created here are taken as having consented elsewhere (an import, a p
 form); each change is recorded as a consent with source ``api``, like the public pages do.
 """
 
-from flask import current_app, request
+from flask import request
 from flask_babel import gettext as _
-from sqlalchemy import func
 
-from .. import subscriptions
+from .. import subscriber_changes, subscriber_queries, subscriptions
 from ..extensions import db
-from ..models import (
-    ConsentAction,
-    MailingList,
-    Subscriber,
-    SubscriberStatus,
-    Subscription,
-    utcnow,
-)
+from ..models import MailingList, Subscriber, SubscriberStatus
 from .auth import token_blueprint
-from .errors import ApiError, invalid
-from .pages import cursor_page, get_or_404
+from .errors import ApiError, handle_api_error, invalid
+from .pagination import cursor_page
 from .schemas import (
     BulkResult,
     BulkSubscribers,
@@ -34,7 +26,6 @@ from .schemas import (
 
 bp = token_blueprint("subscribers", "Subscribers")
 ID = "<int(max=2147483647):subscriber_id>"
-BLOCKED = {SubscriberStatus.BOUNCED, SubscriberStatus.COMPLAINED}
 
 
 def _api_request_info() -> subscriptions.RequestInfo:
@@ -53,84 +44,29 @@ def check_lists(list_ids: list[int], field: str = "lists") -> set[int]:
     return wanted
 
 
-def _confirm(subscriber: Subscriber) -> None:
-    subscriptions.mark_confirmed(subscriber)
-    subscriptions.record_consent(subscriber, ConsentAction.CONFIRM, _api_request_info())
-
-
-def _set_status(subscriber: Subscriber, status: str) -> None:
-    """Confirm or unsubscribe; never lift a bounce or a complaint from here.
-
-    Nor confirm a pending subscriber: anyone may have typed that address into the public
-    form, and only its owner, through the confirmation link, may say it was them.
-    """
-    wanted = SubscriberStatus(status)
-    if wanted == subscriber.status:
-        return
-    if wanted == SubscriberStatus.UNSUBSCRIBED:
-        subscriptions.unsubscribe(subscriber, _api_request_info())
-        return
-    if subscriber.status in BLOCKED:
-        raise ApiError(
-            409,
-            "subscriber_blocked",
-            _("This address bounced or complained; it can't be subscribed again from here."),
-        )
-    if subscriber.status == SubscriberStatus.PENDING:
-        raise ApiError(
-            409,
-            "confirmation_required",
-            _(
-                "This subscriber has not confirmed yet; only the link in their confirmation"
-                " mail can confirm them."
-            ),
-        )
-    _confirm(subscriber)
-
-
-def apply_changes(subscriber: Subscriber, data: dict) -> None:
-    """Write the fields present in ``data`` (already validated) on ``subscriber``."""
-    if "name" in data:
-        subscriber.name = (data["name"] or "").strip() or None
-    if "language" in data:
-        subscriber.language = data["language"]
-    if "lists" in data:
-        subscriptions.set_lists(subscriber, check_lists(data["lists"]))
-        subscriptions.record_consent(subscriber, ConsentAction.PREFERENCES, _api_request_info())
-    if "status" in data:
-        _set_status(subscriber, data["status"])
-
-
-def _refuse_suppressed(email: str) -> None:
-    if subscriptions.is_suppressed(email):
-        raise ApiError(
-            409,
-            "address_suppressed",
-            _("This address was erased or complained; only its owner can subscribe it again."),
-        )
+@bp.errorhandler(subscriber_changes.ChangeRefused)
+def answer_refusal(error: subscriber_changes.ChangeRefused):
+    """The rules refused the change: a 409 with the rule's code."""
+    return handle_api_error(ApiError(409, error.code, str(error)))
 
 
 def create_subscriber(data: dict) -> Subscriber:
     """A new subscriber, confirmed unless ``data["status"]`` says ``unsubscribed``."""
-    email = data["email"]
-    if subscriptions.find_subscriber(email) is not None:
-        raise ApiError(409, "email_taken", _("A subscriber with this address exists already."))
-    _refuse_suppressed(email)
-    subscriber = Subscriber(
-        email=email,
-        name=(data.get("name") or "").strip() or None,
-        language=data.get("language") or current_app.config["DEFAULT_LANGUAGE"],
-        status=SubscriberStatus.PENDING,
+    return subscriber_changes.create_subscriber(
+        data["email"],
+        _api_request_info(),
+        name=data.get("name"),
+        language=data.get("language"),
+        list_ids=check_lists(data.get("lists", [])),
+        status=SubscriberStatus(data.get("status") or SubscriberStatus.CONFIRMED),
     )
-    db.session.add(subscriber)
-    subscriptions.set_lists(subscriber, check_lists(data.get("lists", [])))
-    subscriptions.record_consent(subscriber, ConsentAction.SUBSCRIBE, _api_request_info())
-    if data.get("status") == SubscriberStatus.UNSUBSCRIBED.value:
-        subscriber.status = SubscriberStatus.UNSUBSCRIBED
-        subscriber.unsubscribed_at = utcnow()
-    else:
-        _confirm(subscriber)
-    return subscriber
+
+
+def change_subscriber(subscriber: Subscriber, data: dict) -> None:
+    """Write the fields present in ``data`` (already validated) on ``subscriber``."""
+    if "lists" in data:
+        check_lists(data["lists"])
+    subscriber_changes.change_subscriber(subscriber, data, _api_request_info())
 
 
 @bp.route("")
@@ -138,22 +74,14 @@ def create_subscriber(data: dict) -> Subscriber:
 @bp.response(200, SubscriberPage)
 def list_subscribers(args: dict) -> dict:
     """Subscribers by id, filtered; follow `next_cursor` for the next page."""
-    query = db.select(Subscriber)
-    if args.get("email"):
-        query = query.where(
-            func.lower(Subscriber.email).contains(args["email"].lower(), autoescape=True)
-        )
-    if args.get("name"):
-        query = query.where(
-            func.lower(Subscriber.name).contains(args["name"].lower(), autoescape=True)
-        )
-    if args.get("status"):
-        query = query.where(Subscriber.status == SubscriberStatus(args["status"]))
-    if args.get("language"):
-        query = query.where(Subscriber.language == args["language"])
-    if args.get("list"):
-        member = db.select(Subscription.subscriber_id).where(Subscription.list_id == args["list"])
-        query = query.where(Subscriber.id.in_(member))
+    filters = subscriber_queries.SubscriberFilter(
+        email=args.get("email", ""),
+        name=args.get("name", ""),
+        status=SubscriberStatus(args["status"]) if args.get("status") else None,
+        language=args.get("language", ""),
+        list_id=args.get("list"),
+    )
+    query = filters.apply(db.select(Subscriber))
     return cursor_page(query, Subscriber.id, args["cursor"], args["limit"])
 
 
@@ -173,7 +101,7 @@ def create(data: dict) -> Subscriber:
 @bp.alt_response(404, response="NOT_FOUND")
 def read(subscriber_id: int) -> Subscriber:
     """One subscriber."""
-    return get_or_404(Subscriber, subscriber_id)
+    return db.get_or_404(Subscriber, subscriber_id)
 
 
 @bp.route(f"/{ID}", methods=["PATCH"])
@@ -183,8 +111,8 @@ def read(subscriber_id: int) -> Subscriber:
 @bp.alt_response(409, response="CONFLICT")
 def update(data: dict, subscriber_id: int) -> Subscriber:
     """Change name, language, lists or status (`confirmed` or `unsubscribed`)."""
-    subscriber = get_or_404(Subscriber, subscriber_id)
-    apply_changes(subscriber, data)
+    subscriber = db.get_or_404(Subscriber, subscriber_id)
+    change_subscriber(subscriber, data)
     db.session.commit()
     return subscriber
 
@@ -196,7 +124,7 @@ def update(data: dict, subscriber_id: int) -> Subscriber:
 def delete(args: dict, subscriber_id: int) -> None:
     """Erase a subscriber and their records. With `suppress` (the default) a hash of the
     address is kept so that it is never imported again."""
-    subscriber = get_or_404(Subscriber, subscriber_id)
+    subscriber = db.get_or_404(Subscriber, subscriber_id)
     if args["suppress"]:
         subscriptions.erase(subscriber, reason="api")
     else:
@@ -236,16 +164,12 @@ def _upsert(entry: dict, seen: set[str]) -> tuple[str, Subscriber | None, str | 
         return "skipped", None, "duplicate_in_batch"
     seen.add(email)
     subscriber = subscriptions.find_subscriber(email)
-    if subscriber is None:
-        if subscriptions.is_suppressed(email):
-            return "skipped", None, "address_suppressed"
-        subscriber = create_subscriber(entry)
-        db.session.flush()
-        return "created", subscriber, None
-    if entry.get("status") == SubscriberStatus.CONFIRMED.value:
-        if subscriber.status in BLOCKED:
-            return "skipped", subscriber, "subscriber_blocked"
-        if subscriber.status == SubscriberStatus.PENDING:
-            return "skipped", subscriber, "confirmation_required"
-    apply_changes(subscriber, {k: v for k, v in entry.items() if k != "email"})
+    try:
+        if subscriber is None:
+            subscriber = create_subscriber(entry)
+            db.session.flush()
+            return "created", subscriber, None
+        change_subscriber(subscriber, {k: v for k, v in entry.items() if k != "email"})
+    except subscriber_changes.ChangeRefused as refused:
+        return "skipped", subscriber, refused.code
     return "updated", subscriber, None

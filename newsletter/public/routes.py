@@ -1,7 +1,6 @@
 """Public pages: subscribe, confirm, preference centre, unsubscribe, embeddable form."""
 
 import json
-import secrets
 from datetime import UTC
 from email.utils import format_datetime
 
@@ -18,17 +17,15 @@ from flask import (
     url_for,
 )
 from flask_babel import get_locale
-from kombu.exceptions import OperationalError
 
 from .. import campaigns, organisation, subscriptions
 from ..delivery import prepared_variant
 from ..extensions import csrf, db
-from ..limits import per_address, per_ip
 from ..links import external_url
 from ..mail import issue_mail
 from ..models import Issue, IssueStatus, MailingList, Subscriber
+from ..request_limits import per_address, per_ip
 from ..subscriptions import ConfirmOutcome, RequestInfo
-from ..tasks import handle_subscription
 from .forms import ConfirmForm, EraseForm, PreferencesForm, SubscribeForm
 
 bp = Blueprint("public", __name__)
@@ -55,29 +52,21 @@ def request_info(source: str) -> RequestInfo:
 
 
 def submit_subscription(form: SubscribeForm, source: str) -> None:
-    """Hand a validated subscribe form to the worker; the answer is the same whatever happens.
+    """Queue a validated subscribe form; the answer is the same whatever the task finds.
 
-    The request never looks the address up: the lookup, the change, the consent record and
-    the mail happen in the task, so how long the answer takes tells nothing about the
-    address. The honeypot and the rate limits stay here.
+    The honeypot and the rate limits stay here; a bot is thanked and ignored. An error
+    page, not a thanks, when the broker can't be reached: the request would be lost.
     """
     if form.is_bot:
         return
-    info = request_info(source)
-    try:
-        handle_subscription.delay(
-            email=form.normalized_email,
-            name=form.name.data or None,
-            language=form.language.data,
-            list_ids=sorted(form.list_ids),
-            ip=info.ip,
-            user_agent=info.user_agent,
-            source=info.source,
-            nonce=secrets.token_hex(16),
-        )
-    except OperationalError:
-        # The broker is unreachable: say so rather than thank for a request that is lost.
-        current_app.logger.exception("Could not queue a subscription")
+    queued = subscriptions.queue_subscription(
+        form.normalized_email,
+        form.name.data,
+        form.language.data,
+        form.list_ids,
+        request_info(source),
+    )
+    if not queued:
         abort(500)
 
 
