@@ -38,10 +38,6 @@ class ApiError(Exception):
         self.headers = dict(headers or {})
 
 
-def not_found() -> ApiError:
-    return ApiError(404, "not_found", _("There is nothing at this address."))
-
-
 def invalid(fields: Mapping[str, list[str]]) -> ApiError:
     return ApiError(422, "validation_failed", _("Some fields are not valid."), fields)
 

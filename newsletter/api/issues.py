@@ -17,7 +17,7 @@ from ..mail.message import decoded_header
 from ..models import Delivery, DeliveryState, Fallback, Issue, IssueStatus, utcnow
 from .auth import token_blueprint
 from .errors import ApiError, invalid
-from .pagination import cursor_page, get_or_404
+from .pagination import cursor_page
 from .schemas import (
     DeliveryFilter,
     DeliveryPage,
@@ -108,7 +108,7 @@ def _set_variant(issue: Issue, language: str, text: dict):
 @bp.alt_response(404, response="NOT_FOUND")
 def read(issue_id: int) -> Issue:
     """One issue with its texts."""
-    return get_or_404(Issue, issue_id)
+    return db.get_or_404(Issue, issue_id)
 
 
 @bp.route(f"/{ID}", methods=["PATCH"])
@@ -118,7 +118,7 @@ def read(issue_id: int) -> Issue:
 @bp.alt_response(409, response="CONFLICT")
 def update(data: dict, issue_id: int) -> Issue:
     """Change name, default language, fallback or audience, before sending."""
-    issue = get_or_404(Issue, issue_id)
+    issue = db.get_or_404(Issue, issue_id)
     run_campaign(campaigns.check_editable, issue)
     if "name" in data:
         issue.name = data["name"].strip()
@@ -141,7 +141,7 @@ def update(data: dict, issue_id: int) -> Issue:
 @bp.alt_response(409, response="CONFLICT")
 def put_variant(data: dict, issue_id: int, language: str):
     """Write or replace the issue's subject, preheader and Markdown body in one language."""
-    issue = get_or_404(Issue, issue_id)
+    issue = db.get_or_404(Issue, issue_id)
     check_language(language)
     run_campaign(campaigns.check_editable, issue)
     variant = run_campaign(_set_variant, issue, language, data)
@@ -154,7 +154,7 @@ def put_variant(data: dict, issue_id: int, language: str):
 @bp.alt_response(404, response="NOT_FOUND")
 def read_variant(issue_id: int, language: str):
     """The issue's text in one language."""
-    return variant_or_404(get_or_404(Issue, issue_id), language)
+    return variant_or_404(db.get_or_404(Issue, issue_id), language)
 
 
 @bp.route(f"/{ID}/preview/{LANGUAGE}")
@@ -166,7 +166,7 @@ def preview(args: dict, issue_id: int, language: str) -> dict:
 
     The personal links carry a placeholder token; `name` shows the greeting by name.
     """
-    issue = get_or_404(Issue, issue_id)
+    issue = db.get_or_404(Issue, issue_id)
     variant_or_404(issue, language)
     prepared = delivery.prepared_variant(issue, language)
     message = delivery.preview_message(prepared, args.get("name"))
@@ -187,7 +187,7 @@ def preview(args: dict, issue_id: int, language: str) -> dict:
 @bp.alt_response(503, response="SERVICE_UNAVAILABLE")
 def send_test(data: dict, issue_id: int) -> Issue:
     """Send one message of a variant to any address, exactly as subscribers get it."""
-    issue = get_or_404(Issue, issue_id)
+    issue = db.get_or_404(Issue, issue_id)
     if issue.variant(data["language"]) is None:
         raise invalid({"language": [_("The issue has no text in this language.")]})
     try:
@@ -207,7 +207,7 @@ def send_test(data: dict, issue_id: int) -> Issue:
 @bp.alt_response(409, response="CONFLICT")
 def send(issue_id: int) -> dict:
     """Send now: fix the audience in the delivery ledger and queue the delivery tasks."""
-    issue = get_or_404(Issue, issue_id)
+    issue = db.get_or_404(Issue, issue_id)
     count = run_campaign(campaign_control.send_now, issue.id)
     return {"issue": issue, "recipients": count}
 
@@ -219,7 +219,7 @@ def send(issue_id: int) -> dict:
 @bp.alt_response(409, response="CONFLICT")
 def schedule(data: dict, issue_id: int) -> Issue:
     """Send at a later time (the campaign watcher starts it then)."""
-    issue = get_or_404(Issue, issue_id)
+    issue = db.get_or_404(Issue, issue_id)
     when = data["at"].astimezone(UTC).replace(tzinfo=None)
     if when <= utcnow():
         raise invalid({"at": [_("Please choose a time in the future.")]})
@@ -232,7 +232,7 @@ def schedule(data: dict, issue_id: int) -> Issue:
 @bp.alt_response(409, response="CONFLICT")
 def pause(issue_id: int) -> Issue:
     """Stop sending after the current batch."""
-    return run_campaign(campaign_control.pause, get_or_404(Issue, issue_id).id)
+    return run_campaign(campaign_control.pause, db.get_or_404(Issue, issue_id).id)
 
 
 @bp.route(f"/{ID}/resume", methods=["POST"])
@@ -241,7 +241,7 @@ def pause(issue_id: int) -> Issue:
 @bp.alt_response(409, response="CONFLICT")
 def resume(issue_id: int) -> Issue:
     """Continue a paused issue."""
-    return run_campaign(campaign_control.resume, get_or_404(Issue, issue_id).id)
+    return run_campaign(campaign_control.resume, db.get_or_404(Issue, issue_id).id)
 
 
 @bp.route(f"/{ID}/cancel", methods=["POST"])
@@ -250,7 +250,7 @@ def resume(issue_id: int) -> Issue:
 @bp.alt_response(409, response="CONFLICT")
 def cancel(issue_id: int) -> Issue:
     """Stop for good; nothing more is sent after the current batch."""
-    return run_campaign(campaign_control.cancel, get_or_404(Issue, issue_id).id)
+    return run_campaign(campaign_control.cancel, db.get_or_404(Issue, issue_id).id)
 
 
 def _counts(part: campaign_progress.LanguageProgress) -> dict:
@@ -263,7 +263,7 @@ def _counts(part: campaign_progress.LanguageProgress) -> dict:
 @bp.alt_response(404, response="NOT_FOUND")
 def progress(issue_id: int) -> dict:
     """Sent, failed, skipped and remaining per language, and the current rate."""
-    issue = get_or_404(Issue, issue_id)
+    issue = db.get_or_404(Issue, issue_id)
     report = campaign_progress.progress(issue.id)
     return {
         "status": issue.status.value,
@@ -280,7 +280,7 @@ def progress(issue_id: int) -> dict:
 @bp.alt_response(404, response="NOT_FOUND")
 def deliveries(args: dict, issue_id: int) -> dict:
     """The issue's delivery ledger by id, optionally in one state."""
-    get_or_404(Issue, issue_id)
+    db.get_or_404(Issue, issue_id)
     query = db.select(Delivery).where(Delivery.issue_id == issue_id)
     if args.get("state"):
         query = query.where(Delivery.state == DeliveryState(args["state"]))

@@ -5,7 +5,6 @@ from typing import Any
 from sqlalchemy import Select
 
 from ..extensions import db
-from .errors import not_found
 
 
 def cursor_page(query: Select, id_column: Any, cursor: int, limit: int) -> dict:
@@ -21,10 +20,3 @@ def cursor_page(query: Select, id_column: Any, cursor: int, limit: int) -> dict:
     items = rows[:limit]
     next_cursor = items[-1].id if len(rows) > limit else None
     return {"items": items, "next_cursor": next_cursor}
-
-
-def get_or_404(model: type, row_id: int, *, for_update: bool = False) -> Any:
-    row = db.session.get(model, row_id, with_for_update=for_update)
-    if row is None:
-        raise not_found()
-    return row

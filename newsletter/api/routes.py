@@ -10,9 +10,9 @@ from werkzeug.datastructures import MultiDict
 from ..bounces import UNATTRIBUTED, process_message
 from ..extensions import csrf, db
 from ..hygiene import raw_body
-from ..public.forms import SubscribeForm
-from ..public.routes import list_label, submit_subscription
+from ..public.forms import SubscribeForm, list_label
 from ..request_limits import per_address, per_ip
+from ..subscriptions import RequestInfo
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
@@ -65,7 +65,9 @@ def subscribe():
         formdata["language"] = str(get_locale())
     form = SubscribeForm(formdata=formdata, meta={"csrf": False})
     if form.validate():
-        submit_subscription(form, source="api" if request.is_json else "embed")
+        source = "api" if request.is_json else "embed"
+        if not form.queue(RequestInfo(request.remote_addr, request.user_agent.string, source)):
+            abort(500)
         message = _("Thank you. Please check your inbox to confirm your subscription.")
         if wants_json():
             return jsonify(status="ok", message=message), 202

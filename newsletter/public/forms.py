@@ -1,5 +1,7 @@
 """Forms of the public pages. Every message is translated; every field has a size limit."""
 
+from flask import current_app
+from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, SelectField, SelectMultipleField, StringField
@@ -7,13 +9,21 @@ from wtforms.validators import DataRequired, InputRequired, Length, ValidationEr
 
 from ..form_fields import single_line, strip_whitespace
 from ..i18n import language_name, languages
+from ..models import MailingList
 from ..subscriptions import (
     MAX_EMAIL_LENGTH,
     MAX_NAME_LENGTH,
     InvalidEmail,
+    RequestInfo,
     normalize_email,
     public_lists,
+    queue_subscription,
 )
+
+
+def list_label(mailing_list: MailingList) -> str:
+    """A topic's name in the reader's language, else in the default one."""
+    return mailing_list.name_in(str(get_locale()), current_app.config["DEFAULT_LANGUAGE"])
 
 
 class ProfileFields(FlaskForm):
@@ -75,6 +85,18 @@ class SubscribeForm(ProfileFields):
     @property
     def is_bot(self) -> bool:
         return bool(self.website.data)
+
+    def queue(self, info: RequestInfo) -> bool:
+        """Hand a validated form to the worker; the answer is the same whatever it finds.
+
+        A bot is thanked and ignored. False when the broker can't be reached: the caller
+        answers with an error page, not a thanks, as the request would be lost.
+        """
+        if self.is_bot:
+            return True
+        return queue_subscription(
+            self.normalized_email, self.name.data, self.language.data, self.list_ids, info
+        )
 
 
 class PreferencesForm(ProfileFields):

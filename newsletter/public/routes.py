@@ -26,7 +26,7 @@ from ..mail import issue_mail
 from ..models import Issue, IssueStatus, MailingList, Subscriber
 from ..request_limits import per_address, per_ip
 from ..subscriptions import ConfirmOutcome, RequestInfo
-from .forms import ConfirmForm, EraseForm, PreferencesForm, SubscribeForm
+from .forms import ConfirmForm, EraseForm, PreferencesForm, SubscribeForm, list_label
 
 bp = Blueprint("public", __name__)
 
@@ -51,29 +51,6 @@ def request_info(source: str) -> RequestInfo:
     return RequestInfo(ip=request.remote_addr, user_agent=request.user_agent.string, source=source)
 
 
-def submit_subscription(form: SubscribeForm, source: str) -> None:
-    """Queue a validated subscribe form; the answer is the same whatever the task finds.
-
-    The honeypot and the rate limits stay here; a bot is thanked and ignored. An error
-    page, not a thanks, when the broker can't be reached: the request would be lost.
-    """
-    if form.is_bot:
-        return
-    queued = subscriptions.queue_subscription(
-        form.normalized_email,
-        form.name.data,
-        form.language.data,
-        form.list_ids,
-        request_info(source),
-    )
-    if not queued:
-        abort(500)
-
-
-def list_label(mailing_list: MailingList) -> str:
-    return mailing_list.name_in(str(get_locale()), current_app.config["DEFAULT_LANGUAGE"])
-
-
 @bp.route("/", defaults={"lang": None}, methods=["GET", "POST"])
 @bp.route("/<lang>/", methods=["GET", "POST"])
 @per_ip
@@ -83,7 +60,8 @@ def subscribe():
     if request.method == "GET":
         form.language.data = str(get_locale())
     if form.validate_on_submit():
-        submit_subscription(form, source="form")
+        if not form.queue(request_info("form")):
+            abort(500)
         return redirect(url_for("public.thanks"))
     status = 400 if request.method == "POST" else 200
     return render_template("public/subscribe.html", form=form, list_label=list_label), status
