@@ -6,8 +6,8 @@ from html import unescape
 
 import pytest
 from campaign_helpers import BODIES, make_audience, send_all
-from conftest import csrf_token
 from factories import PASSWORD, make_lists, make_user
+from helpers import csrf_token
 from playwright.sync_api import expect
 from workers import WorkerProcess, wait_until
 

@@ -6,8 +6,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from campaign_helpers import make_audience, make_issue
-from conftest import tasks_done
 from factories import make_lists, make_subscriber, row_counts, subscriber_state
+from helpers import tasks_done
 
 from newsletter import delivery
 from newsletter.accounts import create_token, revoke_token
