@@ -46,7 +46,8 @@ def test_everyone_gets_exactly_one_mail_in_their_language(app, client, in_app, s
         assert translated(variant, "Hello %(name)s,", name="Reader 0") in text or (
             translated(variant, "Hello %(name)s,", name="Reader 1") in text
         )
-        assert translated(variant, "You receive this email because you subscribed to our news.")
+        why = translated(variant, "You receive this email because you subscribed to our news.")
+        assert why in text and why in html
         assert translated(variant, "Unsubscribe") in html
         assert message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
         assert message["List-Id"] == "<issues.newsletter.test>"
