@@ -5,9 +5,10 @@ Every test that takes ``app`` runs once per database in ``TEST_DATABASES``. The 
 built by the migrations. In CI (``CI=true``) a missing service fails the run; nothing is
 skipped.
 
-Two tiers, by marker (set here from the fixtures a test uses, or by ``pytestmark``):
-``integration`` tests need a real Celery worker, worker processes, other subprocesses or a
-Redis server of their own; ``browser`` tests drive headless Chromium against a live server.
+Two tiers, by marker (set here from the fixtures and files of a test, or marked by hand):
+``integration`` tests need a real Celery worker, worker processes, the app installed or
+started in subprocesses, or a Redis server of their own; ``browser`` tests drive headless
+Chromium against a live server.
 Both hand tasks to a real worker thread through Redis. Every other test runs the tasks of
 the app's queue eagerly, in the caller's thread, and no worker is started for it. With
 ``-m "not integration ..."`` the tests run on SQLite only, unless ``TEST_DATABASES`` says
