@@ -1,5 +1,6 @@
 """Editors' and admins' accounts, and the API tokens admins hand out."""
 
+import functools
 import hashlib
 import secrets
 
@@ -45,7 +46,7 @@ def authenticate(email: str, password: str) -> User | None:
         db.select(User).where(User.email == email.strip().lower())
     ).scalar_one_or_none()
     if user is None:
-        check_password_hash(_DUMMY_HASH, password)  # as slow as a real check
+        check_password_hash(_dummy_hash(), password)  # as slow as a real check
         return None
     if not user.check_password(password) or not user.active:
         return None
@@ -64,7 +65,10 @@ def update_user(
         sessions.revoke_all(user)
 
 
-_DUMMY_HASH = generate_password_hash(secrets.token_hex())
+@functools.cache
+def _dummy_hash() -> str:
+    """A hash of a random password, made on first use: hashing is too slow for import time."""
+    return generate_password_hash(secrets.token_hex())
 
 
 def _hash_secret(secret: str) -> str:

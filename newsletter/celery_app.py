@@ -12,6 +12,7 @@ def celery_init_app(app: Flask) -> Celery:
 
     celery_app = Celery(app.name, task_cls=FlaskTask)
     celery_app.config_from_object(app.config["CELERY"])
+    # Threads that did not build the app (a threaded server's) find tasks through the default.
     celery_app.set_default()
     app.extensions["celery"] = celery_app
     return celery_app

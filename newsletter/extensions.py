@@ -2,6 +2,7 @@
 
 import sqlite3
 
+from flask import Flask
 from flask_babel import Babel
 from flask_babel import lazy_gettext as _l
 from flask_limiter import Limiter
@@ -11,7 +12,6 @@ from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
 from flask_wtf import CSRFProtect
 from sqlalchemy import MetaData, event
-from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase
 
 NAMING_CONVENTION = {
@@ -27,7 +27,24 @@ class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
 
-db = SQLAlchemy(model_class=Base)
+class Database(SQLAlchemy):
+    """Flask-SQLAlchemy, with SQLite enforcing foreign keys as PostgreSQL does."""
+
+    def init_app(self, app: Flask) -> None:
+        super().init_app(app)
+        with app.app_context():
+            for engine in self.engines.values():
+                if engine.dialect.name == "sqlite":
+                    event.listen(engine, "connect", _sqlite_enforces_foreign_keys)
+
+
+def _sqlite_enforces_foreign_keys(dbapi_connection: sqlite3.Connection, _record) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.close()
+
+
+db = Database(model_class=Base)
 migrate = Migrate()
 babel = Babel()
 csrf = CSRFProtect()
@@ -39,11 +56,3 @@ login_manager.session_protection = "basic"
 login_manager.id_attribute = "get_session_key"
 login_manager.login_message = _l("Please log in to see this page.")
 login_manager.localize_callback = str  # in the language of the request that is redirected
-
-
-@event.listens_for(Engine, "connect")
-def _sqlite_enforces_foreign_keys(dbapi_connection, _record) -> None:
-    if isinstance(dbapi_connection, sqlite3.Connection):
-        cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.close()

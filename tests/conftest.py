@@ -1,36 +1,75 @@
-"""Fixtures: the app on SQLite and on PostgreSQL, a real Redis broker and Celery worker,
-and a real SMTP server on loopback.
+"""Fixtures: the app on SQLite and on PostgreSQL, Celery tasks run eagerly or by a real
+worker through Redis, and a real SMTP server on loopback.
 
 Every test that takes ``app`` runs once per database in ``TEST_DATABASES``. The schema is
 built by the migrations. In CI (``CI=true``) a missing service fails the run; nothing is
 skipped.
+
+Two tiers, by marker (set here from the fixtures and files of a test, or marked by hand):
+``integration`` tests need a real Celery worker, worker processes, the app installed or
+started in subprocesses, or a Redis server of their own; ``browser`` tests drive headless
+Chromium against a live server.
+Both hand tasks to a real worker thread through Redis. Every other test runs the tasks of
+the app's queue eagerly, in the caller's thread, and no worker is started for it. With
+``-m "not integration ..."`` the tests run on SQLite only, unless ``TEST_DATABASES`` says
+otherwise.
 """
 
-import collections
+import functools
 import os
-import re
 import shutil
 import threading
 import uuid
+import warnings
 
 import psycopg
 import pytest
 import redis
 from celery.contrib.testing.worker import start_worker
-from celery.signals import before_task_publish, task_postrun
+from celery.exceptions import AlwaysEagerIgnored
 from flask_babel import force_locale, gettext
 from flask_migrate import upgrade
+from helpers import TASKS, log_in
 from playwright.sync_api import sync_playwright
 from smtp import start_smtp_server
+from werkzeug.security import generate_password_hash
 from werkzeug.serving import make_server
 
-from newsletter import create_app
+from newsletter import create_app, models
 from newsletter.config import from_environment
 from newsletter.extensions import db, limiter
 
-DATABASES = os.environ.get("TEST_DATABASES", "sqlite,postgresql").split(",")
 POSTGRES = os.environ.get("TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432")
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/14")
+
+BROWSER_FIXTURES = {"browser", "live_server"}
+INTEGRATION_FIXTURES = {"celery_worker", "worker", "workers", "private_redis"}
+INTEGRATION_FILES = {"test_packaging.py", "test_workers.py", "test_zero_setup.py"}
+
+
+def databases_to_test(config) -> list[str]:
+    """The databases each test runs on: both, or SQLite alone in the fast tier."""
+    if "TEST_DATABASES" in os.environ:
+        return os.environ["TEST_DATABASES"].split(",")
+    if "not integration" in (config.option.markexpr or ""):
+        return ["sqlite"]
+    return ["sqlite", "postgresql"]
+
+
+def pytest_generate_tests(metafunc):
+    if "app" in metafunc.fixturenames:
+        databases = databases_to_test(metafunc.config)
+        metafunc.parametrize("app", databases, indirect=True, scope="session")
+
+
+@pytest.hookimpl(tryfirst=True)  # before ``-m`` selects by marker
+def pytest_collection_modifyitems(items):
+    for item in items:
+        fixtures = set(getattr(item, "fixturenames", ()))
+        if fixtures & BROWSER_FIXTURES:
+            item.add_marker(pytest.mark.browser)
+        if fixtures & INTEGRATION_FIXTURES or item.path.name in INTEGRATION_FILES:
+            item.add_marker(pytest.mark.integration)
 
 
 def require(service: str, check) -> None:
@@ -38,6 +77,17 @@ def require(service: str, check) -> None:
         check()
     except Exception as error:  # the service is down or unreachable
         pytest.exit(f"{service} is not available for the tests: {error}", returncode=3)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def quick_password_hashes():
+    """Accounts made in tests get a one-round PBKDF2 hash instead of scrypt's ~80 ms, twice
+    per logged-in test. Checking reads the method from the stored hash: nothing else changes.
+    """
+    quick = functools.partial(generate_password_hash, method="pbkdf2:sha256:1")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(models, "generate_password_hash", quick)
+        yield
 
 
 @pytest.fixture(scope="session")
@@ -71,7 +121,7 @@ def _database_url(kind: str, tmp_path_factory) -> tuple[str, callable]:
     return f"postgresql+psycopg://{POSTGRES.split('://', 1)[1]}/{name}", drop
 
 
-@pytest.fixture(scope="session", params=DATABASES)
+@pytest.fixture(scope="session")
 def app(request, tmp_path_factory, smtp, redis_client):
     url, drop = _database_url(request.param, tmp_path_factory)
     run_id = uuid.uuid4().hex[:8]
@@ -111,59 +161,56 @@ def app(request, tmp_path_factory, smtp, redis_client):
     }
     with app.app_context():
         upgrade()
-    celery = app.extensions["celery"]
-    with start_worker(
-        celery,
-        pool="solo",
-        perform_ping_check=False,
-        shutdown_timeout=30,
-        queues=[f"test-{run_id}"],
-    ):
-        yield app
+    yield app
     with app.app_context():
         db.engine.dispose()
     drop()
     shutil.rmtree(instance, ignore_errors=True)
 
 
-class TasksInFlight:
-    """Tasks this process published and its worker thread has not finished, by task id.
+@pytest.fixture(scope="session")
+def celery_worker(app):
+    """A real Celery worker thread on the app's queue, fed through Redis."""
+    celery = app.extensions["celery"]
+    queue = celery.conf.task_default_queue
+    with start_worker(
+        celery, pool="solo", perform_ping_check=False, shutdown_timeout=30, queues=[queue]
+    ):
+        yield
 
-    A retry is published under the same id, so an id counts once per pending run.
-    Campaign tasks go to worker processes (the delivery queue) and are not counted.
-    A task is counted before it is sent: counted after, a quick task could finish first
-    and leave its id pending for ever.
+
+@pytest.fixture(autouse=True)
+def task_runner(request, smtp, monkeypatch):
+    """Who runs the tasks a test queues: a real worker for integration and browser tests;
+    for the others the task runs at once in the caller's thread (Celery's eager mode), so
+    its mail has arrived before ``delay`` returns.
+
+    Campaign tasks still go to the delivery queue, which only worker processes consume:
+    the tests drive a campaign themselves, batch by batch.
     """
-
-    def __init__(self):
-        self.pending: collections.Counter[str] = collections.Counter()
-        self.changed = threading.Condition()
-        before_task_publish.connect(self.published, weak=False)
-        task_postrun.connect(self.finished, weak=False)
-
-    def published(self, sender=None, headers=None, routing_key=None, **_kwargs):
-        if routing_key and routing_key.endswith("-delivery"):
-            return
-        with self.changed:
-            self.pending[(headers or {}).get("id")] += 1
-
-    def finished(self, task_id=None, **_kwargs):
-        with self.changed:
-            if self.pending.get(task_id):
-                self.pending[task_id] -= 1
-                if not self.pending[task_id]:
-                    del self.pending[task_id]
-            self.changed.notify_all()
-
-    def wait_idle(self, timeout: float = 60) -> None:
-        with self.changed:
-            if not self.changed.wait_for(lambda: not self.pending, timeout):
-                stuck = dict(self.pending)
-                self.pending.clear()  # blame this test only, not every test after it
-                raise AssertionError(f"tasks still running after the test: {stuck}")
+    if "app" not in request.fixturenames:
+        return
+    if {marker.name for marker in request.node.iter_markers()} & {"integration", "browser"}:
+        request.getfixturevalue("celery_worker")
+        return
+    celery = request.getfixturevalue("app").extensions["celery"]
+    monkeypatch.setitem(celery.conf, "task_always_eager", True)
+    for name, route in celery.conf.task_routes.items():
+        if route["queue"] != celery.conf.task_default_queue:
+            task = celery.tasks[name]
+            monkeypatch.setattr(task, "apply_async", publisher(task))
+    monkeypatch.setattr(smtp, "background", False)
 
 
-TASKS = TasksInFlight()
+def publisher(task):
+    """``task.apply_async`` that sends the task to the broker, even in eager mode."""
+
+    def apply_async(args=None, kwargs=None, **options):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", AlwaysEagerIgnored)  # not running it is the point
+            return task.app.send_task(task.name, args, kwargs, **options)
+
+    return apply_async
 
 
 @pytest.fixture(autouse=True)
@@ -185,11 +232,6 @@ def clean_state(request, smtp):
         db.session.commit()
         limiter.reset()
     shutil.rmtree(app.config["MAILBOX_PATH"], ignore_errors=True)
-
-
-def tasks_done() -> None:
-    """Wait until the tasks this process queued have run: a subscribe is decided in one."""
-    TASKS.wait_idle()
 
 
 @pytest.fixture
@@ -232,25 +274,6 @@ def translated(in_app):
         return in_app(inner)
 
     return translate
-
-
-CSRF_INPUT = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
-
-
-def csrf_token(client, url: str) -> str:
-    """The CSRF token of the form on the page at ``url``, as a browser would send it."""
-    page = client.get(url).get_data(as_text=True)
-    match = CSRF_INPUT.search(page)
-    assert match, f"no CSRF token on {url}"
-    return match.group(1)
-
-
-def log_in(client, email: str, password: str = "correct horse battery"):
-    """Log ``client`` in through the login form; returns the response."""
-    token = csrf_token(client, "/admin/login")
-    return client.post(
-        "/admin/login", data={"email": email, "password": password, "csrf_token": token}
-    )
 
 
 @pytest.fixture

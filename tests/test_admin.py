@@ -7,8 +7,8 @@ import re
 import pytest
 from babel.messages.pofile import read_po
 from campaign_helpers import make_issue
-from conftest import csrf_token, log_in
 from factories import PASSWORD, make_list, make_subscriber, make_user
+from helpers import csrf_token, log_in
 
 from newsletter import delivery
 from newsletter.cli.translate import TRANSLATIONS

@@ -5,8 +5,8 @@ import html
 import io
 import re
 
-from conftest import csrf_token
 from factories import make_lists, make_subscriber, row_counts, subscriber_state
+from helpers import csrf_token
 
 from newsletter.extensions import db
 from newsletter.models import (

@@ -6,8 +6,8 @@ import threading
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from conftest import tasks_done
 from factories import make_lists, make_subscriber, row_counts, subscriber_state
+from helpers import tasks_done
 
 from newsletter.models import ConsentAction, SubscriberStatus
 
@@ -493,6 +493,7 @@ def test_a_bounced_address_stays_bounced_until_the_link_is_used(client, smtp, in
     assert in_app(subscriber_state, "full@example.org").status == SubscriberStatus.CONFIRMED
 
 
+@pytest.mark.integration  # the task must run in the worker's thread, not the request's
 def test_the_answer_does_the_same_work_for_every_address(app, client, smtp, in_app):
     """The request only validates and queues: its database work can't tell addresses apart."""
     from sqlalchemy import event

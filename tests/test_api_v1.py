@@ -8,8 +8,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from campaign_helpers import make_audience, make_issue
 from celery.signals import before_task_publish
-from conftest import csrf_token, tasks_done
 from factories import make_lists, make_subscriber, row_counts, subscriber_state
+from helpers import csrf_token, tasks_done
 
 from newsletter import delivery
 from newsletter.accounts import create_token, revoke_token
@@ -328,8 +328,20 @@ def test_create_read_update_and_delete_a_subscriber(client, in_app, api, smtp):
     left = api.patch(f"/subscribers/{ana['id']}", json={"status": "unsubscribed"})
     assert left.get_json()["status"] == "unsubscribed"
     assert left.get_json()["lists"] == []
-    back = api.patch(f"/subscribers/{ana['id']}", json={"status": "confirmed", "lists": [1]})
-    assert back.status_code in (200, 422)
+    unknown = lists["members"] + 1000
+    refused = api.patch(
+        f"/subscribers/{ana['id']}", json={"status": "confirmed", "lists": [unknown]}
+    )
+    assert error_of(refused, 422, "validation_failed")["fields"] == {
+        "lists": [f"There is no list with id {unknown}."]
+    }
+    assert api.get(f"/subscribers/{ana['id']}").get_json()["status"] == "unsubscribed"
+    back = api.patch(
+        f"/subscribers/{ana['id']}", json={"status": "confirmed", "lists": [lists["events"]]}
+    )
+    assert back.status_code == 200
+    assert back.get_json()["status"] == "confirmed"
+    assert back.get_json()["lists"] == [lists["events"]]
 
     assert api.delete(f"/subscribers/{ana['id']}").status_code == 204
     assert in_app(subscriber_state, "ana@example.org") is None

@@ -7,8 +7,8 @@ catalog and against the English text, so a missing translation fails too.
 import html
 
 import pytest
-from conftest import csrf_token, tasks_done
 from factories import make_lists, row_counts, subscriber_state
+from helpers import csrf_token, tasks_done
 
 from newsletter.models import SubscriberStatus
 

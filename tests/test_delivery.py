@@ -46,7 +46,8 @@ def test_everyone_gets_exactly_one_mail_in_their_language(app, client, in_app, s
         assert translated(variant, "Hello %(name)s,", name="Reader 0") in text or (
             translated(variant, "Hello %(name)s,", name="Reader 1") in text
         )
-        assert translated(variant, "You receive this email because you subscribed to our news.")
+        why = translated(variant, "You receive this email because you subscribed to our news.")
+        assert why in text and why in html
         assert translated(variant, "Unsubscribe") in html
         assert message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
         assert message["List-Id"] == "<issues.newsletter.test>"
@@ -219,9 +220,10 @@ def test_cancel_sends_nothing_more(app, in_app, smtp):
         in_app(delivery.deliver_batch, issue_id)
         in_app(lambda: (campaigns.cancel(db.session.get(Issue, issue_id)), db.session.commit()))
         assert in_app(delivery.deliver_batch, issue_id).stop
-    assert len(smtp.settle()) == 4
     progress = in_app(campaign_progress.progress, issue_id)
-    assert progress.overall.sent == 4
+    # One batch of four, claimed in no set order: the suppressed address may be among them.
+    assert progress.overall.sent + progress.overall.skipped == 4
+    assert len(smtp.settle()) == progress.overall.sent
     assert progress.overall.remaining == len(audience["expected"]) + 1 - 4, "left unsent"
 
 

@@ -2,8 +2,8 @@
 language, and named by the field's ``aria-describedby`` while it is ``aria-invalid``."""
 
 import lxml.html
-from conftest import csrf_token, log_in
 from factories import make_lists, make_subscriber, make_user
+from helpers import csrf_token, log_in
 from test_subscribe import subscribe
 
 from newsletter.extensions import db

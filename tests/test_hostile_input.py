@@ -12,8 +12,8 @@ from email.header import decode_header, make_header
 
 import pytest
 from campaign_helpers import BODIES, make_issue
-from conftest import csrf_token
 from factories import make_lists, make_subscriber, make_user, row_counts
+from helpers import csrf_token
 from test_admin import PNG, settings_form
 from test_admin_issues import form_data
 from test_api_v1 import ApiClient, error_of, make_token

@@ -9,8 +9,8 @@ same inputs and the module stays well under a minute per database.
 import json
 from urllib.parse import quote
 
-from conftest import csrf_token
 from factories import make_lists, make_subscriber, make_user, row_counts, subscriber_state
+from helpers import csrf_token
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from test_api_v1 import make_token

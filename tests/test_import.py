@@ -8,8 +8,8 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import csrf_token
 from factories import make_lists, make_subscriber, row_counts, subscriber_state
+from helpers import csrf_token
 
 from newsletter import subscriptions
 from newsletter.extensions import db

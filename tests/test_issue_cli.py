@@ -38,6 +38,7 @@ def status_of(issue_id: int) -> IssueStatus:
     return db.session.get(Issue, issue_id).status
 
 
+@pytest.mark.integration  # a worker process
 def test_create_test_send_and_follow_an_issue(app, runner, in_app, smtp, issue_files):
     readers(in_app)
     output = run(
@@ -113,6 +114,7 @@ def test_control_commands_and_their_errors(app, runner, in_app, issue_files):
     assert counts == 1, "failed commands create nothing"
 
 
+@pytest.mark.integration  # a worker process
 def test_a_scheduled_issue_is_started_by_the_watcher(app, runner, in_app, smtp, issue_files):
     readers(in_app)
     issue_id = int(

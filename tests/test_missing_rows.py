@@ -2,8 +2,8 @@
 page in the editor's language, the API with its JSON ``not_found``."""
 
 import pytest
-from conftest import csrf_token, log_in
 from factories import make_user
+from helpers import csrf_token, log_in
 from test_api_v1 import ApiClient, error_of, make_token
 
 

@@ -3,8 +3,8 @@ a new password end them, whatever copy of the cookie is still around."""
 
 from datetime import timedelta
 
-from conftest import csrf_token, log_in
 from factories import make_user
+from helpers import csrf_token, log_in
 
 from newsletter.extensions import db
 from newsletter.models import User, UserSession

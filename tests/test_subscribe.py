@@ -4,8 +4,8 @@ import re
 import time
 
 import pytest
-from conftest import csrf_token, tasks_done
 from factories import make_lists, subscriber_state
+from helpers import csrf_token, tasks_done
 from itsdangerous import URLSafeTimedSerializer
 
 from newsletter.models import ConsentAction, SubscriberStatus

@@ -3,8 +3,8 @@
 import html
 import re
 
-from conftest import csrf_token
 from factories import make_user
+from helpers import csrf_token
 
 from newsletter.extensions import db
 from newsletter.models import ApiToken, TokenScope
@@ -95,7 +95,7 @@ def test_editors_and_visitors_may_not_manage_tokens(editor_client, app, in_app):
 
 
 def test_the_page_speaks_the_admins_language(app, in_app, translated):
-    from conftest import log_in
+    from helpers import log_in
 
     in_app(make_user, "german.admin@example.org", "admin", language="de")
     client = app.test_client()

@@ -6,8 +6,8 @@ import time
 
 import pyotp
 import pytest
-from conftest import csrf_token, log_in
 from factories import make_user
+from helpers import csrf_token, log_in
 
 from newsletter.extensions import db
 from newsletter.models import Organisation, RecoveryCode, User, UserSession

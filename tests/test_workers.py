@@ -177,7 +177,9 @@ def _pings(client) -> bool:
         return False
 
 
-def test_campaign_completes_across_a_redis_restart(app, in_app, smtp, workers, private_redis):
+# private_redis before workers: fixtures end in reverse order, so the workers stop while
+# their broker still answers, as they would in production.
+def test_campaign_completes_across_a_redis_restart(app, in_app, smtp, private_redis, workers):
     redis_url, restart = private_redis
     issue_id, emails = prepare(in_app, 120)
     # The watcher in the worker (beat) starts the stalled issue, then keeps it going.
