@@ -36,6 +36,7 @@ from .models import (
     email_hash,
     utcnow,
 )
+from .organisation import current_organisation
 from .send_rate import SendRateLimiter
 from .subscriptions import ascii_address, normalize_email
 
@@ -129,10 +130,19 @@ _limiters: dict[tuple, SendRateLimiter] = {}
 
 
 def prepared_variant(issue: Issue, language: str) -> PreparedVariant:
-    """The variant rendered once per worker process (re-rendered if it was edited)."""
+    """The variant rendered once per worker process, again after an edit of the variant or of
+    the settings every mail shows (logo, colours, name, postal address)."""
     variant = issue.variant(language)
     config = current_app.config
-    key = (issue.id, language, variant.updated_at, config["BASE_URL"], config["MAIL_FROM"])
+    settings_saved = current_organisation().updated_at
+    key = (
+        issue.id,
+        language,
+        variant.updated_at,
+        settings_saved,
+        config["BASE_URL"],
+        config["MAIL_FROM"],
+    )
     if key not in _prepared:
         view_url = external_url("public.view_issue", lang=language, issue_id=issue.id)
         _prepared[key] = prepare_variant(issue, variant, view_url)

@@ -451,6 +451,15 @@ class Organisation(db.Model):
     def address_in(self, language: str, default: str = "en") -> str:
         return self.postal_address.get(language) or self.postal_address.get(default) or ""
 
+    def address_lines(self, language: str, default: str = "en") -> list[str]:
+        """The postal address line by line, whatever line endings it was typed with."""
+        return tidy_lines(self.address_in(language, default)).splitlines()
+
+
+def tidy_lines(text: str) -> str:
+    """Lines joined by "\n" (browsers send "\r\n"), each stripped, blank ones dropped."""
+    return "\n".join(line.strip() for line in text.splitlines() if line.strip())
+
 
 class ImportStatus(enum.StrEnum):
     ANALYSED = "analysed"  # dry run done, waiting for the editor's confirmation

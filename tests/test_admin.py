@@ -13,7 +13,14 @@ from helpers import csrf_token, log_in
 from newsletter import delivery
 from newsletter.cli.translate import TRANSLATIONS
 from newsletter.extensions import db
-from newsletter.models import Issue, MailingList, Organisation, SubscriberStatus, User
+from newsletter.models import (
+    Issue,
+    IssueStatus,
+    MailingList,
+    Organisation,
+    SubscriberStatus,
+    User,
+)
 
 PNG = (
     b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x06\x00\x00\x00"
@@ -260,6 +267,55 @@ def test_settings_appear_in_every_mail_in_its_language(admin_client, in_app, smt
     assert "#aa0000" in html.lower()
     footer = french.get_body(("html",)).get_content()
     assert "1 Main Street, Springfield" in footer, "French falls back to the default language"
+
+
+def test_an_address_typed_in_a_browser_prints_cleanly_in_both_parts(admin_client, in_app, smtp):
+    """Browsers send line breaks as CRLF; neither part may show stray spaces or blank lines."""
+    token = csrf_token(admin_client, "/admin/settings")
+    typed = " Our Network \r\n12 Example Street\r\n\r\nLondon N1 9GU\r\n"
+    form = settings_form(token, address_en=typed, address_de="")
+    assert admin_client.post("/admin/settings", data=form).status_code == 302
+    org = in_app(lambda: db.session.get(Organisation, 1))
+    assert org.postal_address == {"en": "Our Network\n12 Example Street\nLondon N1 9GU"}
+    issue_id = in_app(make_issue, [in_app(list_id, "newsletter")])
+    in_app(lambda: delivery.send_test(db.session.get(Issue, issue_id), "de", "de@example.org"))
+    (mail,) = [m.message for m in smtp.wait_for(1)]
+    html_part = mail.get_body(("html",)).get_content()
+    assert "Our Network, 12 Example Street, London N1 9GU" in html_part
+    assert " ," not in html.unescape(re.sub(r"<[^>]+>", "", html_part))
+    text = mail.get_body(("plain",)).get_content().splitlines()
+    assert text[-4:] == ["Red Internacional", "Our Network", "12 Example Street", "London N1 9GU"]
+    assert "Abmelden: http://newsletter.test/de/unsubscribe/" in "\n".join(text)
+
+
+def test_an_address_saved_with_crlf_before_is_printed_cleanly(in_app, smtp):
+    def save_old_row():
+        db.session.add(Organisation(id=1, name="Red", postal_address={"en": "1 Main St\r\nTown"}))
+        db.session.commit()
+
+    in_app(save_old_row)
+    issue_id = in_app(make_issue, [in_app(list_id, "newsletter")])
+    in_app(lambda: delivery.send_test(db.session.get(Issue, issue_id), "en", "en@example.org"))
+    (mail,) = [m.message for m in smtp.wait_for(1)]
+    assert "1 Main St, Town" in mail.get_body(("html",)).get_content()
+    assert mail.get_body(("plain",)).get_content().splitlines()[-2:] == ["1 Main St", "Town"]
+
+
+def test_view_in_browser_shows_settings_saved_after_an_earlier_view(admin_client, client, in_app):
+    """A render kept from before the settings changed must not be shown afterwards."""
+    issue_id = in_app(make_issue, [in_app(list_id, "newsletter")])
+
+    def mark_sent():
+        db.session.get(Issue, issue_id).status = IssueStatus.SENT
+        db.session.commit()
+
+    in_app(mark_sent)
+    before = client.get(f"/de/issues/{issue_id}").get_data(as_text=True)
+    assert "Hauptstraße 1" not in before
+    token = csrf_token(admin_client, "/admin/settings")
+    assert admin_client.post("/admin/settings", data=settings_form(token)).status_code == 302
+    after = client.get(f"/de/issues/{issue_id}").get_data(as_text=True)
+    assert "Hauptstraße 1, Berlin" in after and "Red Internacional" in after
 
 
 @pytest.mark.parametrize(

@@ -14,6 +14,7 @@ from wtforms.validators import DataRequired, Length, Optional, ValidationError
 from .. import organisation
 from ..extensions import db
 from ..i18n import language_name
+from ..models import tidy_lines
 from . import bp
 from .auth import accepts_uploads, admin_required
 
@@ -84,9 +85,9 @@ def settings():
             for field in ("brand_color", "text_color", "background_color"):
                 setattr(org, field, form[field].data.lower())
             org.postal_address = {
-                code: text.strip()
+                code: text
                 for code in languages
-                if (text := form[f"address_{code}"].data or "").strip()
+                if (text := tidy_lines(form[f"address_{code}"].data or ""))
             }
             db.session.add(org)
             db.session.commit()
