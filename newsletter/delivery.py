@@ -7,7 +7,7 @@ Message-ID. So a crash can repeat only the messages that were in flight, never s
 
 import smtplib
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 from email import message_from_bytes, policy
 from email.message import EmailMessage
@@ -15,6 +15,7 @@ from email.utils import make_msgid
 from functools import cache
 
 from flask import current_app
+from flask_babel import force_locale
 from flask_babel import gettext as _
 from sqlalchemy import case, func, select, update
 
@@ -23,7 +24,7 @@ from .extensions import db
 from .links import external_url
 from .mail import identifiers
 from .mail.issue_mail import PreparedVariant, Recipient, personalize, prepare_variant
-from .mail.message import sender_domain
+from .mail.message import header_text, sender_domain
 from .mail.transport import current_transport, reply_code, reply_text
 from .models import (
     Delivery,
@@ -349,7 +350,9 @@ def send_test(issue: Issue, language: str, address: str) -> None:
     if issue.variant(language) is None:
         raise CampaignError(_("The issue has no text in this language."))
     email = ascii_address(normalize_email(address))
-    prepared = prepared_variant(issue, language)
+    with force_locale(language):
+        subject = _("[Test] %(subject)s", subject=issue.variant(language).subject)
+    prepared = replace(prepared_variant(issue, language), subject_header=header_text(subject))
     message_id = make_msgid(domain=sender_domain(prepared.sender))
     data = personalize(
         prepared, Recipient(email, None, "test", message_id), _links(language, "test")

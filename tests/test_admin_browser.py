@@ -123,7 +123,7 @@ def test_editor_imports_composes_tests_sends_and_finds_the_issue_in_the_archive(
     page.select_option("#test_language", "fr")
     page.get_by_test_id("test-send-button").click()
     [proof] = smtp.wait_for(1)
-    assert proof.message["Subject"] == ISSUE["fr"][0]
+    assert proof.message["Subject"] == f"[Test] {ISSUE['fr'][0]}"
     smtp.reset()
 
     page.click("#review-send")

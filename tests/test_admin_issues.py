@@ -177,6 +177,7 @@ def test_preview_is_the_html_that_is_sent_with_markup_sanitized(editor_client, i
     [received] = smtp.wait_for(1)
     sent_html = received.message.get_body(preferencelist=("html",)).get_content()
     assert sent_html == html
+    assert received.message["Subject"].startswith("[Prueba] Asamblea")
 
     # The composer shows the saved preview on load, escaped into a sandboxed srcdoc.
     page_html = page(editor_client, f"/admin/issues/{issue_id}/edit?lang=es")
@@ -302,7 +303,7 @@ def test_test_send_arrives_and_a_bad_address_is_explained(editor_client, in_app,
     assert "A test of the Deutsch variant went to" in response.get_data(as_text=True)
     [received] = smtp.wait_for(1)
     assert received.recipients == ["tester@example.org"]
-    assert received.message["Subject"] == BODIES["de"][0]
+    assert received.message["Subject"] == f"[Test] {BODIES['de'][0]}"
     assert received.message["Content-Language"] == "de"
     assert in_app(lambda: db.session.execute(db.select(db.func.count(Delivery.id))).scalar()) == 0
 

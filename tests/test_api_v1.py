@@ -594,7 +594,7 @@ def test_preview_is_exactly_what_a_test_send_delivers(client, in_app, api, smtp)
     [received] = smtp.wait_for(1)
     assert received.recipients == ["editor@example.org"]
     message = received.message
-    assert message["Subject"] == shown["subject"]
+    assert message["Subject"] == f"[Prueba] {shown['subject']}", "a test says so, in Spanish"
     assert message["Content-Language"] == "es"
     parts = {p.get_content_subtype(): p.get_content() for p in message.iter_parts()}
     assert parts["html"] == shown["html"].replace("/preview", "/test")

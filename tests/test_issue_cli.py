@@ -57,7 +57,7 @@ def test_create_test_send_and_follow_an_issue(app, runner, in_app, smtp, issue_f
     run(runner, "test", str(issue_id), "--to", "editor@example.org", "--language", "es")
     [test_mail] = smtp.wait_for(1)
     assert test_mail.recipients == ["editor@example.org"]
-    assert test_mail.message["Subject"] == "Asamblea de primavera"
+    assert test_mail.message["Subject"] == "[Prueba] Asamblea de primavera"
     smtp.reset()
 
     worker = WorkerProcess(app, "cli").wait_ready()
