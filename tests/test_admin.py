@@ -343,6 +343,13 @@ def test_bad_settings_are_refused_and_change_nothing(
     assert in_app(lambda: db.session.get(Organisation, 1)) is None
 
 
+def test_a_new_account_starts_as_an_editor_with_a_hint_for_a_new_password(admin_client):
+    text = html.unescape(admin_client.get("/admin/users/new").get_data(as_text=True))
+    assert re.search(r'<option selected value="editor">|<option value="editor" selected>', text)
+    assert "At least 10 characters." in text
+    assert "keep the current password" not in text
+
+
 def test_admin_creates_an_editor_who_can_log_in(admin_client, app, in_app):
     token = csrf_token(admin_client, "/admin/users/new")
     form = {

@@ -395,6 +395,21 @@ def test_pause_resume_and_cancel_with_confirmation(editor_client, in_app, lists)
     assert "Cancelled" in page(editor_client, base)
 
 
+def test_a_cancelled_issue_is_not_offered_to_be_cancelled_again(editor_client, in_app, lists):
+    issue_id = create_issue(editor_client, [lists["newsletter"]])
+
+    def cancel():
+        campaigns.cancel(db.session.get(Issue, issue_id))
+        db.session.commit()
+
+    in_app(cancel)
+    response = editor_client.get(f"/admin/issues/{issue_id}/cancel", follow_redirects=True)
+    text = unescape(response.get_data(as_text=True))
+    assert 'data-testid="confirm-cancel"' not in text
+    assert response.request.path == f"/admin/issues/{issue_id}"
+    assert "A sent or cancelled issue can't be cancelled." in text
+
+
 def test_editing_after_sending_started_is_refused_with_a_message(editor_client, in_app, lists):
     issue_id = create_issue(editor_client, [lists["newsletter"]])
     token = csrf_token(editor_client, f"/admin/issues/{issue_id}/edit")

@@ -50,7 +50,10 @@ def users():
 @bp.route("/users/new", methods=["GET", "POST"])
 @admin_required
 def new_user():
-    form = UserForm()
+    form = UserForm(data={"role": Role.EDITOR.value})
+    form.password.description = _(
+        "At least %(count)d characters.", count=accounts.MIN_PASSWORD_LENGTH
+    )
     if form.validate_on_submit():
         try:
             accounts.create_user(
