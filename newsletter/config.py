@@ -64,7 +64,7 @@ def from_environment(env: dict[str, str] | None = None) -> dict:
         "CORS_ORIGINS": _languages(env.get("CORS_ORIGINS", "")),
         "CONFIRM_MAX_AGE": int(env.get("CONFIRM_MAX_AGE", 7 * 24 * 3600)),
         "CONFIRM_RESEND_INTERVAL": int(env.get("CONFIRM_RESEND_INTERVAL", 600)),
-        "SUBSCRIBE_LIMIT_PER_IP": env.get("SUBSCRIBE_LIMIT_PER_IP", "20/hour;5/minute"),
+        "SUBSCRIBE_LIMIT_PER_IP": env.get("SUBSCRIBE_LIMIT_PER_IP", "100/hour;10/minute"),
         "SUBSCRIBE_LIMIT_PER_ADDRESS": env.get("SUBSCRIBE_LIMIT_PER_ADDRESS", "5/hour"),
         "LOGIN_LIMIT_PER_IP": env.get("LOGIN_LIMIT_PER_IP", "30/hour;10/minute"),
         "LOGIN_LIMIT_PER_ACCOUNT": env.get("LOGIN_LIMIT_PER_ACCOUNT", "20/hour;5/minute"),

@@ -23,12 +23,23 @@ def _address_key() -> str:
     return "address:" + (str(email).strip().lower()[:254] or request.remote_addr or "")
 
 
+def _reached_mail(response) -> bool:
+    """Only a submission that got as far as a confirmation mail counts: a mistyped address
+    corrected and sent again is not an attack, and people behind one office router
+    subscribe one after another."""
+    return response.status_code < 400
+
+
 per_ip = limiter.shared_limit(
-    lambda: current_app.config["SUBSCRIBE_LIMIT_PER_IP"], scope="subscribe-ip", methods=["POST"]
+    lambda: current_app.config["SUBSCRIBE_LIMIT_PER_IP"],
+    scope="subscribe-ip",
+    methods=["POST"],
+    deduct_when=_reached_mail,
 )
 per_address = limiter.shared_limit(
     lambda: current_app.config["SUBSCRIBE_LIMIT_PER_ADDRESS"],
     scope="subscribe-address",
     key_func=_address_key,
     methods=["POST"],
+    deduct_when=_reached_mail,
 )

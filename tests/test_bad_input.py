@@ -5,6 +5,7 @@ catalog and against the English text, so a missing translation fails too.
 """
 
 import html
+import re
 
 import pytest
 from factories import make_lists, row_counts, subscriber_state
@@ -228,6 +229,40 @@ def test_too_many_requests_from_one_ip(app, client, smtp, in_app, translated):
         "ip2@example.org",
         "ip4@example.org",
     ]
+
+
+def test_mistakes_do_not_count_towards_the_limit_and_a_refusal_keeps_what_was_typed(
+    app, client, smtp, in_app, translated
+):
+    lists = in_app(make_lists)
+    token = csrf_token(client, f"/{LANG}/")
+    app.config["SUBSCRIBE_LIMIT_PER_IP"] = "2/minute"
+    try:
+        typos = [
+            post_form(client, valid_fields(lists, email="ana@example"), token=token)
+            for _ in range(3)
+        ]
+        office = [
+            post_form(client, valid_fields(lists, email=f"colleague{n}@example.org"), token=token)
+            for n in (1, 2)
+        ]
+        refused = post_form(
+            client, valid_fields(lists, email="third@example.org", name="Zoë Tercera"), token=token
+        )
+    finally:
+        app.config["SUBSCRIBE_LIMIT_PER_IP"] = "1000/minute"
+    assert [r.status_code for r in typos] == [400, 400, 400]
+    assert [r.status_code for r in office] == [302, 302], "typos spent none of the budget"
+    assert refused.status_code == 429
+    page = text_of(refused)
+    assert localized(translated, "Too many attempts. Please wait a while and try again.") in page
+    assert 'value="third@example.org"' in page and 'value="Zoë Tercera"' in page
+    assert re.search(
+        rf'value="{lists["events"]}"[^>]*checked|checked[^>]*value="{lists["events"]}"', page
+    )
+    assert in_app(subscriber_state, "third@example.org") is None
+    mailed = sorted(r.recipients[0] for r in smtp.settle())
+    assert mailed == ["colleague1@example.org", "colleague2@example.org"]
 
 
 def test_too_many_requests_for_one_address_even_from_many_ips(

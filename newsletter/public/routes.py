@@ -17,6 +17,7 @@ from flask import (
     url_for,
 )
 from flask_babel import get_locale
+from flask_babel import gettext as _
 
 from .. import campaigns, organisation, subscriptions
 from ..delivery import prepared_variant
@@ -65,6 +66,16 @@ def subscribe():
         return redirect(url_for("public.thanks"))
     status = 400 if request.method == "POST" else 200
     return render_template("public/subscribe.html", form=form, list_label=list_label), status
+
+
+@bp.errorhandler(429)
+def too_many_attempts(error):
+    """The subscribe form (the only limited public page) again, with what was typed."""
+    notice = _("Too many attempts. Please wait a while and try again.")
+    page = render_template(
+        "public/subscribe.html", form=SubscribeForm(), list_label=list_label, notice=notice
+    )
+    return page, 429
 
 
 @bp.route("/<lang>/thanks")
