@@ -124,11 +124,11 @@ def has_complained(email: str) -> bool:
 
 
 def may_confirm(subscriber: Subscriber) -> bool:
-    """Whether a confirmation may be mailed to, or used by, this subscriber now."""
-    return subscriber.status not in (
-        SubscriberStatus.CONFIRMED,
-        SubscriberStatus.COMPLAINED,
-    ) and not has_complained(subscriber.email)
+    """Whether a confirmation may be mailed to, or used by, this subscriber now.
+
+    A confirmed subscriber's requests only ever add topics (see ``subscribe``).
+    """
+    return subscriber.status != SubscriberStatus.COMPLAINED and not has_complained(subscriber.email)
 
 
 def record_consent(
@@ -172,12 +172,14 @@ def subscribe(
     """Ask to subscribe ``email``; return the request to mail a confirmation for, if any.
 
     The caller answers the same way whatever happens here, so nobody learns whether an
-    address was known. A confirmed subscriber is left as they are (their lists change only
-    through the preference centre) and a complained address is left alone and never
-    mailed. Anyone else gets a request of their own, holding what this submission asked
-    for: a known subscriber changes only when its link is used (whoever typed the address,
-    only its owner reads the mail). A confirmation goes out at most once per
-    ``CONFIRM_RESEND_INTERVAL``; the consent record keeps every request either way.
+    address was known. A complained address is left alone and never mailed. A confirmed
+    subscriber who asks for topics they don't have yet gets a request for those topics
+    only (their name, language and other lists change only through the preference
+    centre); asking for nothing new changes and mails nothing. Anyone else gets a request
+    of their own, holding what this submission asked for: a known subscriber changes only
+    when its link is used (whoever typed the address, only its owner reads the mail). A
+    confirmation goes out at most once per ``CONFIRM_RESEND_INTERVAL``; the consent record
+    keeps every request either way.
     """
     subscriber = find_subscriber(email)
     if not may_confirm_address(subscriber, email):
@@ -188,6 +190,11 @@ def subscribe(
         )
         set_lists(subscriber, list_ids)
         db.session.add(subscriber)
+    elif subscriber.status == SubscriberStatus.CONFIRMED:
+        list_ids = list_ids - subscriber.list_ids
+        if not list_ids:
+            return None
+        name, language = None, subscriber.language
     _drop_expired_requests(subscriber)
     request = ConfirmationRequest(
         nonce=nonce or secrets.token_hex(16),
@@ -268,13 +275,19 @@ def build_confirmation(request: ConfirmationRequest) -> EmailMessage:
     lists = db.session.execute(
         db.select(MailingList).where(MailingList.id.in_(request.list_ids)).order_by(MailingList.id)
     ).scalars()
+    adding = subscriber.status == SubscriberStatus.CONFIRMED
     with force_locale(language):
         confirm_url = external_url(
             "public.confirm", lang=language, token=confirmation_token(request)
         )
+        if adding:
+            subject = _("Please confirm your new topics")
+        else:
+            subject = _("Please confirm your subscription")
         rendered = render_email(
             "confirm",
-            subject=_("Please confirm your subscription"),
+            subject=subject,
+            adding=adding,
             reader_name=name,
             confirm_url=confirm_url,
             lists=[item.name_in(language) for item in lists],
@@ -316,8 +329,6 @@ def check_confirmation(
     subscriber = db.session.get(Subscriber, data["s"])
     if subscriber is None:
         return ConfirmOutcome.INVALID, None, None
-    if subscriber.status == SubscriberStatus.CONFIRMED:
-        return ConfirmOutcome.ALREADY_CONFIRMED, subscriber, None
     request = next(
         (
             r
@@ -326,6 +337,8 @@ def check_confirmation(
         ),
         None,
     )
+    if request is None and subscriber.status == SubscriberStatus.CONFIRMED:
+        return ConfirmOutcome.ALREADY_CONFIRMED, subscriber, None
     if request is None or not may_confirm(subscriber):
         return ConfirmOutcome.INVALID, None, None
     return ConfirmOutcome.READY, subscriber, request
@@ -336,6 +349,11 @@ def confirm(token: str, info: RequestInfo) -> tuple[ConfirmOutcome, Subscriber |
     outcome, subscriber, request = check_confirmation(token)
     if outcome is not ConfirmOutcome.READY:
         return outcome, subscriber
+    if subscriber.status == SubscriberStatus.CONFIRMED:  # topics added to a subscription
+        set_lists(subscriber, subscriber.list_ids | _existing_lists(request.list_ids))
+        subscriber.confirmation_requests.clear()
+        record_consent(subscriber, ConsentAction.CONFIRM, info)
+        return ConfirmOutcome.CONFIRMED, subscriber
     subscriber.name = request.name or subscriber.name
     subscriber.language = request.language
     set_lists(subscriber, _existing_lists(request.list_ids))

@@ -289,8 +289,10 @@ def test_answer_does_not_reveal_a_confirmed_address(client, smtp, in_app):
         before.status,
         before.language,
         before.list_ids,
-    ), "a confirmed subscriber changes lists only in the preference centre"
-    assert [r.recipients[0] for r in smtp.settle()] == ["fresh@example.org"]
+    ), "a confirmed subscriber's lists change only through a link mailed to them"
+    mailed = {r.recipients[0]: r.message["Subject"] for r in smtp.settle()}
+    assert sorted(mailed) == ["fresh@example.org", "known@example.org"]
+    assert mailed["known@example.org"] == "Bitte bestätigen Sie Ihre neuen Themen"
 
 
 def preflight(client, origin: str):
@@ -540,6 +542,7 @@ def test_the_answer_does_the_same_work_for_every_address(app, client, smtp, in_a
     [consent] = unknown.consents
     assert (consent.ip, consent.user_agent, consent.source) == ("127.0.0.1", "Partner/2.0", "api")
     assert sorted(r.recipients[0] for r in smtp.settle()) == [
+        "confirmed@example.org",  # to confirm the topic it did not have yet
         "pending@example.org",
         "unknown@example.org",
     ]

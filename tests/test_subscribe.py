@@ -186,6 +186,46 @@ def test_answer_does_not_reveal_known_addresses(client, smtp, in_app, translated
     )
 
 
+def test_a_confirmed_subscriber_asking_for_a_new_topic_confirms_just_that_topic(
+    client, smtp, in_app, translated
+):
+    lists = in_app(make_lists)
+    subscribe(client, "de", "greta@example.org", [lists["events"]], name="Greta")
+    _confirm(client, *confirm_link(smtp.wait_for(1)[0].message))
+    smtp.reset()
+
+    # Someone (the owner, or anyone who knows the address) asks for a topic more, in French.
+    answer = subscribe(client, "fr", "greta@example.org", [lists["events"], lists["newsletter"]])
+    assert answer.status_code == 302 and answer.headers["Location"].endswith("/fr/thanks")
+    [mail] = smtp.wait_for(1)
+    assert mail.message["Subject"] == translated("de", "Please confirm your new topics")
+    text = mail.message.get_body(preferencelist=("plain",)).get_content()
+    assert (
+        translated(
+            "de",
+            "You asked to receive more of our news. Please confirm that you want these topics too:",
+        )
+        in text
+    )
+    assert "- Rundbrief" in text and "- Veranstaltungen" not in text, "only the topic to add"
+    assert "Guten Tag Greta," in text, "the subscriber's own name and language, not the form's"
+    before = in_app(subscriber_state, "greta@example.org")
+    assert before.list_ids == {lists["events"]}, "nothing changes before the link is used"
+
+    lang, token = confirm_link(mail.message)
+    assert lang == "de"
+    assert _confirm(client, lang, token).status_code == 200
+    after = in_app(subscriber_state, "greta@example.org")
+    assert (after.status, after.language, after.name) == (SubscriberStatus.CONFIRMED, "de", "Greta")
+    assert after.list_ids == {lists["events"], lists["newsletter"]}
+    assert after.consents[-1].action == ConsentAction.CONFIRM
+    assert _confirm(client, lang, token).status_code == 200
+    assert len(in_app(subscriber_state, "greta@example.org").consents) == len(after.consents)
+
+    subscribe(client, "de", "greta@example.org", [lists["newsletter"]])
+    assert len(smtp.settle()) == 1, "asking for topics already held mails nothing"
+
+
 def test_resubscribing_a_pending_address_resends_but_throttled(
     app, client, smtp, in_app, translated
 ):
