@@ -1,6 +1,7 @@
 """Extensions created unbound here and bound to the app in ``create_app``."""
 
 import sqlite3
+import unicodedata
 
 from flask import Flask
 from flask_babel import Babel
@@ -28,20 +29,30 @@ class Base(DeclarativeBase):
 
 
 class Database(SQLAlchemy):
-    """Flask-SQLAlchemy, with SQLite enforcing foreign keys as PostgreSQL does."""
+    """Flask-SQLAlchemy, with SQLite enforcing foreign keys and folding text for search as
+    PostgreSQL does (``search_fold`` there comes from migration 0008)."""
 
     def init_app(self, app: Flask) -> None:
         super().init_app(app)
         with app.app_context():
             for engine in self.engines.values():
                 if engine.dialect.name == "sqlite":
-                    event.listen(engine, "connect", _sqlite_enforces_foreign_keys)
+                    event.listen(engine, "connect", _sqlite_like_postgresql)
 
 
-def _sqlite_enforces_foreign_keys(dbapi_connection: sqlite3.Connection, _record) -> None:
+def search_fold(text: str | None) -> str | None:
+    """Lower case without accents: "García" and "garcia" match alike."""
+    if text is None:
+        return None
+    decomposed = unicodedata.normalize("NFD", text)
+    return "".join(ch for ch in decomposed if not unicodedata.combining(ch)).casefold()
+
+
+def _sqlite_like_postgresql(dbapi_connection: sqlite3.Connection, _record) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.close()
+    dbapi_connection.create_function("search_fold", 1, search_fold, deterministic=True)
 
 
 db = Database(model_class=Base)

@@ -55,8 +55,8 @@ class SubscriberFilter:
         """``statement`` narrowed to the matching subscribers."""
         if self.query:
             statement = statement.where(
-                Subscriber.email.contains(self.query.lower(), autoescape=True)
-                | Subscriber.name.icontains(self.query, autoescape=True)
+                _folded_contains(Subscriber.email, self.query)
+                | _folded_contains(Subscriber.name, self.query)
             )
         if self.email:
             # Addresses are stored lower-cased (normalize_email).
@@ -64,7 +64,7 @@ class SubscriberFilter:
                 Subscriber.email.contains(self.email.lower(), autoescape=True)
             )
         if self.name:
-            statement = statement.where(Subscriber.name.icontains(self.name, autoescape=True))
+            statement = statement.where(_folded_contains(Subscriber.name, self.name))
         if self.status:
             statement = statement.where(Subscriber.status == self.status)
         if self.language:
@@ -79,6 +79,14 @@ class SubscriberFilter:
                 .exists()
             )
         return statement
+
+
+def _folded_contains(column, text: str):
+    """``column`` contains ``text``, ignoring case and accents (``search_fold`` on both
+    sides, in the database, so both are folded alike; indexed on PostgreSQL)."""
+    escaped = text.replace("/", "//").replace("%", "/%").replace("_", "/_")
+    pattern = "%" + escaped + "%"
+    return db.func.search_fold(column).like(db.func.search_fold(pattern), escape="/")
 
 
 @dataclass

@@ -89,6 +89,23 @@ def test_search_matches_part_of_the_email_or_name_in_any_case(editor_client, in_
     assert emails_on(editor_client.get("/admin/subscribers?q=_@")) == []
 
 
+def test_search_ignores_accents_and_case_either_way(editor_client, in_app):
+    in_app(make_subscriber, "ana@example.org", name="Ana García")
+    in_app(make_subscriber, "jurgen@example.org", name="JÜRGEN Müller")
+    in_app(make_subscriber, "zoe@example.org", name="Zoé Straße")
+    in_app(make_subscriber, "bob@example.org", name="Bob")
+
+    def found(query: str) -> list[str]:
+        return emails_on(editor_client.get("/admin/subscribers", query_string={"q": query}))
+
+    assert found("garcia") == ["ana@example.org"]
+    assert found("GARCÍA") == ["ana@example.org"]
+    assert found("jürgen muller") == ["jurgen@example.org"]
+    assert found("zoe stras") == ["zoe@example.org"], "ß folds to ss"
+    assert found("ZOÉ") == ["zoe@example.org"]
+    assert found("garcía bob") == []
+
+
 def test_filters_by_status_language_and_list(editor_client, in_app):
     lists = in_app(make_lists)
     in_app(make_subscriber, "en@example.org", "en", list_ids=(lists["newsletter"],))
