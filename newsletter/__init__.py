@@ -74,6 +74,9 @@ def create_app(config: dict | None = None) -> Flask:
         app.register_blueprint(devmail_bp)
     register_commands(app)
     _register_error_pages(app)
+    # Browsers ask for /favicon.ico whatever the page says; without this rule it would
+    # match the language prefix of the public pages and end in a 404.
+    app.add_url_rule("/favicon.ico", "favicon", lambda: app.send_static_file("favicon.svg"))
 
     @app.context_processor
     def language_helpers():
