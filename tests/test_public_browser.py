@@ -1,8 +1,14 @@
 """Public pages and mail on a phone, in a real browser: long German words fit the screen,
 and links wear the organisation's colour."""
 
+import uuid
+from email.message import EmailMessage
+from email.utils import formatdate
+from pathlib import Path
+
 import pytest
 from flask_babel import force_locale
+from playwright.sync_api import expect
 
 from newsletter.extensions import db
 from newsletter.mail.render import render_email
@@ -73,3 +79,30 @@ def test_links_and_buttons_wear_the_organisations_colour(live_server, german_pho
     assert link.evaluate("e => getComputedStyle(e).color") == "rgb(170, 0, 51)"
     button = german_phone.locator("button[type=submit]")
     assert button.evaluate("e => getComputedStyle(e).backgroundColor") == "rgb(170, 0, 51)"
+
+
+def put_in_mailbox(app, html: str, text: str) -> str:
+    """A message in the dev mailbox, as the mailbox transport stores it; returns its id."""
+    message = EmailMessage()
+    message["From"] = "Newsletter <news@newsletter.example>"
+    message["To"] = "anna@example.org"
+    message["Subject"] = "Lange Links"
+    message["Date"] = formatdate()
+    message.set_content(text)
+    message.add_alternative(html, subtype="html")
+    message_id = uuid.uuid4().hex
+    folder = Path(app.config["MAILBOX_PATH"])
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / f"{message_id}.eml").write_bytes(message.as_bytes())
+    return message_id
+
+
+def test_dev_mailbox_message_with_a_long_link_fits_a_phone(app, live_server, german_phone):
+    link = "https://newsletter.example/de/confirm/" + "x" * (300 - 38)
+    assert len(link) == 300
+    message_id = put_in_mailbox(app, f'<p><a href="{link}">Bestätigen</a></p>', f"{link}\n")
+    german_phone.goto(f"{live_server}/dev/mailbox/{message_id}")
+    expect(german_phone.locator("ul.links a")).to_have_text(link)
+    expect(german_phone.locator("pre.mail-text")).to_contain_text(link)
+    scroll_width = german_phone.evaluate("document.documentElement.scrollWidth")
+    assert scroll_width <= PHONE["width"], f"the page is {scroll_width} px wide"

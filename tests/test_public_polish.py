@@ -93,3 +93,19 @@ def test_public_pages_without_settings_keep_the_default_frame(client):
     header = page.split('<header class="site">')[1].split("</header>")[0]
     assert "Stay informed" in header and "<img" not in header
     assert "--accent: #0b6e4f" in page
+
+
+@pytest.fixture
+def mailbox(app, monkeypatch):
+    """No relay configured: mail lands in the dev mailbox."""
+    monkeypatch.setitem(app.config, "SMTP_URL", None)
+    return app
+
+
+def test_dev_mailbox_follows_the_browsers_language(mailbox, client, translated):
+    response = client.get("/dev/mailbox/", headers={"Accept-Language": "de-DE,de;q=0.9"})
+    assert response.status_code == 200
+    page = response.get_data(as_text=True)
+    assert '<html lang="de">' in page
+    assert translated("de", "Dev mailbox") in page
+    assert translated("de", "The mailbox is empty.") in page
