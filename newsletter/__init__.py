@@ -5,6 +5,7 @@ from pathlib import Path
 from flask import Flask, g, jsonify, render_template, request, url_for
 from flask_babel import get_locale
 from flask_babel import gettext as _
+from flask_login import current_user
 from flask_wtf.csrf import CSRFError
 from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import BuildError
@@ -74,6 +75,9 @@ def create_app(config: dict | None = None) -> Flask:
         app.register_blueprint(devmail_bp)
     register_commands(app)
     _register_error_pages(app)
+    # Browsers ask for /favicon.ico whatever the page says; without this rule it would
+    # match the language prefix of the public pages and end in a 404.
+    app.add_url_rule("/favicon.ico", "favicon", lambda: app.send_static_file("favicon.svg"))
 
     @app.context_processor
     def language_helpers():
@@ -120,7 +124,12 @@ def _register_error_pages(app: Flask) -> None:
         # Also when routing failed (404, 405) and no view ran: the URL prefix still counts.
         # Set before the first gettext below, which fixes the locale for the request.
         prefix = request.path.split("/")[1]
-        g.setdefault("lang", prefix if prefix in app.config["LANGUAGES"] else None)
+        lang = prefix if prefix in app.config["LANGUAGES"] else None
+        in_admin = prefix == "admin"
+        if in_admin and current_user.is_authenticated:
+            # The editor's own language, also where no admin view matched the address.
+            lang = current_user.language
+        g.setdefault("lang", lang)
         code = getattr(error, "code", 500) or 500
         message = messages.get(code, messages[500])()
         if isinstance(error, CSRFError):
@@ -132,7 +141,9 @@ def _register_error_pages(app: Flask) -> None:
         if request.path.startswith("/api/") or request.is_json:
             response = jsonify({"status": "error", "code": code, "message": message})
         else:
-            response = render_template("errors/error.html", message=message, code=code)
+            response = render_template(
+                "errors/error.html", message=message, code=code, in_admin=in_admin
+            )
         return response, code
 
     for code in messages:

@@ -1,0 +1,108 @@
+"""Public pages and mail on a phone, in a real browser: long German words fit the screen,
+and links wear the organisation's colour."""
+
+import uuid
+from email.message import EmailMessage
+from email.utils import formatdate
+from pathlib import Path
+
+import pytest
+from flask_babel import force_locale
+from playwright.sync_api import expect
+
+from newsletter.extensions import db
+from newsletter.mail.render import render_email
+from newsletter.models import MailingList
+from newsletter.organisation import current_organisation
+
+PHONE = {"width": 375, "height": 812}
+COMPOUND = "Frühjahrsmitgliederversammlungseinladungsbenachrichtigungsdienst"
+
+
+@pytest.fixture
+def german_phone(browser):
+    context = browser.new_context(viewport=PHONE, locale="de-DE")
+    context.set_default_timeout(10_000)
+    page = context.new_page()
+    yield page
+    context.close()
+
+
+def make_compound_list() -> None:
+    names = {"en": "Spring meeting", "de": COMPOUND}
+    db.session.add(MailingList(slug="spring", names=names, public=True))
+    db.session.commit()
+
+
+def assert_fits_and_hyphenates(page, selector: str) -> None:
+    assert page.evaluate("window.innerWidth") == PHONE["width"]
+    scroll_width = page.evaluate("document.documentElement.scrollWidth")
+    assert scroll_width <= PHONE["width"], f"the page is {scroll_width} px wide"
+    word = page.locator(selector, has_text=COMPOUND).first
+    assert word.evaluate("e => getComputedStyle(e).hyphens") == "auto"
+    assert word.evaluate("e => e.closest('[lang]').lang") == "de"
+
+
+def test_long_german_word_fits_a_phone_on_the_subscribe_page(live_server, german_phone, in_app):
+    in_app(make_compound_list)
+    german_phone.goto(f"{live_server}/de/")
+    assert_fits_and_hyphenates(german_phone, "label.choice strong")
+
+
+def test_long_german_word_fits_a_phone_in_a_mail(live_server, german_phone, in_app):
+    def confirmation_html() -> str:
+        with force_locale("de"):
+            return render_email(
+                "confirm",
+                "Bitte bestätigen Sie Ihr Abonnement",
+                reader_name="Anna",
+                lists=[COMPOUND],
+                confirm_url="https://newsletter.example/confirm",
+                preferences_url="https://newsletter.example/preferences",
+                unsubscribe_url="https://newsletter.example/unsubscribe",
+            ).html
+
+    german_phone.set_content(in_app(confirmation_html))
+    assert_fits_and_hyphenates(german_phone, "li")
+
+
+def test_links_and_buttons_wear_the_organisations_colour(live_server, german_phone, in_app):
+    def choose_colours() -> None:
+        org = current_organisation()
+        org.name, org.brand_color = "Red Internacional", "#aa0033"
+        db.session.add(org)
+        db.session.commit()
+
+    in_app(choose_colours)
+    german_phone.goto(f"{live_server}/de/")
+    link = german_phone.locator("main a").first
+    assert link.evaluate("e => getComputedStyle(e).color") == "rgb(170, 0, 51)"
+    button = german_phone.locator("button[type=submit]")
+    assert button.evaluate("e => getComputedStyle(e).backgroundColor") == "rgb(170, 0, 51)"
+
+
+def put_in_mailbox(app, html: str, text: str) -> str:
+    """A message in the dev mailbox, as the mailbox transport stores it; returns its id."""
+    message = EmailMessage()
+    message["From"] = "Newsletter <news@newsletter.example>"
+    message["To"] = "anna@example.org"
+    message["Subject"] = "Lange Links"
+    message["Date"] = formatdate()
+    message.set_content(text)
+    message.add_alternative(html, subtype="html")
+    message_id = uuid.uuid4().hex
+    folder = Path(app.config["MAILBOX_PATH"])
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / f"{message_id}.eml").write_bytes(message.as_bytes())
+    return message_id
+
+
+def test_dev_mailbox_message_with_a_long_link_fits_a_phone(app, live_server, german_phone):
+    link = "https://newsletter.example/de/confirm/" + "x" * (300 - 38)
+    assert len(link) == 300
+    message_id = put_in_mailbox(app, f'<p><a href="{link}">Bestätigen</a></p>', f"{link}\n")
+    german_phone.goto(f"{live_server}/dev/mailbox/{message_id}")
+    expect(german_phone.locator("ul.links a")).to_have_text(link)
+    expect(german_phone.locator("pre.mail-text")).to_contain_text(link)
+    scroll_width = german_phone.evaluate("document.documentElement.scrollWidth")
+    assert scroll_width <= PHONE["width"], f"the page is {scroll_width} px wide"
