@@ -440,7 +440,7 @@ def test_scheduling_in_utc(editor_client, in_app, lists):
     response = editor_client.post(
         url, data={"csrf_token": token, "scheduled_at": "2099-12-01T09:30"}, follow_redirects=True
     )
-    assert "The issue is scheduled for 2099-12-01 09:30 UTC." in response.get_data(as_text=True)
+    assert "The issue is scheduled for Dec 1, 2099 09:30 UTC." in response.get_data(as_text=True)
     saved = in_app(issue_row, issue_id)
     assert saved["status"] == IssueStatus.SCHEDULED
     assert saved["scheduled_at"].isoformat() == "2099-12-01T09:30:00"
@@ -579,3 +579,21 @@ def test_composer_previews_and_counts_while_the_editor_types(browser_page, live_
     expect(overall.locator("[data-field=remaining]")).to_have_text("0")
     expect(browser.get_by_test_id("view-in-browser")).to_be_visible()
     expect(browser.get_by_test_id("pause")).to_be_hidden()
+
+
+def test_campaign_page_numbers_and_times_follow_the_editors_language(app, in_app, lists):
+    in_app(make_user, "redactora@example.org", language="es")
+    client = app.test_client()
+    client.post(
+        "/admin/login",
+        data={
+            "csrf_token": csrf_token(client, "/admin/login"),
+            "email": "redactora@example.org",
+            "password": PASSWORD,
+        },
+    )
+    issue_id = create_issue(client, [lists["newsletter"]])
+    in_app(lambda: (campaigns.start_sending(db.session.get(Issue, issue_id)), db.session.commit()))
+    text = unescape(client.get(f"/admin/issues/{issue_id}").get_data(as_text=True))
+    assert re.search(r'data-testid="campaign-rate">0,0<', text), "a decimal comma in Spanish"
+    assert re.search(rf"\d{{1,2}} [a-z]{{3}} {utcnow().year} \d\d:\d\d UTC", text)

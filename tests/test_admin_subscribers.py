@@ -5,8 +5,8 @@ import html
 import io
 import re
 
-from factories import make_lists, make_subscriber, row_counts, subscriber_state
-from helpers import csrf_token
+from factories import make_lists, make_subscriber, make_user, row_counts, subscriber_state
+from helpers import csrf_token, log_in
 
 from newsletter.extensions import db
 from newsletter.models import (
@@ -153,7 +153,10 @@ def test_pages_keep_the_filter(editor_client, in_app):
 def add_history(email: str, list_id: int) -> None:
     """A consent trail and two deliveries, as the public pages and the engine write them."""
     subscriber = db.session.execute(db.select(Subscriber).filter_by(email=email)).scalar_one()
-    for action, source in ((ConsentAction.SUBSCRIBE, "form"), (ConsentAction.CONFIRM, "link")):
+    for action, source in (
+        (ConsentAction.SUBSCRIBE, "form"),
+        (ConsentAction.CONFIRM, "confirm-link"),
+    ):
         subscriber.consents.append(
             Consent(
                 action=action,
@@ -183,6 +186,22 @@ def add_history(email: str, list_id: int) -> None:
     db.session.commit()
 
 
+def test_consent_history_and_dates_speak_the_editors_language(app, in_app):
+    lists = in_app(make_lists)
+    in_app(make_user, "editora@example.org", language="es")
+    client = app.test_client()
+    assert log_in(client, "editora@example.org").status_code == 302
+    in_app(make_subscriber, "ana@example.org", "fr", list_ids=(lists["events"],), name="Ana")
+    in_app(add_history, "ana@example.org", lists["events"])
+    page = client.get(f"/admin/subscribers/{in_app(subscriber_id, 'ana@example.org')}")
+    text = page_text(page)
+    history = text.split('class="data consents"')[1].split("</table>")[0]
+    assert "Página de suscripción" in history and "Enlace de confirmación" in history
+    assert "Eventos" in history, "list names, not slugs"
+    this_year = str(utcnow().year)
+    assert re.search(rf"\d{{1,2}} [a-z]{{3}} {this_year} \d\d:\d\d UTC", history), history
+
+
 def test_subscriber_page_shows_details_consent_history_and_deliveries(editor_client, in_app):
     lists = in_app(make_lists)
     in_app(make_subscriber, "ana@example.org", "fr", list_ids=(lists["events"],), name="Ana")
@@ -190,8 +209,9 @@ def test_subscriber_page_shows_details_consent_history_and_deliveries(editor_cli
     response = editor_client.get(f"/admin/subscribers/{in_app(subscriber_id, 'ana@example.org')}")
     text = page_text(response)
     assert response.status_code == 200
-    for shown in ("Français", "Consent history", "203.0.113.7", "form", "link", "events"):
+    for shown in ("Français", "Consent history", "203.0.113.7", "Subscribe page", "Events"):
         assert shown in text
+    assert "Confirmation link" in text and ">confirm-link<" not in text
     assert "Spring <b>digest</b>" in text  # the issue's name, escaped in the page
     assert "Spring &lt;b&gt;digest" in response.get_data(as_text=True)
     assert "2.0.0 Ok: queued as ABC123" in text
@@ -368,7 +388,7 @@ def test_data_download_holds_everything_about_the_subscriber(editor_client, in_a
     assert "attachment" in response.headers["Content-Disposition"]
     data = response.get_json()
     assert data["email"] == "ana@example.org"
-    assert [c["source"] for c in data["consents"]] == ["form", "link"]
+    assert [c["source"] for c in data["consents"]] == ["form", "confirm-link"]
 
 
 def subscriber_id_of(in_app, email: str = "ana@example.org") -> int:

@@ -281,7 +281,7 @@ def test_schedule_at_the_end_of_the_calendar_in_the_composer(editor_client, in_a
         url, data={"csrf_token": token, "scheduled_at": "9999-12-31T23:59"}, follow_redirects=True
     )
     assert accepted.status_code == 200
-    assert "The issue is scheduled for 9999-12-31 23:59 UTC." in page_text(accepted)
+    assert "The issue is scheduled for Dec 31, 9999 23:59 UTC." in page_text(accepted)
 
 
 def test_schedule_outside_the_calendar_is_a_clean_cli_error(runner, in_app):

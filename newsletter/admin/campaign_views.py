@@ -22,7 +22,7 @@ from ..models import Issue, IssueStatus, utcnow
 from . import bp
 from .composer import variant_markers
 from .issue_forms import ScheduleForm
-from .presentation import issue_status_badge, issue_status_label, utc_text
+from .presentation import issue_status_badge, issue_status_label, shown_time
 
 LIVE = {IssueStatus.SCHEDULED, IssueStatus.SENDING, IssueStatus.PAUSED}
 """States in which the campaign page keeps following the progress."""
@@ -106,7 +106,7 @@ def schedule_issue(issue_id: int):
     except campaigns.CampaignError as error:
         flash(str(error), "error")
         return redirect(url_for("admin.confirm_send", issue_id=issue.id))
-    flash(_("The issue is scheduled for %(when)s.", when=utc_text(issue.scheduled_at)), "ok")
+    flash(_("The issue is scheduled for %(when)s.", when=shown_time(issue.scheduled_at)), "ok")
     return redirect(url_for("admin.campaign", issue_id=issue.id))
 
 

@@ -3,6 +3,8 @@ the badge colours, and times (stored and shown in UTC, and saying so)."""
 
 from datetime import datetime
 
+from flask_babel import format_date, format_time, get_timezone
+from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
 from ..models import (
@@ -89,10 +91,35 @@ def issue_status_badge(status: IssueStatus) -> str:
     return ISSUE_BADGES.get(status, "")
 
 
-@bp.app_template_global("issue_utc_text")
-def utc_text(moment: datetime | None) -> str:
-    """Times are stored and shown in UTC, and say so."""
-    return f"{moment:%Y-%m-%d %H:%M} UTC" if moment else ""
+CONSENT_SOURCES = {
+    "form": _l("Subscribe page"),
+    "embed": _l("Form on another website"),
+    "api": _l("API"),
+    "confirm-link": _l("Confirmation link"),
+    "preference-centre": _l("Preference centre"),
+    "unsubscribe-page": _l("Unsubscribe page"),
+    "one-click": _l("One-click unsubscribe in the mail program"),
+    "mailto": _l("Unsubscribe by email"),
+    "complaint": _l("Spam complaint"),
+    "admin": _l("Editor"),
+}
+
+
+@bp.app_template_global("consent_source_label")
+def consent_source_label(source: str) -> str:
+    """Where a consent record came from, in the editor's words (``import:<id>`` too)."""
+    if source.startswith("import:"):
+        return _("Import %(number)s", number=source.removeprefix("import:"))
+    return str(CONSENT_SOURCES.get(source, source))
+
+
+@bp.app_template_global("shown_time")
+def shown_time(moment: datetime | None) -> str:
+    """A date in the editor's language and a 24-hour time, naming the time zone."""
+    if moment is None:
+        return ""
+    zone = str(get_timezone())
+    return f"{format_date(moment, 'medium')} {format_time(moment, 'HH:mm')} {zone}"
 
 
 bp.add_app_template_global(utcnow, "issue_now_utc")

@@ -149,7 +149,6 @@ def _render_subscriber(subscriber: Subscriber, form: SubscriberForm, status: int
         form=form,
         action_form=ActionForm(),
         names={item.id: item.name_in(str(get_locale())) for item in lists},
-        slugs={item.id: item.slug for item in lists},
         deliveries=deliveries_of(subscriber),
         status_label=subscriber_status_label,
         badges=SUBSCRIBER_BADGES,
