@@ -35,6 +35,14 @@ def current_organisation() -> Organisation:
     )
 
 
+def languages_without_address(languages) -> list[str]:
+    """The languages whose mail would go out with no postal address in its footer (many
+    countries require one in every newsletter)."""
+    org = current_organisation()
+    default = current_app.config["DEFAULT_LANGUAGE"]
+    return [code for code in languages if not org.address_lines(code, default)]
+
+
 def uploads_folder() -> Path:
     return Path(current_app.instance_path) / "uploads"
 

@@ -597,3 +597,25 @@ def test_campaign_page_numbers_and_times_follow_the_editors_language(app, in_app
     text = unescape(client.get(f"/admin/issues/{issue_id}").get_data(as_text=True))
     assert re.search(r'data-testid="campaign-rate">0,0<', text), "a decimal comma in Spanish"
     assert re.search(rf"\d{{1,2}} [a-z]{{3}} {utcnow().year} \d\d:\d\d UTC", text)
+
+
+def test_review_page_warns_when_a_language_has_no_postal_address(editor_client, in_app):
+    from newsletter.models import Organisation
+
+    readers = in_app(make_audience)
+    issue_id = create_issue(editor_client, [readers["lists"]["newsletter"]])
+    warning = 'data-testid="no-postal-address"'
+    review = page(editor_client, f"/admin/issues/{issue_id}/send")
+    assert warning in review
+    assert "English, Español, Français, Deutsch" in unescape(review)
+    assert "An admin can add it in the settings." in review, "editors can't open the settings"
+
+    def save_address(addresses):
+        db.session.merge(Organisation(id=1, name="Red", postal_address=addresses))
+        db.session.commit()
+
+    in_app(save_address, {"de": "Hauptstraße 1\nBerlin"})
+    review = unescape(page(editor_client, f"/admin/issues/{issue_id}/send"))
+    assert "without a postal address: English, Español, Français." in review
+    in_app(save_address, {"en": "1 Main Street\nSpringfield"})  # the others fall back to it
+    assert warning not in page(editor_client, f"/admin/issues/{issue_id}/send")

@@ -19,6 +19,7 @@ from ..extensions import db
 from ..form_fields import ActionForm
 from ..i18n import language_name
 from ..models import Issue, IssueStatus, utcnow
+from ..organisation import languages_without_address
 from . import bp
 from .composer import variant_markers
 from .issue_forms import ScheduleForm
@@ -65,11 +66,14 @@ def confirm_send(issue_id: int):
 def render_confirm(issue: Issue, schedule_form: ScheduleForm, status: int = 200):
     if schedule_form.scheduled_at.data is None and issue.scheduled_at:
         schedule_form.scheduled_at.data = issue.scheduled_at
+    counts = campaigns.issue_audience_counts(issue)
+    mailed = [code for code, count in counts.per_variant.items() if count]
     return (
         render_template(
             "admin/issues/confirm_send.html",
             issue=issue,
-            counts=campaigns.issue_audience_counts(issue),
+            counts=counts,
+            no_address=[language_name(c) for c in languages_without_address(mailed)],
             markers=variant_markers(issue),
             action_form=ActionForm(),
             schedule_form=schedule_form,
