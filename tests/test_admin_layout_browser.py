@@ -2,7 +2,7 @@
 
 import pytest
 from campaign_helpers import make_issue
-from factories import make_lists, make_user
+from factories import make_lists, make_subscriber, make_user
 from playwright.sync_api import Page, expect
 
 BOX = """el => {
@@ -52,3 +52,55 @@ def test_search_and_date_inputs_look_like_text_inputs(page, live_server, in_app)
     assert page.locator("input[type=search][name=q]").evaluate(BOX)[1:] == text
     page.goto(f"{live_server}/admin/issues/{issue_id}/send")
     assert page.get_by_test_id("scheduled-at").evaluate(BOX)[1:] == text
+
+
+PAGES = (
+    "/admin/",
+    "/admin/issues",
+    "/admin/issues/new",
+    "/admin/subscribers",
+    "/admin/subscribers/{subscriber}",
+    "/admin/lists",
+    "/admin/imports/new",
+    "/admin/users",
+    "/admin/users/new",
+    "/admin/tokens",
+    "/admin/settings",
+    "/admin/account",
+)
+
+
+def admin_with_data(language: str) -> int:
+    """An admin in ``language``, an issue and a subscriber; returns the subscriber's id."""
+    make_user("admin@example.org", "admin", language=language, name="Ada Admin")
+    ids = make_lists()
+    make_issue([ids["newsletter"]])
+    return make_subscriber("reader@example.org", list_ids=(ids["newsletter"],)).id
+
+
+@pytest.mark.parametrize("language", ["en", "es", "fr", "de"])
+def test_every_admin_page_fits_a_phone_and_the_header_fits_one_row_on_a_laptop(
+    page, live_server, in_app, language
+):
+    subscriber = in_app(admin_with_data, language)
+    log_in(page, live_server)
+    assert page.locator("html").get_attribute("lang") == language
+    too_wide = {}
+    for width in (1280, 375):
+        page.set_viewport_size({"width": width, "height": 900})
+        for path in PAGES:
+            page.goto(live_server + path.format(subscriber=subscriber))
+            if width == 375:
+                scroll = page.evaluate("document.documentElement.scrollWidth")
+                if scroll > 375:
+                    too_wide[path] = scroll
+            else:
+                # One row: the brand, every section link and the account share a middle line.
+                middles = page.locator(
+                    "header.site .brand, header.site nav a, header.site .who"
+                ).evaluate_all(
+                    "els => els.map(el => { const r = el.getBoundingClientRect();"
+                    " return Math.round((r.top + r.bottom) / 2); })"
+                )
+                assert max(middles) - min(middles) <= 4, (path, middles)
+    assert too_wide == {}
