@@ -131,6 +131,7 @@ def test_editor_imports_composes_tests_sends_and_finds_the_issue_in_the_archive(
     page.click("#confirm-send")
     status = page.locator("#campaign-status")
     expect(status).to_have_attribute("data-status", "sent", timeout=60_000)
+    expect(page.get_by_text("Sending has started")).to_have_count(0)
     overall = page.locator("#campaign-progress tfoot tr")
     expect(overall.locator("[data-field=sent]")).to_have_text("4")
     received = {m.message["To"].split("<")[-1].rstrip(">"): m.message for m in smtp.wait_for(4)}

@@ -92,7 +92,8 @@ def send_issue(issue_id: int):
     except campaigns.CampaignError as error:
         flash(str(error), "error")
         return redirect(url_for("admin.confirm_send", issue_id=issue.id))
-    flash(_("Sending has started: %(count)d messages.", count=count), "ok")
+    # "started": the campaign page drops this notice once the campaign is over.
+    flash(_("Sending has started: %(count)d messages.", count=count), "started")
     return redirect(url_for("admin.campaign", issue_id=issue.id))
 
 

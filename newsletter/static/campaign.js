@@ -45,6 +45,12 @@
     });
   }
 
+  // "Sending has started" is news only while the campaign runs.
+  function dropStartedNotice(status) {
+    if (status !== "sent" && status !== "cancelled") return;
+    document.querySelectorAll('.notice[data-category="started"]').forEach((notice) => notice.remove());
+  }
+
   function update(data) {
     const body = table.tBodies[0];
     data.languages.forEach((part) => fill(rowFor(part.language, body), part));
@@ -54,6 +60,7 @@
     statusBadge.dataset.status = data.status;
     statusBadge.className = "badge " + data.status_badge;
     showActions(data.status, data.overall.failed);
+    dropStartedNotice(data.status);
   }
 
   function poll() {
@@ -72,5 +79,6 @@
       .catch(() => setTimeout(poll, interval * 2));
   }
 
+  dropStartedNotice(statusBadge.dataset.status);
   if (table.dataset.live === "true") setTimeout(poll, interval);
 })();

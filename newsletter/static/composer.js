@@ -75,6 +75,72 @@
       .catch(() => { /* the last counts stay; saving recomputes them */ });
   }
 
+  // Tab markers follow the text: "missing" until a language has a subject and a body,
+  // "stale" for a language left as it was while another one changed (as saving would
+  // mark it), and a field error disappears once the text it complained about is whole.
+  const languageTabs = document.getElementById("language-tabs");
+  const initial = {};
+  panels.forEach((panel) => {
+    initial[panel.dataset.language] = ["subject", "preheader", "body"]
+      .map((name) => field(panel.dataset.language, name).value).join("\u0000");
+  });
+
+  function textState(language) {
+    const subject = field(language, "subject").value.trim();
+    const body = field(language, "body").value.trim();
+    if (subject && body) return "complete";
+    return subject || body ? "partial" : "empty";
+  }
+
+  function edited(language) {
+    const now = ["subject", "preheader", "body"].map((name) => field(language, name).value);
+    return now.join("\u0000") !== initial[language];
+  }
+
+  function marker(tab, kind) {
+    let badge = tab.querySelector("[data-marker=missing], [data-marker=stale]");
+    if (!kind) {
+      if (badge) badge.remove();
+      return;
+    }
+    if (!badge || badge.dataset.marker !== kind) {
+      if (badge) badge.remove();
+      badge = document.createElement("span");
+      badge.dataset.marker = kind;
+      badge.textContent = languageTabs.dataset[kind];
+      const error = tab.querySelector("[data-marker=error]");
+      tab.insertBefore(badge, error);
+    }
+    const isDefault = form.dataset.issueId && tab.dataset.language === form.elements.default_language.value;
+    badge.className = "badge " + (kind === "stale" ? "warn" : isDefault ? "bad" : "");
+  }
+
+  function showErrors(panel, shown) {
+    panel.querySelectorAll(".field-error").forEach((error) => { error.hidden = !shown; });
+    panel.querySelectorAll("[aria-invalid]").forEach((control) => {
+      if (shown) control.setAttribute("aria-invalid", "true");
+      else control.removeAttribute("aria-invalid");
+    });
+  }
+
+  function refreshMarkers() {
+    const changed = tabs.filter((tab) => edited(tab.dataset.language));
+    tabs.forEach((tab) => {
+      const language = tab.dataset.language;
+      const state = textState(language);
+      let kind = null;
+      if (state !== "complete") kind = "missing";
+      else if (changed.includes(tab)) kind = null;
+      else if (changed.length || tab.dataset.savedMarker === "stale") kind = "stale";
+      marker(tab, kind);
+      const panel = panels.find((item) => item.dataset.language === language);
+      const partial = state === "partial";
+      const error = tab.querySelector("[data-marker=error]");
+      if (error) error.hidden = !partial;
+      showErrors(panel, partial);
+    });
+  }
+
   const previewSoon = debounce(refreshPreview, 400);
   const audienceSoon = debounce(refreshAudience, 300);
 
@@ -101,13 +167,29 @@
     });
   });
 
+  // Each frame grows to the height of the mail, so its footer is never cut off. The frames
+  // are sandboxed without scripts; allow-same-origin only lets this page measure them.
+  function fitFrame(frame) {
+    const page = frame.contentDocument;
+    if (!page || !page.documentElement) return;
+    frame.style.height = "auto"; // the mail's own height, not the frame's last one
+    const height = Math.max(page.documentElement.scrollHeight, page.body ? page.body.scrollHeight : 0);
+    if (height > 0) frame.style.height = height + "px";
+  }
+  frames.forEach((frame) => {
+    frame.addEventListener("load", () => fitFrame(frame));
+    if (frame.contentDocument && frame.contentDocument.readyState === "complete") fitFrame(frame);
+  });
+
   // Phone or desktop width: both frames are kept up to date, one is shown.
   const widthTabs = Array.from(form.querySelectorAll(".preview-widths [role=tab]"));
   function showWidth(width) {
     widthTabs.forEach((tab) => {
       const selected = tab.dataset.width === width;
       tab.setAttribute("aria-selected", selected ? "true" : "false");
-      document.getElementById(tab.getAttribute("aria-controls")).hidden = !selected;
+      const panel = document.getElementById(tab.getAttribute("aria-controls"));
+      panel.hidden = !selected;
+      if (selected) panel.querySelectorAll("iframe.preview").forEach(fitFrame);
     });
   }
   widthTabs.forEach((tab) => {
@@ -116,6 +198,7 @@
 
   form.addEventListener("input", (event) => {
     const panel = event.target.closest("[role=tabpanel][data-language]");
+    if (panel) refreshMarkers();
     if (panel && panel.dataset.language === active) previewSoon();
     // A language that gains or loses its text gains or loses its variant in the counts.
     if (panel || event.target.name === "lists" || event.target.name === "audience_languages") {
