@@ -15,7 +15,7 @@ from . import hygiene
 from .api.errors import error_response
 from .celery_app import celery_init_app
 from .extensions import babel, csrf, db, limiter, login_manager, migrate
-from .i18n import language_name, select_locale
+from .i18n import language_name, select_locale, select_timezone
 from .organisation import current_organisation, logo_url
 from .security_headers import init_security_headers
 
@@ -53,7 +53,7 @@ def create_app(config: dict | None = None) -> Flask:
 
     db.init_app(app)
     migrate.init_app(app, db, directory=str(config_module.MIGRATIONS))
-    babel.init_app(app, locale_selector=select_locale)
+    babel.init_app(app, locale_selector=select_locale, timezone_selector=select_timezone)
     hygiene.init_app(app)  # first: hostile bytes never reach the CSRF check or a rate-limit key
     csrf.init_app(app)
     limiter.init_app(app)

@@ -1,6 +1,11 @@
-"""Which language a page is shown in, and the names of the languages we speak."""
+"""Which language and time zone a page is shown in, and the names of the languages we speak."""
 
+from datetime import UTC, datetime
+
+import pytz
 from flask import current_app, g, has_request_context, request
+from flask_babel import get_timezone
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
 LANGUAGE_NAMES = {
@@ -46,3 +51,33 @@ def select_locale() -> str | None:
         if primary in supported:
             return primary
     return current_app.config["DEFAULT_LANGUAGE"]
+
+
+OUT_OF_RANGE = _l("This date is out of range: in UTC it must fall between the years 1 and 9999.")
+
+TIME_ZONES = pytz.common_timezones
+"""The zones offered: IANA names ("Europe/Berlin"), which know their summer time."""
+
+
+def select_timezone() -> str | None:
+    """An editor's own zone, else the organisation's; UTC outside a request."""
+    if not has_request_context():
+        return None
+    own = current_user.time_zone if current_user.is_authenticated else None
+    if request.blueprint == "admin" and own in TIME_ZONES:
+        return own
+    from .organisation import current_organisation  # it reads the database: import when used
+
+    zone = current_organisation().time_zone
+    return zone if zone in TIME_ZONES else None
+
+
+def local_to_utc(moment: datetime) -> datetime:
+    """A time typed in the page's zone, as stored: naive UTC. Raises OverflowError at the
+    ends of the calendar."""
+    return get_timezone().localize(moment).astimezone(UTC).replace(tzinfo=None)
+
+
+def utc_to_local(moment: datetime) -> datetime:
+    """A stored time (naive UTC) in the page's zone, naive, for a form field."""
+    return moment.replace(tzinfo=UTC).astimezone(get_timezone()).replace(tzinfo=None)

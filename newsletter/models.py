@@ -350,6 +350,7 @@ class User(UserMixin, db.Model):
     password_hash: Mapped[str] = mapped_column(String(255))
     role: Mapped[Role] = mapped_column(_enum(Role, "user_role"), default=Role.EDITOR)
     language: Mapped[str] = mapped_column(String(8), default="en")
+    time_zone: Mapped[str | None] = mapped_column(String(64))  # None: the organisation's
     active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_login_at: Mapped[datetime | None]
@@ -456,6 +457,7 @@ class Organisation(db.Model):
     background_color: Mapped[str] = mapped_column(String(7), default="#f4f5f7")
     postal_address: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
     require_two_factor: Mapped[bool] = mapped_column(default=False, server_default=false())
+    time_zone: Mapped[str] = mapped_column(String(64), default="UTC", server_default="UTC")
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
     def address_in(self, language: str, default: str = "en") -> str:

@@ -436,7 +436,7 @@ def test_scheduling_in_utc(editor_client, in_app, lists):
     past = (utcnow() - timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M")
     response = editor_client.post(url, data={"csrf_token": token, "scheduled_at": past})
     assert response.status_code == 400
-    assert "Choose a time in the future (UTC)." in response.get_data(as_text=True)
+    assert "Please choose a time in the future." in response.get_data(as_text=True)
 
     response = editor_client.post(
         url, data={"csrf_token": token, "scheduled_at": "2099-12-01T09:30"}, follow_redirects=True

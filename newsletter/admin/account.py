@@ -5,12 +5,14 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, logout_user
 from flask_wtf import FlaskForm
-from wtforms import PasswordField
+from wtforms import PasswordField, SelectField
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length
 
 from .. import sessions, two_factor
 from ..extensions import db
 from ..form_fields import ActionForm
+from ..i18n import TIME_ZONES
 from ..organisation import current_organisation
 from . import bp
 from .auth import CodeForm, code_limit_per_account, code_limit_per_ip
@@ -23,6 +25,17 @@ class ConfirmForm(FlaskForm):
         _l("A code from your app, or your password"),
         validators=[DataRequired(), Length(max=200)],
     )
+
+
+class TimeZoneForm(FlaskForm):
+    time_zone = SelectField(_l("Your time zone"))
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        default = _("The organisation's (%(zone)s)", zone=current_organisation().time_zone)
+        self.time_zone.choices = [SelectChoice("", default)] + [
+            SelectChoice(zone, zone) for zone in TIME_ZONES
+        ]
 
 
 def _current_session():
@@ -39,9 +52,27 @@ def account():
         describe_browser=sessions.describe_browser,
         action_form=ActionForm(),
         confirm_form=ConfirmForm(),
+        zone_form=TimeZoneForm(time_zone=current_user.time_zone or ""),
         recovery_left=two_factor.unused_recovery_codes(current_user),
         required=two_factor.is_required(),
     )
+
+
+@bp.post("/account/time-zone")
+def set_time_zone():
+    form = TimeZoneForm()
+    if not form.validate_on_submit():
+        abort(400)
+    current_user.time_zone = form.time_zone.data or None
+    db.session.commit()
+    flash(
+        _(
+            "Times are now shown in %(zone)s.",
+            zone=form.time_zone.data or current_organisation().time_zone,
+        ),
+        "ok",
+    )
+    return redirect(url_for("admin.account"))
 
 
 @bp.post("/account/sessions/end-others")

@@ -5,6 +5,7 @@ Every change of state goes through ``campaign_control``; its refusals become mes
 """
 
 from flask import abort, flash, jsonify, redirect, render_template, request, url_for
+from flask_babel import get_timezone
 from flask_babel import gettext as _
 
 from .. import campaign_control, campaigns
@@ -17,7 +18,7 @@ from ..campaign_progress import (
 )
 from ..extensions import db
 from ..form_fields import ActionForm
-from ..i18n import language_name
+from ..i18n import language_name, utc_to_local
 from ..models import Issue, IssueStatus, utcnow
 from ..organisation import languages_without_address
 from . import bp
@@ -65,7 +66,7 @@ def confirm_send(issue_id: int):
 
 def render_confirm(issue: Issue, schedule_form: ScheduleForm, status: int = 200):
     if schedule_form.scheduled_at.data is None and issue.scheduled_at:
-        schedule_form.scheduled_at.data = issue.scheduled_at
+        schedule_form.scheduled_at.data = utc_to_local(issue.scheduled_at)
     counts = campaigns.issue_audience_counts(issue)
     mailed = [code for code, count in counts.per_variant.items() if count]
     return (
@@ -74,6 +75,7 @@ def render_confirm(issue: Issue, schedule_form: ScheduleForm, status: int = 200)
             issue=issue,
             counts=counts,
             no_address=[language_name(c) for c in languages_without_address(mailed)],
+            time_zone=str(get_timezone()),
             markers=variant_markers(issue),
             action_form=ActionForm(),
             schedule_form=schedule_form,
@@ -103,11 +105,14 @@ def schedule_issue(issue_id: int):
     form = ScheduleForm()
     if not form.validate_on_submit():
         return render_confirm(issue, form, 400)
-    if form.scheduled_at.data <= utcnow():
-        form.scheduled_at.errors = [_("Choose a time in the future (UTC).")]
+    when = form.scheduled_at_utc()
+    if when is None:
+        return render_confirm(issue, form, 400)
+    if when <= utcnow():
+        form.scheduled_at.errors = [_("Please choose a time in the future.")]
         return render_confirm(issue, form, 400)
     try:
-        campaign_control.schedule(issue.id, form.scheduled_at.data)
+        campaign_control.schedule(issue.id, when)
     except campaigns.CampaignError as error:
         flash(str(error), "error")
         return redirect(url_for("admin.confirm_send", issue_id=issue.id))

@@ -2,6 +2,8 @@
 configured language), the test send and the schedule, and saving a composer through
 ``campaigns``."""
 
+from datetime import datetime
+
 from flask import current_app, request
 from flask_babel import get_locale
 from flask_babel import gettext as _
@@ -22,7 +24,7 @@ from wtforms.validators import DataRequired, InputRequired, Length, Optional
 
 from .. import campaigns, subscriptions
 from ..form_fields import MultiCheckboxField
-from ..i18n import language_name
+from ..i18n import OUT_OF_RANGE, language_name, local_to_utc
 from ..models import Fallback, Issue
 
 
@@ -127,13 +129,23 @@ class TestSendForm(FlaskForm):
 
 
 class ScheduleForm(FlaskForm):
+    """A time typed in the editor's own zone (else the organisation's); stored in UTC."""
+
     scheduled_at = DateTimeLocalField(
-        _l("Date and time (UTC)"),
+        _l("Date and time"),
         format="%Y-%m-%dT%H:%M",
         # Not DataRequired: it would hide "Not a valid datetime value." (year 10000) behind
         # "This field is required.".
         validators=[InputRequired()],
     )
+
+    def scheduled_at_utc(self) -> datetime | None:
+        """The time typed, in UTC; None (with the error on the field) if it can't be."""
+        try:
+            return local_to_utc(self.scheduled_at.data)
+        except OverflowError:
+            self.scheduled_at.errors = [str(OUT_OF_RANGE)]
+            return None
 
 
 def check_variants(form: IssueForm) -> bool:

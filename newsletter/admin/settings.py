@@ -8,12 +8,12 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
-from wtforms import BooleanField, StringField, TextAreaField
+from wtforms import BooleanField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional, ValidationError
 
 from .. import organisation
 from ..extensions import db
-from ..i18n import language_name
+from ..i18n import TIME_ZONES, language_name
 from ..models import tidy_lines
 from . import bp
 from .auth import accepts_uploads, admin_required
@@ -35,6 +35,14 @@ def settings_form(languages: list[str], **kwargs) -> FlaskForm:
         brand_color = StringField(_l("Colour of buttons and links"), validators=[colour_code])
         text_color = StringField(_l("Text colour"), validators=[colour_code])
         background_color = StringField(_l("Background colour"), validators=[colour_code])
+        time_zone = SelectField(
+            _l("Time zone"),
+            choices=TIME_ZONES,
+            description=_l(
+                "Times in the editors' UI are shown and typed in this zone, unless an"
+                " editor chose their own on their account page."
+            ),
+        )
         require_two_factor = BooleanField(
             _l("Everyone must use two-factor sign-in"),
             description=_l(
@@ -64,6 +72,7 @@ def settings():
         "text_color": org.text_color,
         "background_color": org.background_color,
         "require_two_factor": org.require_two_factor,
+        "time_zone": org.time_zone,
         **{f"address_{code}": org.postal_address.get(code, "") for code in languages},
     }
     form = settings_form(languages, data=data)
@@ -80,6 +89,7 @@ def settings():
             form.logo.errors.append(_("The logo must be a PNG, JPEG or GIF of at most 512 KB."))
         else:
             org.require_two_factor = form.require_two_factor.data
+            org.time_zone = form.time_zone.data
             org.logo = None if form.remove_logo.data else logo
             org.name = form.name.data.strip()
             for field in ("brand_color", "text_color", "background_color"):

@@ -8,11 +8,11 @@ from flask import current_app
 from flask_babel import lazy_gettext as _l
 from marshmallow import Schema, ValidationError, fields, validate
 
+from ..i18n import OUT_OF_RANGE
 from ..models import DeliveryState, Fallback, IssueStatus, SubscriberStatus, TokenScope
 from ..subscriptions import InvalidEmail, normalize_email
 
 MAX_ID = 2**31 - 1  # ids are 32-bit integers in PostgreSQL
-OUT_OF_RANGE = _l("This date is out of range: in UTC it must fall between the years 1 and 9999.")
 LIST_SLUG = re.compile(r"[a-z0-9][a-z0-9-]{0,62}")  # as the admin UI accepts
 
 
