@@ -91,7 +91,7 @@ def test_french_schedule_time_in_the_past_is_named_beside_the_field(
         data={"csrf_token": csrf_token(admin_client, url), "scheduled_at": "2001-01-01T00:00"},
     ).get_data(as_text=True)
     assert error_beside(page, "scheduled_at") == translated(
-        "fr", "Choose a time in the future (UTC)."
+        "fr", "Please choose a time in the future."
     )
 
 
