@@ -64,6 +64,8 @@ def parse_return_path(address: str | None) -> int | None:
         raw = base64.b32decode(token.upper() + "=" * (-len(token) % 8))
     except (binascii.Error, ValueError):
         return None
+    if base64.b32encode(raw).decode().rstrip("=") != token.upper():
+        return None  # the last letter's unused bits were changed: not a token we made
     signature, id_bytes = raw[:MAC_BYTES], raw[MAC_BYTES:]
     if not id_bytes:
         return None
