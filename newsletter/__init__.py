@@ -86,6 +86,7 @@ def create_app(config: dict | None = None) -> Flask:
             "languages": app.config["LANGUAGES"],
             "language_url": language_url,
             "current_language": str(get_locale()),
+            "default_language": app.config["DEFAULT_LANGUAGE"],
             "organisation": current_organisation,
             "logo_url": logo_url,
         }

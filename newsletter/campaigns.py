@@ -72,12 +72,16 @@ def refusal(action: str) -> CampaignError:
     return CampaignError(str(REFUSALS[action]), "invalid_state")
 
 
+def check_allowed(issue: Issue, action: str) -> None:
+    """Raise the refusal if the issue's state does not allow ``action``."""
+    if issue.status not in TRANSITIONS[action][0]:
+        raise refusal(action)
+
+
 def transition(issue: Issue, action: str) -> None:
     """The one place an issue changes state."""
-    allowed, new = TRANSITIONS[action]
-    if issue.status not in allowed:
-        raise refusal(action)
-    issue.status = new
+    check_allowed(issue, action)
+    issue.status = TRANSITIONS[action][1]
 
 
 def create_issue(

@@ -347,11 +347,12 @@ def send_test(issue: Issue, language: str, address: str) -> None:
 
     Its personal links carry no subscriber's token and nothing is written to the ledger.
     """
-    if issue.variant(language) is None:
+    variant = issue.variant(language)
+    if variant is None:
         raise CampaignError(_("The issue has no text in this language."))
     email = ascii_address(normalize_email(address))
     with force_locale(language):
-        subject = _("[Test] %(subject)s", subject=issue.variant(language).subject)
+        subject = _("[Test] %(subject)s", subject=variant.subject)
     prepared = replace(prepared_variant(issue, language), subject_header=header_text(subject))
     message_id = make_msgid(domain=sender_domain(prepared.sender))
     data = personalize(

@@ -460,12 +460,11 @@ class Organisation(db.Model):
     time_zone: Mapped[str] = mapped_column(String(64), default="UTC", server_default="UTC")
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
-    def address_in(self, language: str, default: str = "en") -> str:
-        return self.postal_address.get(language) or self.postal_address.get(default) or ""
-
-    def address_lines(self, language: str, default: str = "en") -> list[str]:
-        """The postal address line by line, whatever line endings it was typed with."""
-        return tidy_lines(self.address_in(language, default)).splitlines()
+    def address_lines(self, language: str, default: str) -> list[str]:
+        """The postal address in ``language`` (else in ``default``), line by line, whatever
+        line endings it was typed with."""
+        text = self.postal_address.get(language) or self.postal_address.get(default) or ""
+        return tidy_lines(text).splitlines()
 
 
 def tidy_lines(text: str) -> str:

@@ -6,11 +6,11 @@ import re
 
 import pytest
 from babel.messages.pofile import read_po
-from campaign_helpers import make_issue
+from campaign_helpers import configured, make_issue
 from factories import PASSWORD, make_list, make_subscriber, make_user
 from helpers import csrf_token, log_in
 
-from newsletter import delivery
+from newsletter import delivery, organisation
 from newsletter.cli.translate import TRANSLATIONS
 from newsletter.extensions import db
 from newsletter.models import (
@@ -299,6 +299,21 @@ def test_an_address_saved_with_crlf_before_is_printed_cleanly(in_app, smtp):
     (mail,) = [m.message for m in smtp.wait_for(1)]
     assert "1 Main St, Town" in mail.get_body(("html",)).get_content()
     assert mail.get_body(("plain",)).get_content().splitlines()[-2:] == ["1 Main St", "Town"]
+
+
+def test_the_address_falls_back_to_the_configured_default_language(app, in_app, smtp):
+    def save_german_address():
+        db.session.add(Organisation(id=1, name="Red", postal_address={"de": "Hauptstraße 1"}))
+        db.session.commit()
+
+    in_app(save_german_address)
+    issue_id = in_app(make_issue, [in_app(list_id, "newsletter")])
+    with configured(app, DEFAULT_LANGUAGE="de"):
+        in_app(lambda: delivery.send_test(db.session.get(Issue, issue_id), "fr", "fr@example.org"))
+        assert in_app(organisation.languages_without_address, ["en", "fr"]) == []
+    (mail,) = [m.message for m in smtp.wait_for(1)]
+    assert "Hauptstraße 1" in mail.get_body(("html",)).get_content()
+    assert mail.get_body(("plain",)).get_content().splitlines()[-1] == "Hauptstraße 1"
 
 
 def test_view_in_browser_shows_settings_saved_after_an_earlier_view(admin_client, client, in_app):

@@ -158,8 +158,10 @@ def cancel_issue(issue_id: int):
     if request.method == "POST":
         return control(issue_id, campaign_control.cancel, _("The issue is cancelled."))
     issue = db.get_or_404(Issue, issue_id)
-    if issue.status not in campaigns.TRANSITIONS["cancel"][0]:
-        flash(str(campaigns.REFUSALS["cancel"]), "error")
+    try:
+        campaigns.check_allowed(issue, "cancel")
+    except campaigns.CampaignError as error:
+        flash(str(error), "error")
         return redirect(url_for("admin.campaign", issue_id=issue.id))
     return render_template("admin/issues/cancel.html", issue=issue, action_form=ActionForm())
 
