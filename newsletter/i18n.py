@@ -8,6 +8,8 @@ from flask_babel import get_timezone
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
+from .organisation import current_organisation
+
 LANGUAGE_NAMES = {
     "en": "English",
     "es": "Español",
@@ -64,12 +66,10 @@ def select_timezone() -> str | None:
     if not has_request_context():
         return None
     own = current_user.time_zone if current_user.is_authenticated else None
-    if request.blueprint == "admin" and own in TIME_ZONES:
+    if request.blueprint == "admin" and own in pytz.common_timezones_set:
         return own
-    from .organisation import current_organisation  # it reads the database: import when used
-
     zone = current_organisation().time_zone
-    return zone if zone in TIME_ZONES else None
+    return zone if zone in pytz.common_timezones_set else None
 
 
 def local_to_utc(moment: datetime) -> datetime:
