@@ -14,6 +14,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import String, and_, case, exists, func, insert, literal, or_, select, update
 
 from .extensions import db
+from .layouts import default_layout
 from .models import (
     Delivery,
     DeliveryState,
@@ -22,6 +23,7 @@ from .models import (
     IssueList,
     IssueStatus,
     IssueVariant,
+    Layout,
     MailingList,
     Subscriber,
     SubscriberStatus,
@@ -90,11 +92,13 @@ def create_issue(
     list_ids: set[int],
     fallback: Fallback = Fallback.DEFAULT,
     languages: list[str] | None = None,
+    layout_id: int | None = None,
 ) -> Issue:
     if default_language not in current_app.config["LANGUAGES"]:
         raise CampaignError(_("Unknown language %(code)s.", code=repr(default_language)))
     issue = Issue(name=name[:200], default_language=default_language, fallback=fallback)
     set_audience(issue, list_ids, languages)
+    set_layout(issue, layout_id)
     db.session.add(issue)
     return issue
 
@@ -105,6 +109,19 @@ def check_editable(issue: Issue) -> None:
         raise CampaignError(
             _("This issue can no longer be changed: sending has started."), "issue_not_editable"
         )
+
+
+def set_layout(issue: Issue, layout_id: int | None) -> None:
+    """The issue's layout; None picks the current default, so the issue keeps its look
+    when another layout becomes the default later."""
+    check_editable(issue)
+    layout = db.session.get(Layout, layout_id) if layout_id is not None else default_layout()
+    if layout is None or layout.id is None:
+        if layout_id is not None:
+            raise CampaignError(_("There is no such layout."), "unknown_layout")
+        issue.layout = None
+        return
+    issue.layout = layout
 
 
 def set_audience(issue: Issue, list_ids: set[int], languages: list[str] | None = None) -> None:

@@ -21,6 +21,7 @@ from sqlalchemy import case, func, select, update
 
 from .campaigns import CampaignError, claimable, finish_if_done
 from .extensions import db
+from .layouts import layout_of
 from .links import external_url
 from .mail import identifiers
 from .mail.issue_mail import PreparedVariant, Recipient, personalize, prepare_variant
@@ -132,15 +133,18 @@ _limiters: dict[tuple, SendRateLimiter] = {}
 
 def prepared_variant(issue: Issue, language: str) -> PreparedVariant:
     """The variant rendered once per worker process, again after an edit of the variant or of
-    the settings every mail shows (logo, colours, name, postal address)."""
+    the settings every mail shows (logo, colours, name, postal address) or of its layout."""
     variant = issue.variant(language)
     config = current_app.config
     settings_saved = current_organisation().updated_at
+    layout = layout_of(issue)
     key = (
         issue.id,
         language,
         variant.updated_at,
         settings_saved,
+        layout.id,
+        layout.updated_at,
         config["BASE_URL"],
         config["MAIL_FROM"],
     )

@@ -217,6 +217,8 @@ class Issue(db.Model):
         _enum(IssueStatus, "issue_status"), default=IssueStatus.DRAFT, index=True
     )
     audience_languages: Mapped[list[str] | None] = mapped_column(JSON)
+    # None: the organisation's default layout.
+    layout_id: Mapped[int | None] = mapped_column(ForeignKey("layout.id", ondelete="RESTRICT"))
     scheduled_at: Mapped[datetime | None]
     started_at: Mapped[datetime | None]
     finished_at: Mapped[datetime | None]
@@ -227,6 +229,7 @@ class Issue(db.Model):
         back_populates="issue", cascade="all, delete-orphan", order_by="IssueVariant.language"
     )
     audience: Mapped[list["IssueList"]] = relationship(cascade="all, delete-orphan")
+    layout: Mapped["Layout | None"] = relationship()
 
     @property
     def list_ids(self) -> set[int]:
@@ -234,6 +237,23 @@ class Issue(db.Model):
 
     def variant(self, language: str) -> "IssueVariant | None":
         return next((v for v in self.variants if v.language == language), None)
+
+
+class Layout(db.Model):
+    """How an issue's mail looks around its text: colours, and a header and a footer block
+    with text per language (Markdown). The default layout, with no blocks and the
+    organisation's colours, is the plain mail every issue had before layouts."""
+
+    __tablename__ = "layout"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    is_default: Mapped[bool] = mapped_column(default=False, server_default=false())
+    brand_color: Mapped[str | None] = mapped_column(String(7))  # None: the organisation's
+    background_color: Mapped[str | None] = mapped_column(String(7))
+    header: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
+    footer: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
 
 class IssueList(db.Model):

@@ -229,6 +229,8 @@ def clean_state(request, smtp):
         db.session.remove()
         for table in reversed(db.metadata.sorted_tables):
             db.session.execute(table.delete())
+        # What the migrations seed: the default layout.
+        db.session.add(models.Layout(name="Newsletter", is_default=True, header={}, footer={}))
         db.session.commit()
         limiter.reset()
     shutil.rmtree(app.config["MAILBOX_PATH"], ignore_errors=True)

@@ -11,6 +11,7 @@ from . import (  # noqa: E402, F401
     composer,
     dashboard,
     imports,
+    layouts,
     lists,
     presentation,
     settings,

@@ -5,6 +5,7 @@ Every change goes through ``campaigns`` (which refuses edits once sending starte
 previews go through the same rendering as delivery.
 """
 
+import re
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -18,7 +19,7 @@ from ..extensions import db
 from ..i18n import language_name
 from ..links import external_url
 from ..mail.issue_mail import prepare_variant
-from ..models import Issue, IssueVariant
+from ..models import Issue, IssueVariant, Layout
 from . import bp
 from .issue_forms import (
     IssueForm,
@@ -60,10 +61,16 @@ class SentParts:
 
 
 def preview_parts(
-    language: str, subject: str, preheader: str, body: str, issue_id: int | None
+    language: str,
+    subject: str,
+    preheader: str,
+    body: str,
+    issue_id: int | None,
+    layout_id: int | None = None,
 ) -> SentParts:
     """The HTML and text parts exactly as a test send delivers them (no name, the test
-    links), parsed back from the message. Unsaved text is rendered, never stored."""
+    links), parsed back from the message, in the chosen layout (else the default).
+    Unsaved text is rendered, never stored."""
     subject = " ".join(subject.split())[:200]
     if not subject or not body.strip():
         return SentParts("", "", empty=True)
@@ -71,7 +78,8 @@ def preview_parts(
         language=language, subject=subject, preheader=" ".join(preheader.split())[:200], body=body
     )
     view_url = external_url("public.view_issue", lang=language, issue_id=issue_id or 0)
-    message = delivery.preview_message(prepare_variant(None, variant, view_url))
+    layout = db.session.get(Layout, layout_id) if layout_id else None
+    message = delivery.preview_message(prepare_variant(None, variant, view_url, layout))
     return SentParts(
         message.get_body(preferencelist=("html",)).get_content(),
         message.get_body(preferencelist=("plain",)).get_content(),
@@ -117,6 +125,7 @@ def preview_for_form(form: IssueForm, language: str, issue: Issue | None) -> Sen
         variant.preheader.data or "",
         variant.body.data or "",
         issue.id if issue else None,
+        form.layout.data,
     )
 
 
@@ -151,19 +160,25 @@ def edit_issue(issue_id: int):
     return submit_composer(composer_form(issue), issue)
 
 
+def form_id(name: str) -> int | None:
+    """A row id from the request's form, or None for anything else (``"²".isdigit()``)."""
+    value = request.form.get(name, "")
+    return int(value) if re.fullmatch(r"[0-9]{1,9}", value) else None
+
+
 @bp.post("/issues/preview")
 def preview_issue():
     """The sent HTML and text of unsaved fields, for the composer's live preview (JSON)."""
     language = request.form.get("language", "")
     if language not in current_app.config["LANGUAGES"]:
         abort(400)
-    issue_id = request.form.get("issue_id", "")
     parts = preview_parts(
         language,
         request.form.get("subject", "")[:1000],
         request.form.get("preheader", "")[:1000],
         request.form.get("body", ""),
-        int(issue_id) if issue_id.isdigit() else None,
+        form_id("issue_id"),
+        form_id("layout"),
     )
     return jsonify(html=parts.html, text=parts.text, empty=parts.empty)
 

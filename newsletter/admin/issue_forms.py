@@ -20,11 +20,12 @@ from wtforms import (
     TextAreaField,
 )
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import DataRequired, InputRequired, Length, Optional
+from wtforms.validators import DataRequired, InputRequired, Length, Optional, ValidationError
 
 from .. import campaigns, subscriptions
 from ..form_fields import MultiCheckboxField
 from ..i18n import OUT_OF_RANGE, language_name, local_to_utc
+from ..layouts import all_layouts, default_layout, layout_of
 from ..models import Fallback, Issue
 
 
@@ -70,6 +71,17 @@ class IssueForm(FlaskForm):
         _l("Only readers of these languages"),
         description=_l("Leave all unticked to reach readers of every language."),
     )
+    # A POST without it keeps the issue's layout (a new issue gets the default).
+    layout = SelectField(
+        _l("Layout"),
+        coerce=int,
+        validate_choice=False,
+        description=_l("The colours, header and footer around the text (see Layouts)."),
+    )
+
+    def validate_layout(self, field):
+        if field.data is not None and field.data not in {c.value for c in field.choices}:
+            raise ValidationError(_l("Choose one of the layouts."))
 
 
 def variant_field_name(code: str) -> str:
@@ -94,8 +106,10 @@ def composer_form(issue: Issue | None = None) -> IssueForm:
     form.lists.choices = [
         SelectChoice(item.id, item.name_in(locale)) for item in subscriptions.all_lists()
     ]
+    form.layout.choices = [SelectChoice(item.id, item.name) for item in all_layouts()]
     if issue is None and request.method == "GET":
         form.default_language.data = current_app.config["DEFAULT_LANGUAGE"]
+        form.layout.data = default_layout().id
     return form
 
 
@@ -106,6 +120,7 @@ def issue_data(issue: Issue) -> dict:
         "fallback": issue.fallback.value,
         "lists": sorted(issue.list_ids),
         "audience_languages": issue.audience_languages or [],
+        "layout": layout_of(issue).id,
     }
     for variant in issue.variants:
         data[variant_field_name(variant.language)] = {
@@ -168,12 +183,15 @@ def save_issue(form: IssueForm, issue: Issue | None) -> Issue:
             set(form.lists.data),
             Fallback(form.fallback.data),
             languages,
+            form.layout.data,
         )
     else:
         campaigns.set_audience(issue, set(form.lists.data), languages)  # refuses first
         issue.name = form.name.data.strip()[:200]
         issue.default_language = form.default_language.data
         issue.fallback = Fallback(form.fallback.data)
+        if form.layout.data is not None:
+            campaigns.set_layout(issue, form.layout.data)
     for code, variant in variant_forms(form).items():
         save_variant(issue, code, variant)
     return issue

@@ -14,7 +14,7 @@ from flask_babel import gettext as _
 from .. import campaign_control, campaign_progress, campaigns, delivery
 from ..extensions import db
 from ..mail.message import decoded_header
-from ..models import Delivery, DeliveryState, Fallback, Issue, IssueStatus, utcnow
+from ..models import Delivery, DeliveryState, Fallback, Issue, IssueStatus, Layout, utcnow
 from .auth import token_blueprint
 from .errors import ApiError, invalid
 from .pagination import cursor_page
@@ -90,6 +90,7 @@ def create(data: dict) -> Issue:
         list_ids,
         Fallback(data.get("fallback", Fallback.DEFAULT.value)),
         data.get("audience_languages"),
+        check_layout(data.get("layout_id")),
     )
     for language, text in sorted(data["variants"].items()):
         run_campaign(_set_variant, issue, language, text)
@@ -130,8 +131,16 @@ def update(data: dict, issue_id: int) -> Issue:
         list_ids = check_lists(data["lists"]) if "lists" in data else issue.list_ids
         languages = data.get("audience_languages", issue.audience_languages)
         run_campaign(campaigns.set_audience, issue, list_ids, languages)
+    if "layout_id" in data:
+        run_campaign(campaigns.set_layout, issue, check_layout(data["layout_id"]))
     db.session.commit()
     return issue
+
+
+def check_layout(layout_id: int | None) -> int | None:
+    if layout_id is not None and db.session.get(Layout, layout_id) is None:
+        raise invalid({"layout_id": [_("There is no such layout.")]})
+    return layout_id
 
 
 @bp.route(f"/{ID}/variants/{LANGUAGE}", methods=["PUT"])

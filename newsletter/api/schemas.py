@@ -271,6 +271,9 @@ class IssueSchema(Schema):
         "sorted_lists", required=True, metadata={"type": "array", "items": {"type": "integer"}}
     )
     audience_languages = fields.List(Text(), allow_none=True, required=True)
+    layout_id = fields.Integer(
+        allow_none=True, required=True, metadata={"description": "See /layouts; null: the default"}
+    )
     variants = fields.List(fields.Nested(VariantSchema), required=True)
     scheduled_at = _when(allow_none=True, required=True)
     started_at = _when(allow_none=True, required=True)
@@ -292,6 +295,7 @@ class IssueUpdate(Schema):
         allow_none=True,
         metadata={"description": "Send only to subscribers of these languages; null: all"},
     )
+    layout_id = _id(metadata={"description": "A layout's id (see /layouts); default: the default"})
 
 
 class IssueCreate(IssueUpdate):
@@ -303,6 +307,27 @@ class IssueCreate(IssueUpdate):
         load_default=dict,
         metadata={"description": "Texts by language code"},
     )
+
+
+class LayoutSchema(Schema):
+    id = fields.Integer(required=True)
+    name = Text(required=True)
+    is_default = fields.Boolean(required=True)
+    brand_color = Text(
+        allow_none=True, required=True, metadata={"description": "null: the organisation's"}
+    )
+    background_color = Text(allow_none=True, required=True)
+    header = fields.Dict(
+        keys=Text(), values=Text(), required=True, metadata={"description": "Markdown by language"}
+    )
+    footer = fields.Dict(
+        keys=Text(), values=Text(), required=True, metadata={"description": "Markdown by language"}
+    )
+    updated_at = _when(required=True)
+
+
+class LayoutList(Schema):
+    items = fields.List(fields.Nested(LayoutSchema), required=True)
 
 
 class IssueFilter(PageArgs):

@@ -14,6 +14,9 @@ from flask import current_app, render_template
 from flask_babel import force_locale
 from markupsafe import Markup, escape
 
+from ..layouts import layout_of
+from ..models import Layout
+from ..organisation import current_organisation
 from .message import address_text, clean_display_name, header_text, sender_domain
 from .render import mjml_to_html
 
@@ -93,14 +96,33 @@ class PreparedVariant:
     unsubscribe_mailto: str
 
 
-def prepare_variant(issue, variant, view_url: str) -> PreparedVariant:
-    """Render ``variant`` of ``issue`` once (MJML → HTML → inlined CSS, and text)."""
+def layout_context(layout: Layout, language: str) -> dict:
+    """What the mail templates show of a layout in one language: its colours (else the
+    organisation's) and its header and footer blocks, as HTML and as text."""
+    org = current_organisation()
+    header = (layout.header or {}).get(language, "").strip()
+    footer = (layout.footer or {}).get(language, "").strip()
+    return {
+        "brand_color": layout.brand_color or org.brand_color,
+        "background_color": layout.background_color or org.background_color,
+        "header_html": Markup(markdown_to_html(header)) if header else None,
+        "footer_html": Markup(markdown_to_html(footer)) if footer else None,
+        "header_text": header,
+        "footer_text": footer,
+    }
+
+
+def prepare_variant(issue, variant, view_url: str, layout: Layout | None = None) -> PreparedVariant:
+    """Render ``variant`` of ``issue`` once (MJML → HTML → inlined CSS, and text), in
+    ``layout`` (else the issue's)."""
     body_html = Markup(markdown_to_html(variant.body))
     config = current_app.config
     rendered = {}
+    look = layout_context(layout or layout_of(issue), variant.language)
     with force_locale(variant.language):
         for named in (True, False):
             context = {
+                **look,
                 "subject": variant.subject,
                 "preheader": variant.preheader,
                 "body_html": body_html,

@@ -47,6 +47,7 @@
     const body = new FormData();
     body.append("language", active);
     body.append("issue_id", form.dataset.issueId || "");
+    body.append("layout", form.elements.layout ? form.elements.layout.value : "");
     ["subject", "preheader", "body"].forEach((name) => body.append(name, field(active, name).value));
     status.textContent = status.dataset.updating;
     post(form.dataset.previewUrl, body)
@@ -209,6 +210,7 @@
     if (["lists", "audience_languages", "fallback", "default_language"].includes(event.target.name)) {
       audienceSoon();
     }
+    if (event.target.name === "layout") previewSoon();
   });
 
   form.classList.add("js");
