@@ -256,6 +256,18 @@ class Layout(db.Model):
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
 
+class SavedBlock(db.Model):
+    """A snippet editors insert into issues ("About the network", a donation call), with
+    its text per language (Markdown)."""
+
+    __tablename__ = "saved_block"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    body: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
 class IssueList(db.Model):
     """A list an issue goes to."""
 

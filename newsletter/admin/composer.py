@@ -21,6 +21,7 @@ from ..links import external_url
 from ..mail.issue_mail import prepare_variant
 from ..models import Issue, IssueVariant, Layout
 from . import bp
+from .blocks import all_blocks
 from .issue_forms import (
     IssueForm,
     TestSendForm,
@@ -101,6 +102,7 @@ def render_composer(form: IssueForm, issue: Issue | None, status: int = 200):
     if issue is not None and request.method == "GET":
         test_form.test_address.data = current_user.email
         test_form.test_language.data = active
+    saved_blocks = all_blocks()
     return (
         render_template(
             "admin/issues/composer.html",
@@ -112,6 +114,8 @@ def render_composer(form: IssueForm, issue: Issue | None, status: int = 200):
             preview=preview_for_form(form, active, issue),
             counts=form_audience_counts(form),
             test_form=test_form,
+            saved_blocks=saved_blocks,
+            saved_blocks_data=[{"id": b.id, "body": b.body} for b in saved_blocks],
         ),
         status,
     )
