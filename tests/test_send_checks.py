@@ -95,6 +95,8 @@ FAILING_BODIES = [
     ("invalid_link", "See [it](https://example.org:99999/).", "https://example.org:99999/"),
     ("unsafe_link", "Click [here](javascript:alert(1)).", "javascript:alert(1)"),
     ("unsafe_link", "Open [this](data:text/html,hello).", "data:text/html,hello"),
+    ("invalid_link", "See [it](http://[zz/).", "http://[zz/"),
+    ("image_removed", "![A chart](javascript:alert(1))", "javascript:alert(1)"),
     ("layout_table_role", "<table><tr><td>Left</td><td>Right</td></tr></table>", "role="),
 ]
 
@@ -113,7 +115,8 @@ def test_well_formed_links_images_and_data_tables_pass(in_app, organisation):
         "# News\n\n![The assembly hall](https://example.org/hall.jpg)\n\n"
         "[Agenda](https://example.org/agenda?day=1#items), [mail us](mailto:team@example.org),"
         " [top](#top), [our archive](http://newsletter.test/en/issues/1),"
-        " [a café](https://café.example/), [by address](https://192.0.2.1/)\n\n"
+        " [a café](https://café.example/), [by address](https://192.0.2.1/),"
+        " [IPv6](https://[2001:db8::1]/)\n\n"
         "| Day | Place |\n|-----|-------|\n| Friday | Hall |\n"
     )
     assert in_app(findings_of, body=body) == ()

@@ -5,6 +5,7 @@ Findings warn; they never block sending (the composer already refuses a variant 
 subject or a body).
 """
 
+import ipaddress
 import re
 from dataclasses import asdict, dataclass
 from urllib.parse import unquote, urlsplit
@@ -34,7 +35,7 @@ SMALL_PRINT = "#52606d"
 BUTTON_TEXT = "#ffffff"
 
 HOST_LABEL = re.compile(r"(?!-)[a-z0-9-]{1,63}(?<!-)")
-IP_LITERAL = re.compile(r"\d{1,3}(\.\d{1,3}){3}|\[[0-9a-f:.]+\]")
+SCHEME = re.compile(r"([a-z][a-z0-9+.-]*):", re.IGNORECASE)
 COLOR = re.compile(r"#([0-9a-f]{3}|[0-9a-f]{6})")
 ERROR, WARNING = "error", "warning"
 
@@ -106,17 +107,15 @@ def _editor_document(body: str):
 
 
 def source_findings(body: str) -> list[Finding]:
-    """Links the sanitizer takes out of the mail (the text stays, the link is gone)."""
+    """Links and images the sanitizer takes out of the mail (a link's text stays, the
+    link is gone; the image is gone)."""
     findings = []
-    for href in _unique(a.get("href") for a in _editor_document(body).iter("a")):
-        if not href or _survives_sanitizing(href):
+    document = _editor_document(body)
+    for href in _unique(a.get("href") for a in document.iter("a")):
+        if not href or _survives_sanitizing("a", "href", href):
             continue
-        scheme = urlsplit(href).scheme.lower() if ":" in href else ""
-        if (
-            scheme
-            and scheme not in SANITIZED_SCHEMES
-            and re.fullmatch(r"[a-z][a-z0-9+.-]*", scheme)
-        ):
+        scheme = SCHEME.match(href)
+        if scheme and scheme[1].lower() not in SANITIZED_SCHEMES:
             message = _(
                 "The link “%(url)s” is not a web or mail address; it is removed from the "
                 "mail. Use an https:// address.",
@@ -125,12 +124,20 @@ def source_findings(body: str) -> list[Finding]:
             findings.append(Finding("unsafe_link", ERROR, message))
         else:
             findings.append(Finding("invalid_link", ERROR, _invalid_link_message(href)))
+    for src in _unique(img.get("src") for img in document.iter("img")):
+        if src and not _survives_sanitizing("img", "src", src):
+            message = _(
+                "The image “%(url)s” is not a valid web address; it is removed from the "
+                "mail. Use an https:// address.",
+                url=src,
+            )
+            findings.append(Finding("image_removed", ERROR, message))
     return findings
 
 
-def _survives_sanitizing(href: str) -> bool:
-    cleaned = nh3.clean(f'<a href="{escape(href)}">x</a>', url_schemes=SANITIZED_SCHEMES)
-    return "href=" in cleaned
+def _survives_sanitizing(tag: str, attribute: str, url: str) -> bool:
+    markup = f'<{tag} {attribute}="{escape(url)}">x</{tag}>'
+    return f"{attribute}=" in nh3.clean(markup, url_schemes=SANITIZED_SCHEMES)
 
 
 def _invalid_link_message(href: str) -> str:
@@ -156,11 +163,11 @@ def image_findings(document, body: str) -> list[Finding]:
     """Images need a text for readers who do not see them. An empty alt="" marks a
     decorative image, which our layout may use; the editor's own images must say what
     they show."""
-    missing = [img.get("src", "") for img in document.iter("img") if img.get("alt") is None]
+    missing = [img.get("src") for img in document.iter("img") if img.get("alt") is None]
     missing += [
-        img.get("src", "")
+        img.get("src")
         for img in _editor_document(body).iter("img")
-        if not (img.get("alt") or "").strip()
+        if img.get("src") and not (img.get("alt") or "").strip()
     ]
     return [
         Finding(
@@ -173,6 +180,7 @@ def image_findings(document, body: str) -> list[Finding]:
             ),
         )
         for src in _unique(missing)
+        if src
     ]
 
 
@@ -220,8 +228,11 @@ def _valid_url(href: str) -> bool:
 
 
 def _valid_host(host: str) -> bool:
-    if IP_LITERAL.fullmatch(host.lower()):
+    try:
+        ipaddress.ip_address(host)
         return True
+    except ValueError:
+        pass
     try:
         ascii_host = host.encode("idna").decode("ascii").lower()
     except UnicodeError:
