@@ -15,7 +15,7 @@ from . import hygiene
 from .api.errors import error_response
 from .celery_app import celery_init_app
 from .extensions import babel, csrf, db, limiter, login_manager, migrate
-from .i18n import language_name, select_locale, select_timezone
+from .i18n import language_name, select_locale, select_timezone, text_direction
 from .organisation import current_organisation, logo_url
 from .security_headers import init_security_headers
 
@@ -89,6 +89,7 @@ def create_app(config: dict | None = None) -> Flask:
             "default_language": app.config["DEFAULT_LANGUAGE"],
             "organisation": current_organisation,
             "logo_url": logo_url,
+            "text_direction": text_direction,
         }
 
     init_security_headers(app)

@@ -3,6 +3,7 @@
 from datetime import UTC, datetime
 
 import pytz
+from babel import Locale, UnknownLocaleError
 from flask import current_app, g, has_request_context, request
 from flask_babel import get_timezone
 from flask_babel import lazy_gettext as _l
@@ -27,6 +28,15 @@ def languages() -> list[str]:
 
 def language_name(code: str) -> str:
     return LANGUAGE_NAMES.get(code, code)
+
+
+def text_direction(code: str) -> str:
+    """Text direction of a language: rtl for Arabic, Hebrew, Persian and the like, else ltr."""
+    try:
+        locale = Locale.parse(code.replace("-", "_"))
+    except (ValueError, UnknownLocaleError):
+        return "ltr"
+    return "rtl" if locale.character_order == "right-to-left" else "ltr"
 
 
 def select_locale() -> str | None:

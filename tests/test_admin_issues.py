@@ -196,7 +196,7 @@ def test_preview_of_an_empty_language_says_so(editor_client, lists):
         data={"language": "fr", "subject": "", "body": ""},
         headers={"X-CSRFToken": token},
     )
-    assert response.get_json() == {"html": "", "text": "", "empty": True}
+    assert response.get_json() == {"html": "", "text": "", "empty": True, "checks": []}
 
 
 def audience(client, token, list_ids, variants, **extra) -> str:

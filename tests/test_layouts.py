@@ -258,3 +258,17 @@ def test_the_layout_of_an_issue_that_is_sending_stays(in_app, lists):
         return refused.value.code, issue.layout_id == layout.id
 
     assert in_app(attempt) == ("issue_not_editable", False)
+
+
+def test_the_checks_before_send_judge_the_layouts_colours(editor_client, in_app):
+    layout_id = save_layout(editor_client, name="Pale", brand_color="#ffee88")
+    token = csrf_token(editor_client, "/admin/issues/new")
+    fields = {"csrf_token": token, "language": "en", "subject": "S", "body": "Text"}
+
+    def codes(layout: str) -> set[str]:
+        preview = editor_client.post("/admin/issues/preview", data={**fields, "layout": layout})
+        return {finding["code"] for finding in preview.get_json()["checks"]}
+
+    default_id = in_app(lambda: layouts.default_layout().id)
+    assert "low_contrast" not in codes(str(default_id))
+    assert "low_contrast" in codes(str(layout_id))

@@ -22,7 +22,7 @@ from ..i18n import language_name, utc_to_local
 from ..models import Issue, IssueStatus, utcnow
 from ..organisation import languages_without_address
 from . import bp
-from .composer import variant_markers
+from .composer import issue_findings, variant_markers
 from .issue_forms import ScheduleForm
 from .presentation import issue_status_badge, issue_status_label, shown_time
 
@@ -75,6 +75,7 @@ def render_confirm(issue: Issue, schedule_form: ScheduleForm, status: int = 200)
             issue=issue,
             counts=counts,
             no_address=[language_name(c) for c in languages_without_address(mailed)],
+            findings=issue_findings(issue, mailed),
             time_zone=str(get_timezone()),
             markers=variant_markers(issue),
             action_form=ActionForm(),

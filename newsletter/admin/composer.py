@@ -6,7 +6,7 @@ previews go through the same rendering as delivery.
 """
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 
 from flask import abort, current_app, flash, jsonify, redirect, render_template, request, url_for
@@ -18,6 +18,7 @@ from .. import campaigns, delivery
 from ..extensions import db
 from ..i18n import language_name
 from ..links import external_url
+from ..mail.checks import Finding, check_variant
 from ..mail.issue_mail import prepare_variant
 from ..models import Issue, IssueVariant, Layout
 from . import bp
@@ -59,6 +60,7 @@ class SentParts:
     html: str
     text: str
     empty: bool = False
+    findings: tuple[Finding, ...] = ()
 
 
 def preview_parts(
@@ -85,6 +87,38 @@ def preview_parts(
         message.get_body(preferencelist=("html",)).get_content(),
         message.get_body(preferencelist=("plain",)).get_content(),
     )
+
+
+def checked_preview(
+    language: str,
+    subject: str,
+    preheader: str,
+    body: str,
+    issue_id: int | None,
+    layout_id: int | None = None,
+) -> SentParts:
+    """The preview, with the checks before send of that mail and of its fields."""
+    parts = preview_parts(language, subject, preheader, body, issue_id, layout_id)
+    layout = db.session.get(Layout, layout_id) if layout_id else None
+    findings = check_variant(language, subject, preheader, body, parts.html, layout)
+    return replace(parts, findings=tuple(findings))
+
+
+def issue_findings(issue: Issue, languages) -> dict[str, tuple[Finding, ...]]:
+    """The checks of each saved variant in ``languages``, as its mail would be sent."""
+    findings = {}
+    for code in languages:
+        variant = issue.variant(code)
+        if variant is not None:
+            findings[code] = checked_preview(
+                code,
+                variant.subject,
+                variant.preheader or "",
+                variant.body,
+                issue.id,
+                issue.layout_id,
+            ).findings
+    return findings
 
 
 def render_composer(form: IssueForm, issue: Issue | None, status: int = 200):
@@ -123,7 +157,7 @@ def render_composer(form: IssueForm, issue: Issue | None, status: int = 200):
 
 def preview_for_form(form: IssueForm, language: str, issue: Issue | None) -> SentParts:
     variant = variant_forms(form)[language]
-    return preview_parts(
+    return checked_preview(
         language,
         variant.subject.data or "",
         variant.preheader.data or "",
@@ -172,11 +206,12 @@ def form_id(name: str) -> int | None:
 
 @bp.post("/issues/preview")
 def preview_issue():
-    """The sent HTML and text of unsaved fields, for the composer's live preview (JSON)."""
+    """The sent HTML and text of unsaved fields and their checks before send, for the
+    composer's live preview (JSON)."""
     language = request.form.get("language", "")
     if language not in current_app.config["LANGUAGES"]:
         abort(400)
-    parts = preview_parts(
+    parts = checked_preview(
         language,
         request.form.get("subject", "")[:1000],
         request.form.get("preheader", "")[:1000],
@@ -184,7 +219,12 @@ def preview_issue():
         form_id("issue_id"),
         form_id("layout"),
     )
-    return jsonify(html=parts.html, text=parts.text, empty=parts.empty)
+    return jsonify(
+        html=parts.html,
+        text=parts.text,
+        empty=parts.empty,
+        checks=[finding.as_json() for finding in parts.findings],
+    )
 
 
 @bp.post("/issues/audience")

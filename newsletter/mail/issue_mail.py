@@ -27,10 +27,14 @@ VIEW = "__NL_VIEW_URL__"
 BOUNDARY = "=_newsletter_alternative_part"
 
 
+SANITIZED_SCHEMES = {"http", "https", "mailto"}
+"""The only link schemes a mail keeps; the sanitizer drops every other link."""
+
+
 def markdown_to_html(body: str) -> str:
     """Editors write Markdown; whatever HTML it holds is sanitized (no scripts, no styles)."""
     html = markdown.markdown(body, extensions=["extra", "sane_lists"], output_format="html")
-    return nh3.clean(html, url_schemes={"http", "https", "mailto"})
+    return nh3.clean(html, url_schemes=SANITIZED_SCHEMES)
 
 
 @dataclass(frozen=True)

@@ -57,6 +57,7 @@
         frames.forEach((frame) => { frame.srcdoc = result.html; });
         textPart.textContent = result.text;
         status.textContent = result.empty ? status.dataset.empty : "";
+        form.dispatchEvent(new CustomEvent("composer:preview", { detail: result }));
       })
       .catch(() => {
         if (sequence === previewSequence) status.textContent = status.dataset.failed;
