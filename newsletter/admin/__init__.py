@@ -7,6 +7,7 @@ bp = Blueprint("admin", __name__, url_prefix="/admin")
 from . import (  # noqa: E402, F401
     account,
     auth,
+    autosave,
     campaign_views,
     composer,
     dashboard,
@@ -17,4 +18,5 @@ from . import (  # noqa: E402, F401
     subscribers,
     tokens,
     users,
+    versions,
 )
