@@ -28,6 +28,8 @@ from .models import (
     Subscriber,
     SubscriberStatus,
     Subscription,
+    User,
+    VariantRevision,
     utcnow,
 )
 
@@ -138,23 +140,73 @@ def set_audience(issue: Issue, list_ids: set[int], languages: list[str] | None =
     issue.audience_languages = sorted(languages) if languages else None
 
 
+class VersionConflict(CampaignError):
+    """Someone saved the variant after the version this text was written from."""
+
+    def __init__(self, language: str):
+        super().__init__(
+            _("Someone else saved this text in the meantime: compare it with yours first."),
+            "conflict",
+        )
+        self.language = language
+
+
+def normalized_text(subject: str, preheader: str, body: str) -> tuple[str, str, str]:
+    """A variant's text as it is stored: subject and preheader on one line, cut to size."""
+    return " ".join(subject.split())[:200], " ".join(preheader.split())[:200], body
+
+
+def stored_text(variant: IssueVariant | None) -> tuple[str, str, str]:
+    """The text of a variant (all empty for a language without one)."""
+    if variant is None:
+        return "", "", ""
+    return variant.subject, variant.preheader, variant.body
+
+
 def set_variant(
-    issue: Issue, language: str, subject: str, body: str, preheader: str = ""
+    issue: Issue,
+    language: str,
+    subject: str,
+    body: str,
+    preheader: str = "",
+    saved_by: User | None = None,
+    base_version: int | None = None,
 ) -> IssueVariant:
-    """Write or replace the issue's text in one language."""
+    """Write or replace the issue's text in one language; a change is a new version.
+
+    ``base_version`` is the version the text was written from (0: the language had no
+    variant); a different text saved since then is not overwritten (``VersionConflict``).
+    """
     check_editable(issue)
     if language not in current_app.config["LANGUAGES"]:
         raise CampaignError(_("Unknown language %(code)s.", code=repr(language)))
-    subject = " ".join(subject.split())
-    if not subject or not body.strip():
+    text = normalized_text(subject, preheader, body)
+    if not text[0] or not text[2].strip():
         raise CampaignError(_("A variant needs a subject and a body."))
     variant = issue.variant(language)
+    current = variant.version if variant is not None else 0
+    unchanged = text == stored_text(variant)
+    if base_version is not None and base_version != current and not unchanged:
+        raise VersionConflict(language)
+    if unchanged:
+        return variant
     if variant is None:
-        variant = IssueVariant(language=language)
+        variant = IssueVariant(language=language, version=0)
         issue.variants.append(variant)
-    variant.subject = subject[:200]
-    variant.preheader = " ".join(preheader.split())[:200]
-    variant.body = body
+    variant.subject, variant.preheader, variant.body = text
+    variant.version += 1
+    # The unique (variant, version) makes the later of two simultaneous saves fail.
+    db.session.add(
+        VariantRevision(
+            variant=variant,
+            version=variant.version,
+            subject=variant.subject,
+            preheader=variant.preheader,
+            body=variant.body,
+            saved_at=utcnow(),
+            saved_by=saved_by,
+        )
+    )
     return variant
 
 

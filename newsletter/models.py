@@ -293,9 +293,39 @@ class IssueVariant(db.Model):
     subject: Mapped[str] = mapped_column(String(200))
     preheader: Mapped[str] = mapped_column(String(200), default="")
     body: Mapped[str] = mapped_column(Text)
+    # Counts the saved changes of the text; an editor's save names the version it started
+    # from, so a change saved meanwhile by someone else is refused instead of overwritten.
+    version: Mapped[int] = mapped_column(default=1, server_default="1")
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
     issue: Mapped[Issue] = relationship(back_populates="variants")
+    revisions: Mapped[list["VariantRevision"]] = relationship(
+        back_populates="variant",
+        cascade="all, delete-orphan",
+        passive_deletes=True,
+        order_by="VariantRevision.version.desc()",
+    )
+
+
+class VariantRevision(db.Model):
+    """The text of a variant as one save left it; version n of a variant is its n-th save."""
+
+    __tablename__ = "variant_revision"
+    __table_args__ = (UniqueConstraint("variant_id", "version"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    variant_id: Mapped[int] = mapped_column(ForeignKey("issue_variant.id", ondelete="CASCADE"))
+    version: Mapped[int]
+    subject: Mapped[str] = mapped_column(String(200))
+    preheader: Mapped[str] = mapped_column(String(200), default="")
+    body: Mapped[str] = mapped_column(Text)
+    saved_at: Mapped[datetime] = mapped_column(default=utcnow)
+    saved_by_id: Mapped[int | None] = mapped_column(
+        ForeignKey("user_account.id", ondelete="SET NULL")
+    )
+
+    variant: Mapped[IssueVariant] = relationship(back_populates="revisions")
+    saved_by: Mapped["User | None"] = relationship()
 
 
 class DeliveryState(enum.StrEnum):

@@ -272,3 +272,13 @@ def test_the_checks_before_send_judge_the_layouts_colours(editor_client, in_app)
     default_id = in_app(lambda: layouts.default_layout().id)
     assert "low_contrast" not in codes(str(default_id))
     assert "low_contrast" in codes(str(layout_id))
+
+
+def test_a_duplicate_keeps_the_layout(editor_client, in_app, lists):
+    layout_id = save_layout(editor_client, name="Invitation")
+    issue_id = create_issue(editor_client, [lists["newsletter"]], layout=str(layout_id))
+    token = csrf_token(editor_client, "/admin/issues")
+    response = editor_client.post(f"/admin/issues/{issue_id}/duplicate", data={"csrf_token": token})
+    copy_id = int(re.search(r"/admin/issues/(\d+)/edit", response.location)[1])
+    assert copy_id != issue_id
+    assert in_app(lambda: db.session.get(Issue, copy_id).layout_id) == layout_id

@@ -7,6 +7,7 @@ bp = Blueprint("admin", __name__, url_prefix="/admin")
 from . import (  # noqa: E402, F401
     account,
     auth,
+    autosave,
     blocks,
     campaign_views,
     composer,
@@ -19,4 +20,5 @@ from . import (  # noqa: E402, F401
     subscribers,
     tokens,
     users,
+    versions,
 )

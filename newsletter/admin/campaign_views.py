@@ -7,8 +7,9 @@ Every change of state goes through ``campaign_control``; its refusals become mes
 from flask import abort, flash, jsonify, redirect, render_template, request, url_for
 from flask_babel import get_timezone
 from flask_babel import gettext as _
+from flask_login import current_user
 
-from .. import campaign_control, campaigns
+from .. import campaign_control, campaigns, issue_copies
 from ..campaign_progress import (
     LanguageProgress,
     failed_deliveries,
@@ -52,6 +53,7 @@ def issues():
         summaries=progress_summaries(ids),
         page=page,
         has_next=len(rows) > ISSUES_PER_PAGE,
+        action_form=ActionForm(),
     )
 
 
@@ -218,6 +220,23 @@ def campaign(issue_id: int):
         action_form=ActionForm(),
         view_url=url_for("public.view_issue", lang=view_language, issue_id=issue.id),
     )
+
+
+@bp.post("/issues/<int:issue_id>/duplicate")
+def duplicate_issue(issue_id: int):
+    """A new draft with the issue's texts and audience, opened in the composer."""
+    issue = db.get_or_404(Issue, issue_id)
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    try:
+        copy = issue_copies.duplicate_issue(issue, current_user)
+        db.session.commit()
+    except campaigns.CampaignError as error:
+        db.session.rollback()
+        flash(str(error), "error")
+        return redirect(url_for("admin.issues"))
+    flash(_("This is a new draft copied from “%(name)s”.", name=issue.name), "ok")
+    return redirect(url_for("admin.edit_issue", issue_id=copy.id))
 
 
 @bp.get("/issues/<int:issue_id>/progress.json")

@@ -11,16 +11,21 @@ from datetime import timedelta
 
 from flask import abort, current_app, flash, jsonify, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user
+from markupsafe import Markup
+from sqlalchemy.exc import IntegrityError
 from wtforms.fields.choices import SelectChoice
 
-from .. import campaigns, delivery
+from .. import campaigns, delivery, variant_versions
 from ..extensions import db
+from ..form_fields import ActionForm
 from ..i18n import language_name
 from ..links import external_url
 from ..mail.checks import Finding, check_variant
 from ..mail.issue_mail import prepare_variant
-from ..models import Issue, IssueVariant, Layout
+from ..models import Issue, IssueStatus, IssueVariant, Layout
+from ..word_diff import word_diff
 from . import bp
 from .blocks import all_blocks
 from .issue_forms import (
@@ -30,8 +35,10 @@ from .issue_forms import (
     composer_form,
     form_audience_counts,
     save_issue,
+    variant_drafts,
     variant_forms,
 )
+from .presentation import shown_time
 
 # Variants saved together are written a few milliseconds apart; only a later save counts.
 STALE_MARGIN = timedelta(seconds=5)
@@ -121,9 +128,50 @@ def issue_findings(issue: Issue, languages) -> dict[str, tuple[Finding, ...]]:
     return findings
 
 
-def render_composer(form: IssueForm, issue: Issue | None, status: int = 200):
+@dataclass(frozen=True)
+class ConflictView:
+    """What the composer shows for a language saved meanwhile by someone else."""
+
+    language: str
+    saved_version: int
+    saved_by: str
+    saved_at: str
+    removed: bool
+    diffs: list[tuple[str, Markup]]
+
+
+FIELD_LABELS = (("subject", _l("Subject")), ("preheader", _l("Preheader")), ("body", _l("Body")))
+
+
+def conflict_view(conflict: variant_versions.Conflict) -> ConflictView:
+    saved = conflict.saved
+    theirs = dict(zip(("subject", "preheader", "body"), campaigns.stored_text(saved), strict=True))
+    mine = dict(zip(("subject", "preheader", "body"), conflict.draft.text, strict=True))
+    author = saved.saved_by if saved is not None else None
+    return ConflictView(
+        language=conflict.language,
+        saved_version=conflict.saved_version,
+        saved_by=(author.name or author.email) if author else _("someone else"),
+        saved_at=shown_time(saved.saved_at) if saved else "",
+        removed=saved is None,
+        diffs=[
+            (str(label), word_diff(theirs[name], mine[name]))
+            for name, label in FIELD_LABELS
+            if theirs[name] != mine[name]
+        ],
+    )
+
+
+def render_composer(
+    form: IssueForm,
+    issue: Issue | None,
+    status: int = 200,
+    conflicts: list[variant_versions.Conflict] | None = None,
+):
     languages = current_app.config["LANGUAGES"]
     active = request.args.get("lang")
+    if conflicts:
+        active = conflicts[0].language
     if active not in languages:
         active = issue.default_language if issue else form.default_language.data
     if active not in languages:
@@ -150,6 +198,9 @@ def render_composer(form: IssueForm, issue: Issue | None, status: int = 200):
             test_form=test_form,
             saved_blocks=saved_blocks,
             saved_blocks_data=[{"id": b.id, "body": b.body} for b in saved_blocks],
+            conflicts=[conflict_view(conflict) for conflict in conflicts or []],
+            autosaves=issue is None or issue.status == IssueStatus.DRAFT,
+            action_form=ActionForm(),
         ),
         status,
     )
@@ -167,13 +218,52 @@ def preview_for_form(form: IssueForm, language: str, issue: Issue | None) -> Sen
     )
 
 
+def take_saved_text(form: IssueForm, issue: Issue, language: str):
+    """ "Take their text": the saved text replaces the editor's in one language, nothing is
+    saved, and the other languages keep what the editor typed."""
+    fields = variant_forms(form).get(language)
+    if fields is None:
+        abort(400)
+    variant = issue.variant(language)
+    fields.subject.data, fields.preheader.data, fields.body.data = campaigns.stored_text(variant)
+    fields.version.data = str(variant_versions.current_version(variant))
+    flash(_("The saved text is in the form now. Nothing is saved yet."), "ok")
+    return render_composer(
+        form, issue, 200, variant_versions.conflicts(issue, variant_drafts(form))
+    )
+
+
+def keep_own_text(form: IssueForm) -> None:
+    """ "Keep my text": the version the editor has now seen becomes the base of the save."""
+    language, _sep, version = request.form.get("keep_own", "").partition(":")
+    fields = variant_forms(form).get(language)
+    if fields is not None and version.isdigit():
+        fields.version.data = version
+
+
 def submit_composer(form: IssueForm, issue: Issue | None):
-    """Validate and save; on success go to the saved issue, else show the form again."""
+    """Validate and save; on success go to the saved issue, else show the form again.
+
+    A language someone else saved after this form loaded it, and that the form changed
+    too, refuses the whole save (409): the composer shows both texts and a choice."""
+    if issue is not None and request.method == "POST":
+        if "take_saved" in request.form:
+            return take_saved_text(form, issue, request.form["take_saved"])
+        keep_own_text(form)
     if not (form.validate_on_submit() and check_variants(form)):
         return render_composer(form, issue, 400 if request.method == "POST" else 200)
+    drafts = variant_drafts(form)
+    found = variant_versions.conflicts(issue, drafts)
+    if found:
+        return render_composer(form, issue, 409, found)
     try:
-        issue = save_issue(form, issue)
+        saved = save_issue(form, issue, current_user)
         db.session.commit()
+    except (campaigns.VersionConflict, IntegrityError):
+        if issue is None:
+            raise
+        db.session.rollback()  # a save that came in between: compare with it
+        return render_composer(form, issue, 409, variant_versions.conflicts(issue, drafts))
     except campaigns.CampaignError as error:
         db.session.rollback()
         flash(str(error), "error")
@@ -181,7 +271,17 @@ def submit_composer(form: IssueForm, issue: Issue | None):
             return redirect(url_for("admin.campaign", issue_id=issue.id))
         return render_composer(form, None, 400)
     flash(_("The issue is saved."), "ok")
-    return redirect(url_for("admin.edit_issue", issue_id=issue.id))
+    if saved.kept:
+        names = ", ".join(language_name(code) for code in sorted(saved.kept))
+        flash(
+            _(
+                "Someone else saved %(languages)s in the meantime and you had not changed it:"
+                " their text is kept.",
+                languages=names,
+            ),
+            "ok",
+        )
+    return redirect(url_for("admin.edit_issue", issue_id=saved.issue.id))
 
 
 @bp.route("/issues/new", methods=["GET", "POST"])

@@ -2,6 +2,7 @@
 configured language), the test send and the schedule, and saving a composer through
 ``campaigns``."""
 
+from dataclasses import dataclass
 from datetime import datetime
 
 from flask import current_app, request
@@ -14,6 +15,7 @@ from wtforms import (
     EmailField,
     Form,
     FormField,
+    HiddenField,
     RadioField,
     SelectField,
     StringField,
@@ -26,7 +28,8 @@ from .. import campaigns, subscriptions
 from ..form_fields import MultiCheckboxField
 from ..i18n import OUT_OF_RANGE, language_name, local_to_utc
 from ..layouts import all_layouts, default_layout, layout_of
-from ..models import Fallback, Issue
+from ..models import Fallback, Issue, User
+from ..variant_versions import Draft, Outcome, outcomes
 
 
 class VariantForm(Form):
@@ -39,6 +42,8 @@ class VariantForm(Form):
         description=_l("The line mail apps show after the subject."),
     )
     body = TextAreaField(_l("Body (Markdown)"))
+    # The version the text was loaded from: a save refuses to overwrite a later one.
+    version = HiddenField()
 
     def is_empty(self) -> bool:
         return not (self.subject.data or "").strip() and not (self.body.data or "").strip()
@@ -127,7 +132,10 @@ def issue_data(issue: Issue) -> dict:
             "subject": variant.subject,
             "preheader": variant.preheader,
             "body": variant.body,
+            "version": variant.version,
         }
+    for code in current_app.config["LANGUAGES"]:
+        data.setdefault(variant_field_name(code), {"version": 0})
     return data
 
 
@@ -173,9 +181,40 @@ def check_variants(form: IssueForm) -> bool:
     return ok
 
 
-def save_issue(form: IssueForm, issue: Issue | None) -> Issue:
-    """Write the form through ``campaigns``; raises CampaignError once sending started."""
+def base_version(variant: VariantForm) -> int | None:
+    """The version a language's text was loaded from; None if the form did not say."""
+    value = (variant.version.data or "").strip()
+    return int(value) if value.isdigit() and len(value) < 10 else None
+
+
+def variant_drafts(form: IssueForm) -> dict[str, Draft]:
+    return {
+        code: Draft(
+            variant.subject.data or "",
+            variant.preheader.data or "",
+            variant.body.data or "",
+            base_version(variant),
+        )
+        for code, variant in variant_forms(form).items()
+    }
+
+
+@dataclass(frozen=True)
+class SavedComposer:
+    issue: Issue
+    kept: set[str]  # languages left as someone else saved them meanwhile (not changed here)
+
+
+def save_issue(form: IssueForm, issue: Issue | None, saved_by: User | None) -> SavedComposer:
+    """Write the form through ``campaigns``; raises CampaignError once sending started.
+
+    A language this form did not change is left as someone else saved it meanwhile. The
+    caller checks ``variant_versions.conflicts`` first: a language changed on both sides
+    raises ``VersionConflict`` here, after some writes (roll back).
+    """
     languages = form.audience_languages.data or None
+    drafts = variant_drafts(form)
+    results = outcomes(issue, drafts) if issue is not None else {}
     if issue is None:
         issue = campaigns.create_issue(
             form.name.data.strip(),
@@ -192,20 +231,24 @@ def save_issue(form: IssueForm, issue: Issue | None) -> Issue:
         issue.fallback = Fallback(form.fallback.data)
         if form.layout.data is not None:
             campaigns.set_layout(issue, form.layout.data)
-    for code, variant in variant_forms(form).items():
-        save_variant(issue, code, variant)
-    return issue
+    kept = {code for code, result in results.items() if result is Outcome.KEEP_SAVED}
+    for code, draft in drafts.items():
+        if code not in kept:
+            save_variant(issue, code, draft, saved_by)
+    return SavedComposer(issue, kept)
 
 
-def save_variant(issue: Issue, code: str, variant: VariantForm) -> None:
+def save_variant(issue: Issue, code: str, draft: Draft, saved_by: User | None) -> None:
     """Empty fields mean "no variant in this language": none is created, any is removed."""
-    if variant.is_empty():
-        existing = issue.variant(code)
+    existing = issue.variant(code)
+    if draft.empty:
         if existing is not None:
+            if draft.base_version not in (None, existing.version):
+                raise campaigns.VersionConflict(code)
             issue.variants.remove(existing)
         return
     campaigns.set_variant(
-        issue, code, variant.subject.data, variant.body.data, variant.preheader.data or ""
+        issue, code, draft.subject, draft.body, draft.preheader, saved_by, draft.base_version
     )
 
 

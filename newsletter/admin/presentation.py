@@ -122,6 +122,11 @@ def shown_time(moment: datetime | None) -> str:
     return f"{format_date(moment, 'medium')} {format_time(moment, 'HH:mm')} {zone}"
 
 
+def shown_clock(moment: datetime) -> str:
+    """The time of day in the editor's time zone, for "Saved at 10:42"."""
+    return format_time(moment, "HH:mm")
+
+
 bp.add_app_template_global(utcnow, "issue_now_utc")
 
 

@@ -11,7 +11,7 @@ from datetime import UTC
 from flask import current_app
 from flask_babel import gettext as _
 
-from .. import campaign_control, campaign_progress, campaigns, delivery
+from .. import campaign_control, campaign_progress, campaigns, delivery, issue_copies
 from ..extensions import db
 from ..mail.message import decoded_header
 from ..models import Delivery, DeliveryState, Fallback, Issue, IssueStatus, Layout, utcnow
@@ -100,7 +100,12 @@ def create(data: dict) -> Issue:
 
 def _set_variant(issue: Issue, language: str, text: dict):
     return campaigns.set_variant(
-        issue, language, text["subject"], text["body"], text.get("preheader", "")
+        issue,
+        language,
+        text["subject"],
+        text["body"],
+        text.get("preheader", ""),
+        base_version=text.get("version"),
     )
 
 
@@ -149,13 +154,30 @@ def check_layout(layout_id: int | None) -> int | None:
 @bp.alt_response(404, response="NOT_FOUND")
 @bp.alt_response(409, response="CONFLICT")
 def put_variant(data: dict, issue_id: int, language: str):
-    """Write or replace the issue's subject, preheader and Markdown body in one language."""
+    """Write or replace the issue's subject, preheader and Markdown body in one language.
+
+    Send the `version` you read to be sure not to overwrite a text saved in the meantime:
+    a stale one answers 409 with the code `conflict` and changes nothing.
+    """
     issue = db.get_or_404(Issue, issue_id)
     check_language(language)
     run_campaign(campaigns.check_editable, issue)
     variant = run_campaign(_set_variant, issue, language, data)
     db.session.commit()
     return variant
+
+
+@bp.route(f"/{ID}/duplicate", methods=["POST"])
+@bp.response(201, IssueSchema)
+@bp.alt_response(404, response="NOT_FOUND")
+@bp.alt_response(409, response="CONFLICT")
+def duplicate(issue_id: int) -> Issue:
+    """A new draft "Copy of …" with the issue's texts, audience and language rules, in
+    any state of the original (a sent issue too)."""
+    issue = db.get_or_404(Issue, issue_id)
+    copy = run_campaign(issue_copies.duplicate_issue, issue)
+    db.session.commit()
+    return copy
 
 
 @bp.route(f"/{ID}/variants/{LANGUAGE}")

@@ -251,6 +251,13 @@ class VariantInput(Schema):
     subject = Text(required=True, validate=[validate.Length(1, 200), single_line])
     preheader = Text(load_default="", validate=[validate.Length(max=200), single_line])
     body = Text(required=True, validate=[validate.Length(1, 200_000), not_blank])
+    version = fields.Integer(
+        validate=validate.Range(0, 2_147_483_647),
+        metadata={
+            "description": "The version this text was written from (0: the language had no"
+            " text). If another text was saved since, nothing is written: 409 `conflict`."
+        },
+    )
 
 
 class VariantSchema(Schema):
@@ -258,6 +265,9 @@ class VariantSchema(Schema):
     subject = Text(required=True)
     preheader = Text(required=True)
     body = Text(required=True)
+    version = fields.Integer(
+        required=True, metadata={"description": "1 for the first text, +1 per saved change."}
+    )
     updated_at = _when(required=True)
 
 

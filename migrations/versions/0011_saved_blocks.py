@@ -1,7 +1,7 @@
 """Saved blocks: snippets with text per language that editors insert into issues
 
-Revision ID: 0014
-Revises: 0013
+Revision ID: 0011
+Revises: 0010
 Create Date: 2026-12-02 09:25:00.000000
 
 """
@@ -10,8 +10,8 @@ import sqlalchemy as sa
 
 
 # revision identifiers, used by Alembic.
-revision = '0014'
-down_revision = '0013'
+revision = '0011'
+down_revision = '0010'
 branch_labels = None
 depends_on = None
 

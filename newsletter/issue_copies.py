@@ -1,0 +1,58 @@
+"""Duplicating an issue as the start of the next one: a new draft with the same texts in
+every language, the same audience and the same language rules, whatever the original's
+state (a sent issue is the usual template).
+
+Every column and relationship of ``Issue`` and ``IssueVariant`` is named below as copied or
+not; tests/test_duplicate.py fails when a new one is in neither set, so a field added later
+(attachments, a template) is copied by deciding where it belongs.
+"""
+
+from flask_babel import gettext as _
+
+from . import campaigns
+from .models import Issue, IssueVariant, User
+
+COPIED_ISSUE_FIELDS = ("default_language", "fallback", "audience_languages", "layout_id")
+COPIED_ISSUE_RELATIONSHIPS = ("variants", "audience", "layout")
+NOT_COPIED_ISSUE_FIELDS = (
+    "id",
+    "name",  # "Copy of …"
+    "status",
+    "scheduled_at",
+    "started_at",
+    "finished_at",
+    "created_at",
+    "updated_at",
+)
+
+COPIED_VARIANT_FIELDS = ("language", "subject", "preheader", "body")
+NOT_COPIED_VARIANT_FIELDS = ("id", "issue_id", "version", "updated_at", "revisions", "issue")
+
+
+def copy_name(name: str) -> str:
+    return _("Copy of %(name)s", name=name)[:200]
+
+
+def duplicate_issue(original: Issue, saved_by: User | None = None) -> Issue:
+    """A new draft like ``original`` (added to the session; the caller commits). Its
+    variants start at version 1, saved by ``saved_by``."""
+    copy = campaigns.create_issue(
+        copy_name(original.name),
+        original.default_language,
+        original.list_ids,
+        original.fallback,
+        original.audience_languages,
+        original.layout_id,
+    )
+    for name in COPIED_ISSUE_FIELDS:
+        setattr(copy, name, getattr(original, name))
+    for variant in original.variants:
+        copy_variant(copy, variant, saved_by)
+    return copy
+
+
+def copy_variant(copy: Issue, variant: IssueVariant, saved_by: User | None) -> IssueVariant:
+    text = {name: getattr(variant, name) for name in COPIED_VARIANT_FIELDS}
+    return campaigns.set_variant(
+        copy, text["language"], text["subject"], text["body"], text["preheader"], saved_by
+    )
