@@ -12,6 +12,7 @@ from . import (  # noqa: E402, F401
     dashboard,
     imports,
     lists,
+    media,
     presentation,
     settings,
     subscribers,
