@@ -59,7 +59,8 @@ class MediaUpdate(Schema):
 
 
 def _refusal(error: MediaRefused) -> ApiError:
-    return ApiError(error.status, error.code, error.message)
+    code = "payload_too_large" if error.code == "too_large" else error.code
+    return ApiError(error.status, code, error.message)
 
 
 @bp.errorhandler(413)
