@@ -89,6 +89,10 @@ def from_environment(env: dict[str, str] | None = None) -> dict:
         "WTF_CSRF_TIME_LIMIT": None,
         "MAX_CONTENT_LENGTH": 64 * 1024,
         "IMPORT_MAX_BYTES": int(env.get("IMPORT_MAX_BYTES", 50 * 1024 * 1024)),
+        # Media library uploads: bytes of one file, and pixels of one image (a small PNG
+        # can unpack to gigabytes; the limit is checked before any pixel is decoded).
+        "MEDIA_MAX_BYTES": int(env.get("MEDIA_MAX_BYTES", 10 * 1024 * 1024)),
+        "MEDIA_MAX_PIXELS": int(env.get("MEDIA_MAX_PIXELS", 50_000_000)),
         "IMPORT_TASK_SECONDS": float(env.get("IMPORT_TASK_SECONDS", 120)),
         "INSTANCE": str(instance),
         "CELERY": _celery_config(redis_url, instance, env),

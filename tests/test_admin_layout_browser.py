@@ -1,12 +1,14 @@
 """The admin's layout in a real browser: inputs look alike, pages fit a phone, the header fits."""
 
 import pytest
+import sample_images
 from campaign_helpers import make_issue
 from factories import make_lists, make_subscriber, make_user
 from playwright.sync_api import Page, expect
 
 from newsletter import campaigns
 from newsletter.extensions import db
+from newsletter.media import library
 from newsletter.models import Fallback
 
 BOX = """el => {
@@ -65,6 +67,11 @@ PAGES = (
     "/admin/subscribers",
     "/admin/subscribers/{subscriber}",
     "/admin/lists",
+    "/admin/media",
+    "/admin/layouts",
+    "/admin/layouts/new",
+    "/admin/blocks",
+    "/admin/blocks/new",
     "/admin/imports/new",
     "/admin/users",
     "/admin/users/new",
@@ -79,6 +86,7 @@ def admin_with_data(language: str) -> int:
     make_user("admin@example.org", "admin", language=language, name="Ada Admin")
     ids = make_lists()
     make_issue([ids["newsletter"]])
+    library.add_image(sample_images.png(), "a-photo-with-a-long-file-name-from-the-camera.png")
     return make_subscriber("reader@example.org", list_ids=(ids["newsletter"],)).id
 
 

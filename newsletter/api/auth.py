@@ -71,23 +71,26 @@ _api_limit = limiter.shared_limit(
 )
 
 
-def protect(bp: Blueprint) -> None:
-    """Token auth and the per-token rate limit for every route of ``bp``; no CSRF (no cookies)."""
+def protect(bp: Blueprint, max_body=lambda: MAX_BODY) -> None:
+    """Token auth and the per-token rate limit for every route of ``bp``; no CSRF (no cookies).
+
+    Bodies may be up to ``max_body()`` bytes.
+    """
     csrf.exempt(bp)
     _api_limit(bp)
+
+    def allow_larger_bodies() -> None:
+        request.max_content_length = max_body()
+        refuse_hostile_body()  # the site-wide check skipped bodies over the site's limit
+
     bp.before_request(allow_larger_bodies)
     bp.before_request(require_token)
 
 
-def allow_larger_bodies() -> None:
-    request.max_content_length = MAX_BODY
-    refuse_hostile_body()  # the site-wide check skipped bodies over the site's limit
-
-
-def token_blueprint(name: str, description: str) -> Blueprint:
+def token_blueprint(name: str, description: str, max_body=lambda: MAX_BODY) -> Blueprint:
     """A blueprint of the token API under ``/api/v1/<name>``: authenticated, rate-limited,
     and answering every error as JSON."""
     bp = SmorestBlueprint(name, __name__, url_prefix=f"/api/v1/{name}", description=description)
-    protect(bp)
+    protect(bp, max_body)
     register_json_errors(bp)
     return bp

@@ -79,13 +79,17 @@ def _translated(message: object) -> str:
     return str(FIELD_MESSAGES.get(text, text))
 
 
+# webargs names where a field came from; callers know their fields by name alone.
+REQUEST_LOCATIONS = ("json", "query", "querystring", "view_args", "path", "form", "files")
+
+
 def flatten_messages(messages: object, prefix: str = "") -> dict[str, list[str]]:
     """webargs's nested ``{"json": {"lists": {0: [...]}}}`` as ``{"lists.0": [...]}``."""
     if isinstance(messages, Mapping):
         flat: dict[str, list[str]] = {}
         for key, value in messages.items():
             name = str(key)
-            if not prefix and name in ("json", "query", "querystring", "view_args", "path"):
+            if not prefix and name in REQUEST_LOCATIONS:
                 name = ""
             flat.update(flatten_messages(value, f"{prefix}.{name}".strip(".")))
         return flat

@@ -24,6 +24,7 @@ from ..delivery import prepared_variant
 from ..extensions import csrf, db
 from ..links import external_url
 from ..mail import issue_mail
+from ..media import library as media_library
 from ..models import Issue, IssueStatus, MailingList, Subscriber
 from ..request_limits import per_address, per_ip
 from ..subscriptions import ConfirmOutcome, RequestInfo
@@ -240,3 +241,21 @@ def archive_feed():
 def media(name: str):
     """Files admins uploaded for mails and pages (the organisation's logo)."""
     return send_from_directory(organisation.uploads_folder(), name, max_age=86400)
+
+
+# An image's bytes never change under its id: a new upload gets a new id.
+MEDIA_CACHE_CONTROL = "public, max-age=31536000, immutable"
+
+
+@bp.route("/media/<int(max=2147483647):media_id>/<filename>")
+def media_file(media_id: int, filename: str):
+    """An image of the media library, for mail clients and browsers: no login."""
+    item = media_library.find(media_id, filename)
+    if item is None:
+        abort(404)
+    response = Response(item.data, mimetype=item.content_type)
+    response.headers["Cache-Control"] = MEDIA_CACHE_CONTROL
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Content-Disposition"] = f'inline; filename="{item.filename}"'
+    response.set_etag(item.sha256)
+    return response.make_conditional(request)

@@ -1,0 +1,1 @@
+"""The media library: images editors put in their issues, stored in the database."""
