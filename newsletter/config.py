@@ -89,6 +89,9 @@ def from_environment(env: dict[str, str] | None = None) -> dict:
         "WTF_CSRF_TIME_LIMIT": None,
         "MAX_CONTENT_LENGTH": 64 * 1024,
         "IMPORT_MAX_BYTES": int(env.get("IMPORT_MAX_BYTES", 50 * 1024 * 1024)),
+        # Attached files per message (per variant), and one file offered as a download link.
+        "ATTACHMENT_MAX_BYTES": int(env.get("ATTACHMENT_MAX_BYTES", 5_000_000)),
+        "HOSTED_FILE_MAX_BYTES": int(env.get("HOSTED_FILE_MAX_BYTES", 25_000_000)),
         "IMPORT_TASK_SECONDS": float(env.get("IMPORT_TASK_SECONDS", 120)),
         "INSTANCE": str(instance),
         "CELERY": _celery_config(redis_url, instance, env),

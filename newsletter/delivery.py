@@ -131,8 +131,8 @@ _limiters: dict[tuple, SendRateLimiter] = {}
 
 
 def prepared_variant(issue: Issue, language: str) -> PreparedVariant:
-    """The variant rendered once per worker process, again after an edit of the variant or of
-    the settings every mail shows (logo, colours, name, postal address)."""
+    """The variant rendered once per worker process, again after an edit of the variant, of
+    its files or of the settings every mail shows (logo, colours, name, postal address)."""
     variant = issue.variant(language)
     config = current_app.config
     settings_saved = current_organisation().updated_at
@@ -140,6 +140,8 @@ def prepared_variant(issue: Issue, language: str) -> PreparedVariant:
         issue.id,
         language,
         variant.updated_at,
+        # Files are added and removed, never changed; each has its own random token.
+        tuple(attachment.token for attachment in variant.attachments),
         settings_saved,
         config["BASE_URL"],
         config["MAIL_FROM"],

@@ -6,7 +6,18 @@ import secrets
 from datetime import UTC, datetime
 
 from flask_login import UserMixin
-from sqlalchemy import JSON, Enum, ForeignKey, Index, String, Text, UniqueConstraint, false
+from sqlalchemy import (
+    JSON,
+    CheckConstraint,
+    Enum,
+    ForeignKey,
+    Index,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+    false,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -264,6 +275,39 @@ class IssueVariant(db.Model):
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
     issue: Mapped[Issue] = relationship(back_populates="variants")
+    attachments: Mapped[list["Attachment"]] = relationship(
+        back_populates="variant",
+        cascade="all, delete-orphan",
+        passive_deletes=True,
+        order_by=lambda: (Attachment.position, Attachment.id),
+    )
+
+
+class Attachment(db.Model):
+    """A file sent with one language variant: attached to the mail, or, when
+    ``link_only``, offered in it as a download link (``/files/<token>/<filename>``).
+
+    The bytes live in the database so that every web and worker process sees them.
+    """
+
+    __tablename__ = "attachment"
+    __table_args__ = (CheckConstraint("size > 0", name="size_positive"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    variant_id: Mapped[int] = mapped_column(
+        ForeignKey("issue_variant.id", ondelete="CASCADE"), index=True
+    )
+    filename: Mapped[str] = mapped_column(String(200))
+    content_type: Mapped[str] = mapped_column(String(100))
+    size: Mapped[int]
+    sha256: Mapped[str] = mapped_column(String(64))
+    data: Mapped[bytes] = mapped_column(LargeBinary, deferred=True)
+    link_only: Mapped[bool] = mapped_column(default=False)
+    token: Mapped[str] = mapped_column(String(64), unique=True, default=new_token)
+    position: Mapped[int] = mapped_column(default=0)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    variant: Mapped[IssueVariant] = relationship(back_populates="attachments")
 
 
 class DeliveryState(enum.StrEnum):

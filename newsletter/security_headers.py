@@ -28,6 +28,7 @@ CONTENT_SECURITY_POLICY = "; ".join(
 CACHEABLE_ENDPOINTS = {
     "static",
     "public.media",
+    "public.hosted_file",
     "public.archive",
     "public.archive_feed",
     "public.view_issue",
