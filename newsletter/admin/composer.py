@@ -13,7 +13,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from wtforms.fields.choices import SelectChoice
 
-from .. import campaigns, delivery
+from .. import attachments, campaigns, delivery
 from ..extensions import db
 from ..i18n import language_name
 from ..links import external_url
@@ -21,6 +21,7 @@ from ..mail.issue_mail import prepare_variant
 from ..models import Issue, IssueVariant
 from . import bp
 from .issue_forms import (
+    AttachmentForm,
     IssueForm,
     TestSendForm,
     check_variants,
@@ -104,6 +105,10 @@ def render_composer(form: IssueForm, issue: Issue | None, status: int = 200):
             preview=preview_for_form(form, active, issue),
             counts=form_audience_counts(form),
             test_form=test_form,
+            attachment_form=AttachmentForm(),
+            attach_limit=attachments.attach_limit(),
+            hosted_limit=attachments.hosted_limit(),
+            attached_sizes=attachments.attached_bytes_by_language(issue) if issue else {},
         ),
         status,
     )
