@@ -4,6 +4,7 @@ Read tokens may only read (GET); write tokens may do everything. Requests are co
 per token (per client IP while no valid token is given) against ``API_RATE_LIMIT``.
 """
 
+from collections.abc import Callable
 from datetime import timedelta
 
 from flask import Blueprint, current_app, g, request
@@ -71,23 +72,33 @@ _api_limit = limiter.shared_limit(
 )
 
 
-def protect(bp: Blueprint) -> None:
-    """Token auth and the per-token rate limit for every route of ``bp``; no CSRF (no cookies)."""
+def protect(bp: Blueprint, max_body: Callable[[], int] = lambda: MAX_BODY) -> None:
+    """Token auth and the per-token rate limit for every route of ``bp``; no CSRF (no cookies).
+
+    Bodies may have up to ``max_body()`` bytes instead of the site's small limit.
+    """
+
+    def allow_larger_bodies() -> None:
+        request.max_content_length = max_body()
+        refuse_hostile_body()  # the site-wide check skipped bodies over the site's limit
+
     csrf.exempt(bp)
     _api_limit(bp)
     bp.before_request(allow_larger_bodies)
     bp.before_request(require_token)
 
 
-def allow_larger_bodies() -> None:
-    request.max_content_length = MAX_BODY
-    refuse_hostile_body()  # the site-wide check skipped bodies over the site's limit
-
-
-def token_blueprint(name: str, description: str) -> Blueprint:
-    """A blueprint of the token API under ``/api/v1/<name>``: authenticated, rate-limited,
-    and answering every error as JSON."""
-    bp = SmorestBlueprint(name, __name__, url_prefix=f"/api/v1/{name}", description=description)
-    protect(bp)
+def token_blueprint(
+    name: str,
+    description: str,
+    url_prefix: str | None = None,
+    max_body: Callable[[], int] = lambda: MAX_BODY,
+) -> Blueprint:
+    """A blueprint of the token API under ``/api/v1/<name>`` (or ``url_prefix``):
+    authenticated, rate-limited, and answering every error as JSON."""
+    bp = SmorestBlueprint(
+        name, __name__, url_prefix=url_prefix or f"/api/v1/{name}", description=description
+    )
+    protect(bp, max_body)
     register_json_errors(bp)
     return bp

@@ -85,7 +85,15 @@ def flatten_messages(messages: object, prefix: str = "") -> dict[str, list[str]]
         flat: dict[str, list[str]] = {}
         for key, value in messages.items():
             name = str(key)
-            if not prefix and name in ("json", "query", "querystring", "view_args", "path"):
+            if not prefix and name in (
+                "json",
+                "query",
+                "querystring",
+                "form",
+                "files",
+                "view_args",
+                "path",
+            ):
                 name = ""
             flat.update(flatten_messages(value, f"{prefix}.{name}".strip(".")))
         return flat
