@@ -152,7 +152,7 @@ def safe_filename(name: str, content_type: str) -> str:
     if extension.lower() not in allowed:
         stem, extension = name, allowed[0]
     stem = stem.strip(" .")[: MAX_FILENAME_LENGTH - len(extension)].rstrip(" .")
-    return f"{stem or _('attachment')}{extension.lower()}"
+    return (stem or _("attachment")) + extension.lower()
 
 
 def attached_bytes(variant: IssueVariant) -> int:

@@ -300,7 +300,7 @@ def composer_issue(in_app) -> int:
 
 
 def upload(client, issue_id: int, language: str, filename: str, data: bytes, **fields):
-    edit = f"/admin/issues/{issue_id}/edit?lang={language}"
+    edit = f"/admin/issues/{issue_id}/edit"
     token = csrf_token(client, edit)
     return client.post(
         f"/admin/issues/{issue_id}/variants/{language}/attachments",

@@ -17,14 +17,21 @@ from .issue_forms import AttachmentForm
 def _back(issue: Issue, language: str):
     if issue.status not in campaigns.EDITABLE:
         return redirect(url_for("admin.campaign", issue_id=issue.id))
-    return redirect(url_for("admin.edit_issue", issue_id=issue.id, lang=language))
+    # ?lang= would also change the page's language: the anchor names the panel instead.
+    return redirect(
+        url_for("admin.edit_issue", issue_id=issue.id, _anchor=f"attachments-{language}")
+    )
 
 
 def _upload_too_large():
     flash(_("A file can be at most %(max)s.", max=file_size(attachments.hosted_limit())), "error")
     args = request.view_args or {}
     return redirect(
-        url_for("admin.edit_issue", issue_id=args.get("issue_id"), lang=args.get("language"))
+        url_for(
+            "admin.edit_issue",
+            issue_id=args.get("issue_id"),
+            _anchor=f"attachments-{args.get('language')}",
+        )
     )
 
 

@@ -3,6 +3,11 @@
 (function () {
   "use strict";
 
+  // Back from an upload or a removal (#attachments-es): show that language's panel.
+  const back = /^#attachments-([a-z]+)$/.exec(window.location.hash);
+  const tab = back && document.getElementById("tab-" + back[1]);
+  if (tab && tab.getAttribute("aria-selected") !== "true") tab.click();
+
   document.querySelectorAll(".attachment-upload").forEach((box) => {
     const input = box.querySelector("input[type=file]");
     const linkOnly = box.querySelector("input[name=link_only]");
