@@ -328,6 +328,20 @@ def test_editors_attach_list_and_remove_files_in_the_composer(app, editor_client
         ("es", "big.pdf", 30_000, True),
     ]
 
+    # The live preview of unsaved text shows the saved variant's download links.
+    preview = editor_client.post(
+        "/admin/issues/preview",
+        data={
+            "csrf_token": csrf_token(editor_client, f"/admin/issues/{issue_id}/edit"),
+            "language": "es",
+            "issue_id": str(issue_id),
+            "subject": "Borrador",
+            "body": "Texto sin guardar",
+        },
+    ).get_json()
+    assert "Texto sin guardar" in preview["html"] and "big.pdf</a>" in preview["html"]
+    assert SPANISH_NAME not in preview["html"], "attached files are no links"
+
     [first_id, _second] = in_app(
         lambda: list(db.session.execute(db.select(Attachment.id).order_by(Attachment.id)).scalars())
     )

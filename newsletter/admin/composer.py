@@ -31,6 +31,8 @@ from .issue_forms import (
     variant_forms,
 )
 
+MAX_ID = 2**31 - 1  # ids are 32-bit integers in PostgreSQL
+
 # Variants saved together are written a few milliseconds apart; only a later save counts.
 STALE_MARGIN = timedelta(seconds=5)
 
@@ -72,7 +74,11 @@ def preview_parts(
         language=language, subject=subject, preheader=" ".join(preheader.split())[:200], body=body
     )
     view_url = external_url("public.view_issue", lang=language, issue_id=issue_id or 0)
-    message = delivery.preview_message(prepare_variant(None, variant, view_url))
+    issue = db.session.get(Issue, issue_id) if issue_id and issue_id <= MAX_ID else None
+    saved = issue.variant(language) if issue else None
+    # The saved variant's download links show; attached files are not encoded for a preview.
+    links = [a for a in saved.attachments if a.link_only] if saved else []
+    message = delivery.preview_message(prepare_variant(None, variant, view_url, links))
     return SentParts(
         message.get_body(preferencelist=("html",)).get_content(),
         message.get_body(preferencelist=("plain",)).get_content(),

@@ -128,7 +128,7 @@ class PreparedVariant:
     attachment_parts: bytes = b""
 
 
-def _downloads(variant) -> list[Download]:
+def _downloads(files) -> list[Download]:
     return [
         Download(
             attachment.filename,
@@ -137,18 +137,20 @@ def _downloads(variant) -> list[Download]:
                 "public.hosted_file", token=attachment.token, filename=attachment.filename
             ),
         )
-        for attachment in variant.attachments
+        for attachment in files
         if attachment.link_only
     ]
 
 
-def prepare_variant(issue, variant, view_url: str) -> PreparedVariant:
-    """Render ``variant`` of ``issue`` once (MJML → HTML → inlined CSS, and text)."""
+def prepare_variant(issue, variant, view_url: str, files=None) -> PreparedVariant:
+    """Render ``variant`` of ``issue`` once (MJML → HTML → inlined CSS, and text), with its
+    attachments encoded; ``files`` stands for the variant's own (an unsaved preview's)."""
+    files = variant.attachments if files is None else files
     body_html = Markup(markdown_to_html(variant.body))
     config = current_app.config
     rendered = {}
     with force_locale(variant.language):
-        downloads = _downloads(variant)
+        downloads = _downloads(files)
         for named in (True, False):
             context = {
                 "subject": variant.subject,
@@ -179,9 +181,7 @@ def prepare_variant(issue, variant, view_url: str) -> PreparedVariant:
         list_id=f"<issues.{sender_domain(sender)}>",
         unsubscribe_mailto=config.get("UNSUBSCRIBE_MAILTO") or sender,
         attachment_parts=b"".join(
-            attachment_part(a.filename, a.content_type, a.data)
-            for a in variant.attachments
-            if not a.link_only
+            attachment_part(a.filename, a.content_type, a.data) for a in files if not a.link_only
         ),
     )
 
