@@ -78,7 +78,7 @@ def preview_parts(
     saved = issue.variant(language) if issue else None
     # The saved variant's download links show; attached files are not encoded for a preview.
     links = [a for a in saved.attachments if a.link_only] if saved else []
-    message = delivery.preview_message(prepare_variant(None, variant, view_url, links))
+    message = delivery.preview_message(prepare_variant(None, variant, view_url, files=links))
     return SentParts(
         message.get_body(preferencelist=("html",)).get_content(),
         message.get_body(preferencelist=("plain",)).get_content(),

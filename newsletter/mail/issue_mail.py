@@ -142,7 +142,7 @@ def _downloads(files) -> list[Download]:
     ]
 
 
-def prepare_variant(issue, variant, view_url: str, files=None) -> PreparedVariant:
+def prepare_variant(issue, variant, view_url: str, *, files=None) -> PreparedVariant:
     """Render ``variant`` of ``issue`` once (MJML → HTML → inlined CSS, and text), with its
     attachments encoded; ``files`` stands for the variant's own (an unsaved preview's)."""
     files = variant.attachments if files is None else files
