@@ -6,6 +6,7 @@ import io
 import random
 import re
 import zipfile
+from email import message_from_bytes, policy
 
 import pytest
 from campaign_helpers import configured, make_audience, make_issue, send_all, start
@@ -342,6 +343,15 @@ def test_editors_attach_list_and_remove_files_in_the_composer(app, editor_client
     assert "Texto sin guardar" in preview["html"] and "big.pdf</a>" in preview["html"]
     assert SPANISH_NAME not in preview["html"], "attached files are no links"
 
+    review = editor_client.get(f"/admin/issues/{issue_id}/send").get_data(as_text=True)
+    assert re.search(
+        r'<li data-language="es">Español:\s*'
+        + re.escape(f"{SPANISH_NAME} (20 KB, attached to the mail); ")
+        + re.escape("big.pdf (30 KB, sent as a download link)</li>"),
+        review,
+    )
+    assert 'data-language="en">English:' not in review
+
     [first_id, _second] = in_app(
         lambda: list(db.session.execute(db.select(Attachment.id).order_by(Attachment.id)).scalars())
     )
@@ -548,3 +558,17 @@ def test_the_attachment_endpoints_are_in_the_openapi_document(client):
     if "$ref" in schema:
         schema = document["components"]["schemas"][schema["$ref"].rsplit("/", 1)[1]]
     assert set(schema["properties"]) == {"file", "link_only"}
+
+
+@pytest.mark.parametrize(
+    "filename",
+    ["a.pdf", "x" * 110 + ".pdf", "Programme de l’assemblée générale – version définitive.pdf"],
+)
+def test_a_file_name_of_any_length_reads_back_from_the_mime_part(filename):
+    part = issue_mail.attachment_part(filename, "application/pdf", b"%PDF-1.7 x")
+    raw = part.split(b"\r\n", 1)[1]  # after the boundary line
+    assert all(len(line) <= 78 for line in raw.split(b"\r\n\r\n")[0].split(b"\r\n"))
+    message = message_from_bytes(raw, policy=policy.default)
+    assert message.get_filename() == filename
+    assert message["Content-Type"].params["name"] == filename
+    assert message.get_content() == b"%PDF-1.7 x"
