@@ -130,7 +130,7 @@ def seconds_until_due(issue_id: int) -> float | None:
 # The variants last prepared, newest last: each may hold megabytes of encoded files, and a
 # web process prepares one for every test send and preview after an edit.
 _prepared: OrderedDict[tuple, PreparedVariant] = OrderedDict()
-PREPARED_KEPT = 16
+PREPARED_KEPT = 8  # four languages of two issues
 _limiters: dict[tuple, SendRateLimiter] = {}
 
 
