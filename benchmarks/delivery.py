@@ -7,10 +7,14 @@ reports the end-to-end rate, time to first message and peak worker memory. Every
 starts (workers, sink, database, Redis keys, temporary folders) is removed at the end.
 
     /tmp/venv/bin/python benchmarks/delivery.py [--sizes 10000,100000] [--workers 2]
+
+With ``--attachment`` each N runs twice in the same session, without and then with a 1 MB
+PDF attached to every variant, and the report compares the two rates.
 """
 
 import argparse
 import contextlib
+import hashlib
 import multiprocessing
 import os
 import re
@@ -31,7 +35,7 @@ import psycopg
 import redis
 from flask_migrate import upgrade
 
-from newsletter import campaigns, create_app
+from newsletter import attachments, campaigns, create_app
 from newsletter.config import from_environment
 from newsletter.delivery import prepared_variant
 from newsletter.extensions import db
@@ -47,6 +51,7 @@ POLL_SECONDS = 0.2
 TARGET_RATE = 1000
 TARGET_RATIO = 0.5
 TARGET_RSS_MB = 200
+ATTACHMENT_BYTES = 1_000_000
 
 BODIES = {
     "en": (
@@ -365,11 +370,24 @@ def seed_subscribers(dsn: str, count: int) -> int:
     return list_id
 
 
-def write_issue(list_id: int) -> int:
-    """The issue in four languages, through the app's own campaign functions."""
+def sample_pdf(size: int) -> bytes:
+    """``size`` bytes that start as a PDF and don't compress (as a scanned form doesn't)."""
+    head, tail = b"%PDF-1.7\n", b"\n%%EOF\n"
+    body, counter = bytearray(), 0
+    while len(body) < size - len(head) - len(tail):
+        body += hashlib.sha256(counter.to_bytes(8, "big")).digest()
+        counter += 1
+    return head + bytes(body[: size - len(head) - len(tail)]) + tail
+
+
+def write_issue(list_id: int, attachment: bytes | None = None) -> int:
+    """The issue in four languages, through the app's own campaign functions; with
+    ``attachment``, a PDF attached to every variant."""
     issue = campaigns.create_issue("March digest", "en", {list_id})
     for language, (subject, preheader, body) in BODIES.items():
         campaigns.set_variant(issue, language, subject, body, preheader)
+        if attachment:
+            attachments.add_attachment(issue, language, f"programme-{language}.pdf", attachment)
     db.session.commit()
     return issue.id
 
@@ -517,6 +535,7 @@ def remove_redis_keys(url: str, markers: list[str]) -> None:
 class Result:
     size: int
     workers: int
+    attachment_bytes: int = 0
     message_bytes: int = 0
     seed_seconds: float = 0.0
     ledger_seconds: float = 0.0
@@ -548,9 +567,9 @@ def timestamp(naive_utc: datetime) -> float:
     return naive_utc.replace(tzinfo=UTC).timestamp()
 
 
-def run_campaign(size: int, args, sink: Sink) -> Result:
+def run_campaign(size: int, args, sink: Sink, attachment: bytes | None = None) -> Result:
     run_id = uuid.uuid4().hex[:8]
-    result = Result(size=size, workers=args.workers)
+    result = Result(size=size, workers=args.workers, attachment_bytes=len(attachment or b""))
     with contextlib.ExitStack() as stack:
         folder = Path(tempfile.mkdtemp(prefix=f"bench-{run_id}-"))
         stack.callback(shutil.rmtree, folder, ignore_errors=True)
@@ -593,20 +612,22 @@ def run_campaign(size: int, args, sink: Sink) -> Result:
             list_id = seed_subscribers(dsn, size)
             result.seed_seconds = time.perf_counter() - began
             log(f"N={size}: seeded subscribers in {result.seed_seconds:.1f} s")
-            issue_id = write_issue(list_id)
+            issue_id = write_issue(list_id, attachment)
             message = sample_message(issue_id)
             result.message_bytes = len(message)
+        # A message with the attachment is ~70 times larger: fewer raw messages, as many bytes.
+        raw_messages = max(50, args.raw_messages // 50) if attachment else args.raw_messages
 
         # Raw rounds before and after the campaign, so the ceiling brackets it in time (this
         # machine's capacity drifts); the best round counts.
         rounds_before = (args.raw_rounds + 1) // 2
         before_raw = sink.received()
-        result.raw_rounds += measure_raw(size, sink, message, rounds_before, args)
+        result.raw_rounds += measure_raw(size, sink, message, rounds_before, raw_messages, args)
 
         log(f"N={size}: starting {args.workers} Celery workers")
         workers = stack.enter_context(celery_workers(env, args.workers, run_id, folder, celery_app))
         before_campaign = sink.received()
-        raw_sent = rounds_before * args.workers * (args.raw_messages + 1)
+        raw_sent = rounds_before * args.workers * (raw_messages + 1)
         if before_raw is not None and before_campaign - before_raw != raw_sent:
             result.problems.append("sink count after the raw run is off")
 
@@ -639,21 +660,23 @@ def run_campaign(size: int, args, sink: Sink) -> Result:
             result.first_message = timestamp(first) - t0
             result.problems += verify_ledger(conn, issue_id, size)
         rounds_after = args.raw_rounds - rounds_before
-        result.raw_rounds += measure_raw(size, sink, message, rounds_after, args)
+        result.raw_rounds += measure_raw(size, sink, message, rounds_after, raw_messages, args)
         result.raw_rate = max(result.raw_rounds)
     # The workers have stopped (every SMTP session ended with QUIT): the sink's count is final.
     received = sink.received()
     if received is not None:
-        received -= before_campaign + rounds_after * args.workers * (args.raw_messages + 1)
+        received -= before_campaign + rounds_after * args.workers * (raw_messages + 1)
         if received != size:
             result.problems.append(f"sink received {received} campaign messages, not {size}")
     return result
 
 
-def measure_raw(size: int, sink: Sink, message: bytes, rounds: int, args) -> list[float]:
+def measure_raw(
+    size: int, sink: Sink, message: bytes, rounds: int, count: int, args
+) -> list[float]:
     if rounds:
-        log(f"N={size}: raw ceiling, {rounds} x {args.workers} senders x {args.raw_messages}")
-    return [raw_ceiling(sink.port, message, args.workers, args.raw_messages) for _ in range(rounds)]
+        log(f"N={size}: raw ceiling, {rounds} x {args.workers} senders x {count}")
+    return [raw_ceiling(sink.port, message, args.workers, count) for _ in range(rounds)]
 
 
 def watch(dsn, issue_id, workers, sink, size, sink_start, args) -> datetime:
@@ -718,12 +741,13 @@ def print_report(results: list[Result], args, sink: Sink) -> None:
     if sink.kind != "smtp-sink":
         print("WARNING: aiosmtpd sink: the figures are bound by the sink, not the app.")
     header = (
-        f"{'N':>8} | {'end-to-end':>10} | {'raw ceiling':>11} | {'ratio':>5} | "
+        f"{'N':>8} | {'attached':>8} | {'end-to-end':>10} | {'raw ceiling':>11} | {'ratio':>5} | "
         f"{'first msg':>9} | {'peak RSS':>8} | {'idle RSS':>8} | {'total':>7} | "
         f"{'msg size':>8} | ledger"
     )
     units = (
-        f"{'':>8} | {'msg/s':>10} | {'msg/s':>11} | {'':>5} | {'s':>9} | {'MB':>8} | "
+        f"{'':>8} | {'bytes':>8} | {'msg/s':>10} | {'msg/s':>11} | {'':>5} | {'s':>9} | "
+        f"{'MB':>8} | "
         f"{'MB':>8} | {'s':>7} | {'bytes':>8} |"
     )
     print(header)
@@ -731,7 +755,8 @@ def print_report(results: list[Result], args, sink: Sink) -> None:
     print("-" * len(header))
     for r in results:
         print(
-            f"{r.size:>8,} | {r.rate:>10,.0f} | {r.raw_rate:>11,.0f} | {r.ratio:>5.2f} | "
+            f"{r.size:>8,} | {r.attachment_bytes:>8,} | {r.rate:>10,.0f} | "
+            f"{r.raw_rate:>11,.0f} | {r.ratio:>5.2f} | "
             f"{r.first_message:>9.2f} | {max(r.peak_rss):>8.1f} | {max(r.idle_rss):>8.1f} | "
             f"{r.total_seconds:>7.1f} | {r.message_bytes:>8,} | "
             f"{'ok' if not r.problems else 'PROBLEM'}"
@@ -740,16 +765,19 @@ def print_report(results: list[Result], args, sink: Sink) -> None:
     for r in results:
         peaks = ", ".join(f"{value:.1f}" for value in r.peak_rss)
         rounds = ", ".join(f"{value:,.0f}" for value in r.raw_rounds)
+        attached = f" with {r.attachment_bytes:,} bytes attached" if r.attachment_bytes else ""
         print(
-            f"N={r.size:,}: peak RSS per worker MB [{peaks}]; raw rounds msg/s [{rounds}]; "
+            f"N={r.size:,}{attached}: peak RSS per worker MB [{peaks}]; "
+            f"raw rounds msg/s [{rounds}]; "
             f"worker CPU {r.worker_cpu_ms:.2f} ms/msg; all CPUs {r.machine_busy:.0%} busy; "
             f"ledger insert (inside total) {r.ledger_seconds:.2f} s; seeding {r.seed_seconds:.1f} s"
         )
         for problem in r.problems:
             print(f"  PROBLEM: {problem}")
+    compare_attachment(results)
     print()
-    print("Targets:")
-    for r in results:
+    print("Targets (runs without attachment):")
+    for r in (r for r in results if not r.attachment_bytes):
         checks = [
             (f"end-to-end >= {TARGET_RATE:,} msg/s", r.rate >= TARGET_RATE),
             (f">= {TARGET_RATIO:.0%} of raw ceiling", r.ratio >= TARGET_RATIO),
@@ -757,12 +785,35 @@ def print_report(results: list[Result], args, sink: Sink) -> None:
         ]
         marks = "; ".join(f"{name}: {'PASS' if ok else 'FAIL'}" for name, ok in checks)
         print(f"  N={r.size:,}: {marks}")
-    if len(results) > 1:
-        low, high = results[0], results[-1]
+    plain = [r for r in results if not r.attachment_bytes]
+    if len(plain) > 1:
+        low, high = plain[0], plain[-1]
         growth = max(high.peak_rss) - max(low.peak_rss)
         print(
             f"  RSS growth from N={low.size:,} to N={high.size:,}: {growth:+.1f} MB "
             f"({'flat' if abs(growth) < 10 else 'NOT flat'}, threshold 10 MB)"
+        )
+
+
+def compare_attachment(results: list[Result]) -> None:
+    """Each N's rate with the attachment next to the same session's rate without it."""
+    pairs = [
+        (plain, attached)
+        for plain, attached in zip(results, results[1:], strict=False)
+        if attached.size == plain.size and attached.attachment_bytes and not plain.attachment_bytes
+    ]
+    if not pairs:
+        return
+    print()
+    print("With and without the attachment (same session):")
+    for plain, attached in pairs:
+        print(
+            f"  N={plain.size:,}: without {plain.rate:,.0f} msg/s "
+            f"({plain.message_bytes:,} bytes a message), with {attached.rate:,.0f} msg/s "
+            f"({attached.message_bytes:,} bytes); ratio {attached.rate / plain.rate:.2f}; "
+            f"MB/s to the sink {plain.rate * plain.message_bytes / 1e6:,.1f} -> "
+            f"{attached.rate * attached.message_bytes / 1e6:,.1f}; raw ceiling ratio "
+            f"{attached.raw_rate / plain.raw_rate:.2f}"
         )
 
 
@@ -789,6 +840,11 @@ def parse_args() -> argparse.Namespace:
     )
     parser.add_argument("--dkim", action="store_true", help="sign every message (2048-bit RSA)")
     parser.add_argument("--aiosmtpd", action="store_true", help="use aiosmtpd as the sink")
+    parser.add_argument(
+        "--attachment",
+        action="store_true",
+        help="run each N again with a 1 MB PDF attached to every variant and compare",
+    )
     args = parser.parse_args()
     args.sizes = [int(size.replace("_", "")) for size in args.sizes.split(",") if size]
     return args
@@ -808,6 +864,9 @@ def main() -> int:
                 log(f"sink: {sink.kind} on 127.0.0.1:{sink.port}")
                 for size in args.sizes:
                     results.append(run_campaign(size, args, sink))
+                    if args.attachment:
+                        pdf = sample_pdf(ATTACHMENT_BYTES)
+                        results.append(run_campaign(size, args, sink, pdf))
                 print_report(results, args, sink)
         except (KeyboardInterrupt, Interrupted):
             log("interrupted; everything started was cleaned up")

@@ -93,6 +93,9 @@ def from_environment(env: dict[str, str] | None = None) -> dict:
         # can unpack to gigabytes; the limit is checked before any pixel is decoded).
         "MEDIA_MAX_BYTES": int(env.get("MEDIA_MAX_BYTES", 10 * 1024 * 1024)),
         "MEDIA_MAX_PIXELS": int(env.get("MEDIA_MAX_PIXELS", 50_000_000)),
+        # Attached files per message (per variant), and one file offered as a download link.
+        "ATTACHMENT_MAX_BYTES": int(env.get("ATTACHMENT_MAX_BYTES", 5_000_000)),
+        "HOSTED_FILE_MAX_BYTES": int(env.get("HOSTED_FILE_MAX_BYTES", 25_000_000)),
         "IMPORT_TASK_SECONDS": float(env.get("IMPORT_TASK_SECONDS", 120)),
         "INSTANCE": str(instance),
         "CELERY": _celery_config(redis_url, instance, env),

@@ -7,6 +7,7 @@ Message-ID. So a crash can repeat only the messages that were in flight, never s
 
 import smtplib
 import time
+from collections import OrderedDict
 from dataclasses import dataclass, replace
 from datetime import timedelta
 from email import message_from_bytes, policy
@@ -127,13 +128,17 @@ def seconds_until_due(issue_id: int) -> float | None:
     return max(0.0, (earliest - utcnow()).total_seconds())
 
 
-_prepared: dict[tuple, PreparedVariant] = {}
+# The variants last prepared, newest last: each may hold megabytes of encoded files, and a
+# web process prepares one for every test send and preview after an edit.
+_prepared: OrderedDict[tuple, PreparedVariant] = OrderedDict()
+PREPARED_KEPT = 8  # four languages of two issues
 _limiters: dict[tuple, SendRateLimiter] = {}
 
 
 def prepared_variant(issue: Issue, language: str) -> PreparedVariant:
-    """The variant rendered once per worker process, again after an edit of the variant or of
-    the settings every mail shows (logo, colours, name, postal address) or of its layout."""
+    """The variant rendered once per worker process, again after an edit of the variant, of
+    its files, of its layout or of the settings every mail shows (logo, colours, name,
+    postal address)."""
     variant = issue.variant(language)
     config = current_app.config
     settings_saved = current_organisation().updated_at
@@ -142,15 +147,21 @@ def prepared_variant(issue: Issue, language: str) -> PreparedVariant:
         issue.id,
         language,
         variant.updated_at,
+        # Files are added and removed, never changed; each has its own random token.
+        tuple(attachment.token for attachment in variant.attachments),
         settings_saved,
         layout.id,
         layout.updated_at,
         config["BASE_URL"],
         config["MAIL_FROM"],
     )
-    if key not in _prepared:
-        view_url = external_url("public.view_issue", lang=language, issue_id=issue.id)
-        _prepared[key] = prepare_variant(issue, variant, view_url)
+    if key in _prepared:
+        _prepared.move_to_end(key)
+        return _prepared[key]
+    view_url = external_url("public.view_issue", lang=language, issue_id=issue.id)
+    _prepared[key] = prepare_variant(issue, variant, view_url)
+    while len(_prepared) > PREPARED_KEPT:
+        _prepared.popitem(last=False)
     return _prepared[key]
 
 

@@ -1,11 +1,13 @@
-"""Which language and time zone a page is shown in, and the names of the languages we speak."""
+"""Which language and time zone a page is shown in, the names of the languages we speak,
+and numbers people read (file sizes) in their language."""
 
 from datetime import UTC, datetime
 
 import pytz
 from babel import Locale, UnknownLocaleError
 from flask import current_app, g, has_request_context, request
-from flask_babel import get_timezone
+from flask_babel import format_decimal, get_timezone
+from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
@@ -37,6 +39,13 @@ def text_direction(code: str) -> str:
     except (ValueError, UnknownLocaleError):
         return "ltr"
     return "rtl" if locale.character_order == "right-to-left" else "ltr"
+
+
+def file_size(size: int) -> str:
+    """A size for people, in the current locale: "840 KB", "1.2 MB" (decimal units)."""
+    if size < 1000 * 1000:
+        return _("%(size)s KB", size=format_decimal(max(1, round(size / 1000))))
+    return _("%(size)s MB", size=format_decimal(round(size / 1000 / 1000, 1)))
 
 
 def select_locale() -> str | None:

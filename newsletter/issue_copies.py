@@ -10,7 +10,7 @@ not; tests/test_duplicate.py fails when a new one is in neither set, so a field 
 from flask_babel import gettext as _
 
 from . import campaigns
-from .models import Issue, IssueVariant, User
+from .models import Attachment, Issue, IssueVariant, User
 
 COPIED_ISSUE_FIELDS = ("default_language", "fallback", "audience_languages", "layout_id")
 COPIED_ISSUE_RELATIONSHIPS = ("variants", "audience", "layout")
@@ -26,7 +26,17 @@ NOT_COPIED_ISSUE_FIELDS = (
 )
 
 COPIED_VARIANT_FIELDS = ("language", "subject", "preheader", "body")
+COPIED_VARIANT_RELATIONSHIPS = ("attachments",)  # same files, each with a new link token
 NOT_COPIED_VARIANT_FIELDS = ("id", "issue_id", "version", "updated_at", "revisions", "issue")
+COPIED_ATTACHMENT_FIELDS = (
+    "filename",
+    "content_type",
+    "size",
+    "sha256",
+    "data",
+    "link_only",
+    "position",
+)
 
 
 def copy_name(name: str) -> str:
@@ -53,6 +63,10 @@ def duplicate_issue(original: Issue, saved_by: User | None = None) -> Issue:
 
 def copy_variant(copy: Issue, variant: IssueVariant, saved_by: User | None) -> IssueVariant:
     text = {name: getattr(variant, name) for name in COPIED_VARIANT_FIELDS}
-    return campaigns.set_variant(
+    copied = campaigns.set_variant(
         copy, text["language"], text["subject"], text["body"], text["preheader"], saved_by
     )
+    for attachment in variant.attachments:
+        fields = {name: getattr(attachment, name) for name in COPIED_ATTACHMENT_FIELDS}
+        copied.attachments.append(Attachment(**fields))
+    return copied

@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from flask_login import UserMixin
 from sqlalchemy import (
     JSON,
+    CheckConstraint,
     Enum,
     ForeignKey,
     Index,
@@ -315,6 +316,12 @@ class IssueVariant(db.Model):
         passive_deletes=True,
         order_by="VariantRevision.version.desc()",
     )
+    attachments: Mapped[list["Attachment"]] = relationship(
+        back_populates="variant",
+        cascade="all, delete-orphan",
+        passive_deletes=True,
+        order_by=lambda: (Attachment.position, Attachment.id),
+    )
 
 
 class VariantRevision(db.Model):
@@ -336,6 +343,33 @@ class VariantRevision(db.Model):
 
     variant: Mapped[IssueVariant] = relationship(back_populates="revisions")
     saved_by: Mapped["User | None"] = relationship()
+
+
+class Attachment(db.Model):
+    """A file sent with one language variant: attached to the mail, or, when
+    ``link_only``, offered in it as a download link (``/files/<token>/<filename>``).
+
+    The bytes live in the database so that every web and worker process sees them.
+    """
+
+    __tablename__ = "attachment"
+    __table_args__ = (CheckConstraint("size > 0", name="size_positive"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    variant_id: Mapped[int] = mapped_column(
+        ForeignKey("issue_variant.id", ondelete="CASCADE"), index=True
+    )
+    filename: Mapped[str] = mapped_column(String(200))
+    content_type: Mapped[str] = mapped_column(String(100))
+    size: Mapped[int]
+    sha256: Mapped[str] = mapped_column(String(64))
+    data: Mapped[bytes] = mapped_column(LargeBinary, deferred=True)
+    link_only: Mapped[bool] = mapped_column(default=False)
+    token: Mapped[str] = mapped_column(String(64), unique=True, default=new_token)
+    position: Mapped[int] = mapped_column(default=0)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    variant: Mapped[IssueVariant] = relationship(back_populates="attachments")
 
 
 class DeliveryState(enum.StrEnum):

@@ -29,6 +29,7 @@ CACHEABLE_ENDPOINTS = {
     "static",
     "public.media",
     "public.media_file",
+    "public.hosted_file",
     "public.archive",
     "public.archive_feed",
     "public.view_issue",

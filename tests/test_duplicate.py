@@ -1,6 +1,7 @@
 """Duplicating an issue: a new draft with every text, the audience and the language rules,
 from the issues list, the campaign page, the composer and the API."""
 
+import hashlib
 import re
 
 import pytest
@@ -11,7 +12,7 @@ from test_api_v1 import ApiClient, make_token
 
 from newsletter import campaigns, issue_copies
 from newsletter.extensions import db
-from newsletter.models import Fallback, Issue, IssueStatus, IssueVariant
+from newsletter.models import Attachment, Fallback, Issue, IssueStatus, IssueVariant
 
 TEXTS = {
     "es": ("Asamblea", "Prévia", "La asamblea se reúne el **viernes**."),
@@ -154,7 +155,11 @@ def test_the_api_duplicates_and_documents_it(client, in_app, sent_issue):
             issue_copies.COPIED_ISSUE_FIELDS + issue_copies.COPIED_ISSUE_RELATIONSHIPS,
             issue_copies.NOT_COPIED_ISSUE_FIELDS,
         ),
-        (IssueVariant, issue_copies.COPIED_VARIANT_FIELDS, issue_copies.NOT_COPIED_VARIANT_FIELDS),
+        (
+            IssueVariant,
+            issue_copies.COPIED_VARIANT_FIELDS + issue_copies.COPIED_VARIANT_RELATIONSHIPS,
+            issue_copies.NOT_COPIED_VARIANT_FIELDS,
+        ),
     ],
 )
 def test_every_field_is_either_copied_or_deliberately_not(model, copied, not_copied):
@@ -163,3 +168,33 @@ def test_every_field_is_either_copied_or_deliberately_not(model, copied, not_cop
     fields = {column.key for column in mapper.column_attrs} | set(mapper.relationships.keys())
     assert set(copied) | set(not_copied) == fields
     assert not set(copied) & set(not_copied)
+
+
+def test_the_copy_has_the_same_files_with_links_of_its_own(in_app, sent_issue):
+    def copy_with_files():
+        original = db.session.get(Issue, sent_issue[0])
+        variant = original.variants[0]
+        pdf = b"%PDF-1.4\n" + b"0" * 100
+        variant.attachments.append(
+            Attachment(
+                filename="programme.pdf",
+                content_type="application/pdf",
+                size=len(pdf),
+                sha256=hashlib.sha256(pdf).hexdigest(),
+                data=pdf,
+                link_only=True,
+            )
+        )
+        db.session.flush()
+        copy = issue_copies.duplicate_issue(original)
+        db.session.commit()
+        before = variant.attachments[0]
+        after = copy.variant(variant.language).attachments[0]
+        return (
+            (before.filename, before.data, before.link_only),
+            (after.filename, after.data, after.link_only),
+            before.token != after.token,
+        )
+
+    original, copied, new_token = in_app(copy_with_files)
+    assert copied == original and new_token

@@ -6,6 +6,7 @@ bp = Blueprint("admin", __name__, url_prefix="/admin")
 
 from . import (  # noqa: E402, F401
     account,
+    attachment_views,
     auth,
     autosave,
     blocks,

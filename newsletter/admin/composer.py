@@ -17,7 +17,7 @@ from markupsafe import Markup
 from sqlalchemy.exc import IntegrityError
 from wtforms.fields.choices import SelectChoice
 
-from .. import campaigns, delivery, variant_versions
+from .. import attachments, campaigns, delivery, variant_versions
 from ..extensions import db
 from ..form_fields import ActionForm
 from ..i18n import language_name
@@ -29,6 +29,7 @@ from ..word_diff import word_diff
 from . import bp
 from .blocks import all_blocks
 from .issue_forms import (
+    AttachmentForm,
     IssueForm,
     TestSendForm,
     check_variants,
@@ -39,6 +40,8 @@ from .issue_forms import (
     variant_forms,
 )
 from .presentation import shown_time
+
+MAX_ID = 2**31 - 1  # ids are 32-bit integers in PostgreSQL
 
 # Variants saved together are written a few milliseconds apart; only a later save counts.
 STALE_MARGIN = timedelta(seconds=5)
@@ -89,7 +92,13 @@ def preview_parts(
     )
     view_url = external_url("public.view_issue", lang=language, issue_id=issue_id or 0)
     layout = db.session.get(Layout, layout_id) if layout_id else None
-    message = delivery.preview_message(prepare_variant(None, variant, view_url, layout))
+    issue = db.session.get(Issue, issue_id) if issue_id and issue_id <= MAX_ID else None
+    saved = issue.variant(language) if issue else None
+    # The saved variant's download links show; attached files are not encoded for a preview.
+    links = [a for a in saved.attachments if a.link_only] if saved else []
+    message = delivery.preview_message(
+        prepare_variant(None, variant, view_url, layout, files=links)
+    )
     return SentParts(
         message.get_body(preferencelist=("html",)).get_content(),
         message.get_body(preferencelist=("plain",)).get_content(),
@@ -201,6 +210,10 @@ def render_composer(
             conflicts=[conflict_view(conflict) for conflict in conflicts or []],
             autosaves=issue is None or issue.status == IssueStatus.DRAFT,
             action_form=ActionForm(),
+            attachment_form=AttachmentForm(),
+            attach_limit=attachments.attach_limit(),
+            hosted_limit=attachments.hosted_limit(),
+            attached_sizes=attachments.attached_bytes_by_language(issue) if issue else {},
         ),
         status,
     )

@@ -10,7 +10,9 @@ from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
+from flask_wtf.file import FileField, FileRequired
 from wtforms import (
+    BooleanField,
     DateTimeLocalField,
     EmailField,
     Form,
@@ -149,6 +151,13 @@ def variant_forms(form: IssueForm) -> dict[str, VariantForm]:
 class TestSendForm(FlaskForm):
     test_address = EmailField(_l("Send a test to"), validators=[DataRequired(), Length(max=254)])
     test_language = SelectField(_l("Language"))
+
+
+class AttachmentForm(FlaskForm):
+    """A file for one language's message, attached or offered as a download link."""
+
+    file = FileField(_l("Add a file"), validators=[FileRequired(_l("Please choose a file."))])
+    link_only = BooleanField(_l("Send as a download link instead of attaching it"))
 
 
 class ScheduleForm(FlaskForm):

@@ -7,6 +7,7 @@ from flask_babel import format_date, format_time, get_timezone
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
+from ..i18n import file_size
 from ..models import (
     ConsentAction,
     DeliveryState,
@@ -128,6 +129,7 @@ def shown_clock(moment: datetime) -> str:
 
 
 bp.add_app_template_global(utcnow, "issue_now_utc")
+bp.add_app_template_global(file_size, "file_size")
 
 
 @bp.context_processor

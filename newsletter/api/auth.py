@@ -4,6 +4,7 @@ Read tokens may only read (GET); write tokens may do everything. Requests are co
 per token (per client IP while no valid token is given) against ``API_RATE_LIMIT``.
 """
 
+from collections.abc import Callable
 from datetime import timedelta
 
 from flask import Blueprint, current_app, g, request
@@ -71,11 +72,12 @@ _api_limit = limiter.shared_limit(
 )
 
 
-def protect(bp: Blueprint, max_body=lambda: MAX_BODY) -> None:
+def protect(bp: Blueprint, max_body: Callable[[], int] = lambda: MAX_BODY) -> None:
     """Token auth and the per-token rate limit for every route of ``bp``; no CSRF (no cookies).
 
-    Bodies may be up to ``max_body()`` bytes.
+    Bodies may have up to ``max_body()`` bytes instead of the site's small limit.
     """
+
     csrf.exempt(bp)
     _api_limit(bp)
 
@@ -87,10 +89,17 @@ def protect(bp: Blueprint, max_body=lambda: MAX_BODY) -> None:
     bp.before_request(require_token)
 
 
-def token_blueprint(name: str, description: str, max_body=lambda: MAX_BODY) -> Blueprint:
-    """A blueprint of the token API under ``/api/v1/<name>``: authenticated, rate-limited,
-    and answering every error as JSON."""
-    bp = SmorestBlueprint(name, __name__, url_prefix=f"/api/v1/{name}", description=description)
+def token_blueprint(
+    name: str,
+    description: str,
+    url_prefix: str | None = None,
+    max_body: Callable[[], int] = lambda: MAX_BODY,
+) -> Blueprint:
+    """A blueprint of the token API under ``/api/v1/<name>`` (or ``url_prefix``):
+    authenticated, rate-limited, and answering every error as JSON."""
+    bp = SmorestBlueprint(
+        name, __name__, url_prefix=url_prefix or f"/api/v1/{name}", description=description
+    )
     protect(bp, max_body)
     register_json_errors(bp)
     return bp

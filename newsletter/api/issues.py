@@ -201,7 +201,10 @@ def preview(args: dict, issue_id: int, language: str) -> dict:
     variant_or_404(issue, language)
     prepared = delivery.prepared_variant(issue, language)
     message = delivery.preview_message(prepared, args.get("name"))
-    bodies = {part.get_content_subtype(): part.get_content() for part in message.iter_parts()}
+    bodies = {
+        subtype: message.get_body(preferencelist=(subtype,)).get_content()
+        for subtype in ("html", "plain")
+    }
     return {
         "language": language,
         "subject": str(message["Subject"]),

@@ -6,9 +6,11 @@ from datetime import UTC
 
 from flask import current_app
 from flask_babel import lazy_gettext as _l
+from flask_smorest.fields import Upload
 from marshmallow import Schema, ValidationError, fields, validate
 
 from ..i18n import OUT_OF_RANGE
+from ..links import external_url
 from ..models import DeliveryState, Fallback, IssueStatus, SubscriberStatus, TokenScope
 from ..subscriptions import InvalidEmail, normalize_email
 
@@ -346,6 +348,39 @@ class IssueFilter(PageArgs):
 
 class IssuePage(Page):
     items = fields.List(fields.Nested(IssueSchema), required=True)
+
+
+class AttachmentSchema(Schema):
+    id = fields.Integer(required=True)
+    filename = Text(required=True, metadata={"description": "As sent (made safe)"})
+    content_type = Text(required=True, metadata={"description": "From the file's content"})
+    size = fields.Integer(required=True, metadata={"description": "Bytes"})
+    sha256 = Text(required=True)
+    link_only = fields.Boolean(
+        required=True, metadata={"description": "Offered as a download link, not attached"}
+    )
+    url = fields.Method("download_url", required=True, metadata={"type": "string"})
+    position = fields.Integer(required=True)
+    created_at = _when(required=True)
+
+    def download_url(self, attachment) -> str:
+        return external_url(
+            "public.hosted_file", token=attachment.token, filename=attachment.filename
+        )
+
+
+class AttachmentList(Schema):
+    items = fields.List(fields.Nested(AttachmentSchema), required=True)
+
+
+class AttachmentUpload(Schema):
+    """A multipart/form-data body."""
+
+    file = Upload(required=True, metadata={"description": "PDF, ICS, image or office document"})
+    link_only = fields.Boolean(
+        load_default=False,
+        metadata={"description": "Offer the file as a download link instead of attaching it"},
+    )
 
 
 class LanguageArgs(Schema):

@@ -1,9 +1,11 @@
 """An issue's mail: each language variant rendered once, then personalized per recipient.
 
-MJML, premailer and MIME building run once per variant (tens of milliseconds); each
-recipient then costs a few string substitutions and a quoted-printable encoding.
+MJML, premailer and MIME building run once per variant (tens of milliseconds), and so
+does the base64 of its attached files; each recipient then costs a few string
+substitutions, a quoted-printable encoding and the concatenation of the prepared parts.
 """
 
+import base64
 import binascii
 from dataclasses import dataclass
 from email.utils import formatdate, parseaddr
@@ -14,10 +16,18 @@ from flask import current_app, render_template
 from flask_babel import force_locale
 from markupsafe import Markup, escape
 
+from ..i18n import file_size
 from ..layouts import layout_of
+from ..links import external_url
 from ..models import Layout
 from ..organisation import current_organisation
-from .message import address_text, clean_display_name, header_text, sender_domain
+from .message import (
+    address_text,
+    clean_display_name,
+    header_text,
+    mime_parameter,
+    sender_domain,
+)
 from .render import mjml_to_html
 
 NAME = "__NL_NAME__"
@@ -25,6 +35,8 @@ UNSUBSCRIBE = "__NL_UNSUBSCRIBE_URL__"
 PREFERENCES = "__NL_PREFERENCES_URL__"
 VIEW = "__NL_VIEW_URL__"
 BOUNDARY = "=_newsletter_alternative_part"
+# "=_" never occurs in quoted-printable or base64 text, so no part can contain a boundary.
+MIXED_BOUNDARY = "=_newsletter_mixed_part"
 
 
 SANITIZED_SCHEMES = {"http", "https", "mailto"}
@@ -86,6 +98,27 @@ class EncodedBody:
         return b"\r\n".join(parts)
 
 
+def attachment_part(filename: str, content_type: str, data: bytes) -> bytes:
+    """One attached file as a MIME part of ``multipart/mixed``, from its boundary line on:
+    base64 in lines of 76 characters with CRLF, the name encoded as RFC 2231 says."""
+    headers = (
+        f"--{MIXED_BOUNDARY}\r\n"
+        f"Content-Type: {content_type};\r\n {mime_parameter('name', filename)}\r\n"
+        f"Content-Disposition: attachment;\r\n {mime_parameter('filename', filename)}\r\n"
+        "Content-Transfer-Encoding: base64\r\n\r\n"
+    )
+    return headers.encode("ascii") + base64.encodebytes(data).replace(b"\n", b"\r\n")
+
+
+@dataclass(frozen=True)
+class Download:
+    """A file a message offers as a link rather than attaching it."""
+
+    filename: str
+    size: str
+    url: str
+
+
 @dataclass(frozen=True)
 class PreparedVariant:
     """One language of one issue, rendered, with placeholders for the personal parts."""
@@ -98,6 +131,8 @@ class PreparedVariant:
     from_header: str
     list_id: str
     unsubscribe_mailto: str
+    # The attached files, each part ready (see attachment_part); empty when there are none.
+    attachment_parts: bytes = b""
 
 
 def layout_context(layout: Layout, language: str) -> dict:
@@ -116,14 +151,33 @@ def layout_context(layout: Layout, language: str) -> dict:
     }
 
 
-def prepare_variant(issue, variant, view_url: str, layout: Layout | None = None) -> PreparedVariant:
+def _downloads(files) -> list[Download]:
+    return [
+        Download(
+            attachment.filename,
+            file_size(attachment.size),
+            external_url(
+                "public.hosted_file", token=attachment.token, filename=attachment.filename
+            ),
+        )
+        for attachment in files
+        if attachment.link_only
+    ]
+
+
+def prepare_variant(
+    issue, variant, view_url: str, layout: Layout | None = None, *, files=None
+) -> PreparedVariant:
     """Render ``variant`` of ``issue`` once (MJML → HTML → inlined CSS, and text), in
-    ``layout`` (else the issue's)."""
+    ``layout`` (else the issue's), with its attachments encoded; ``files`` stands for the
+    variant's own (an unsaved preview's)."""
+    files = variant.attachments if files is None else files
     body_html = Markup(markdown_to_html(variant.body))
     config = current_app.config
     rendered = {}
     look = layout_context(layout or layout_of(issue), variant.language)
     with force_locale(variant.language):
+        downloads = _downloads(files)
         for named in (True, False):
             context = {
                 **look,
@@ -135,6 +189,7 @@ def prepare_variant(issue, variant, view_url: str, layout: Layout | None = None)
                 "unsubscribe_url": UNSUBSCRIBE,
                 "preferences_url": PREFERENCES,
                 "view_url": view_url,
+                "downloads": downloads,
             }
             html = mjml_to_html(render_template("email/issue.mjml", **context))
             text = render_template("email/issue.txt", **context).strip() + "\n"
@@ -153,6 +208,9 @@ def prepare_variant(issue, variant, view_url: str, layout: Layout | None = None)
         from_header=address_text(clean_display_name(sender_name), sender),
         list_id=f"<issues.{sender_domain(sender)}>",
         unsubscribe_mailto=config.get("UNSUBSCRIBE_MAILTO") or sender,
+        attachment_parts=b"".join(
+            attachment_part(a.filename, a.content_type, a.data) for a in files if not a.link_only
+        ),
     )
 
 
@@ -184,24 +242,30 @@ def personalize(prepared: PreparedVariant, recipient: Recipient, links: dict[str
         f"List-Id: {prepared.list_id}\r\n"
         f"List-Unsubscribe: {unsubscribe}\r\n"
         "List-Unsubscribe-Post: List-Unsubscribe=One-Click\r\n"
-        f'Content-Type: multipart/alternative; boundary="{BOUNDARY}"\r\n'
-        "\r\n"
     )
+    alternative = f'Content-Type: multipart/alternative; boundary="{BOUNDARY}"\r\n\r\n'
+    if prepared.attachment_parts:
+        headers += (
+            f'Content-Type: multipart/mixed; boundary="{MIXED_BOUNDARY}"\r\n\r\n'
+            f"--{MIXED_BOUNDARY}\r\n"
+        )
     part = (
         '--{boundary}\r\nContent-Type: text/{subtype}; charset="utf-8"\r\n'
         "Content-Transfer-Encoding: quoted-printable\r\n\r\n"
     )
-    return b"".join(
-        [
-            headers.encode("ascii"),
-            part.format(boundary=BOUNDARY, subtype="plain").encode("ascii"),
-            prepared.bodies[named, "plain"].personalized(text_values),
-            b"\r\n",
-            part.format(boundary=BOUNDARY, subtype="html").encode("ascii"),
-            prepared.bodies[named, "html"].personalized(html_values),
-            f"\r\n--{BOUNDARY}--\r\n".encode("ascii"),
-        ]
-    )
+    message = [
+        headers.encode("ascii"),
+        alternative.encode("ascii"),
+        part.format(boundary=BOUNDARY, subtype="plain").encode("ascii"),
+        prepared.bodies[named, "plain"].personalized(text_values),
+        b"\r\n",
+        part.format(boundary=BOUNDARY, subtype="html").encode("ascii"),
+        prepared.bodies[named, "html"].personalized(html_values),
+        f"\r\n--{BOUNDARY}--\r\n".encode("ascii"),
+    ]
+    if prepared.attachment_parts:
+        message += [prepared.attachment_parts, f"--{MIXED_BOUNDARY}--\r\n".encode("ascii")]
+    return b"".join(message)
 
 
 def public_copy(prepared: PreparedVariant, site_url: str) -> str:

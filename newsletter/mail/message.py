@@ -5,6 +5,7 @@ from email.header import decode_header, make_header
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import formataddr, formatdate, make_msgid, parseaddr
+from urllib.parse import quote
 
 from .render import RenderedEmail
 
@@ -38,6 +39,29 @@ def header_text(text: str) -> str:
     if text.isascii():
         return text
     return "\r\n ".join(encoded_words(text))
+
+
+# RFC 2231 continuations of at most 60 characters keep each header line under 78.
+PARAMETER_SEGMENT = 60
+
+
+def mime_parameter(name: str, value: str) -> str:
+    """``name="value"`` for a header parameter, or RFC 2231's ``name*0*=utf-8''…``
+    continuations (folded onto lines of their own) when the value is not short ASCII.
+
+    ``value`` must hold no quote, backslash or control character (attachments.safe_filename).
+    """
+    if value.isascii() and len(value) <= PARAMETER_SEGMENT:
+        return f'{name}="{value}"'
+    encoded = "utf-8''" + quote(value, safe="")
+    segments, rest = [], encoded
+    while rest:
+        cut = PARAMETER_SEGMENT
+        if "%" in rest[cut - 2 : cut]:  # never split a %XX escape
+            cut = rest.rindex("%", 0, cut)
+        segments.append(rest[:cut])
+        rest = rest[cut:]
+    return ";\r\n ".join(f"{name}*{index}*={part}" for index, part in enumerate(segments))
 
 
 def address_text(name: str, email: str) -> str:

@@ -1,5 +1,6 @@
 """Public pages: subscribe, confirm, preference centre, unsubscribe, embeddable form."""
 
+import io
 import json
 from datetime import UTC
 from email.utils import format_datetime
@@ -13,13 +14,14 @@ from flask import (
     redirect,
     render_template,
     request,
+    send_file,
     send_from_directory,
     url_for,
 )
 from flask_babel import get_locale
 from flask_babel import gettext as _
 
-from .. import campaigns, organisation, subscriptions
+from .. import attachments, campaigns, organisation, subscriptions
 from ..delivery import prepared_variant
 from ..extensions import csrf, db
 from ..links import external_url
@@ -259,3 +261,26 @@ def media_file(media_id: int, filename: str):
     response.headers["Content-Disposition"] = f'inline; filename="{item.filename}"'
     response.set_etag(item.sha256)
     return response.make_conditional(request)
+
+
+# A hosted file never changes: a changed file is a new attachment with a new token.
+HOSTED_FILE_MAX_AGE = 365 * 24 * 3600
+
+
+@bp.route("/files/<token>/<filename>")
+def hosted_file(token: str, filename: str):
+    """A file an issue offers as a download link: always downloaded, never shown inline."""
+    attachment = attachments.hosted_file(token, filename)
+    if attachment is None:
+        abort(404)
+    response = send_file(
+        io.BytesIO(attachment.data),
+        mimetype=attachment.content_type,
+        as_attachment=True,
+        download_name=attachment.filename,
+        etag=attachment.sha256,
+        max_age=HOSTED_FILE_MAX_AGE,
+        conditional=True,
+    )
+    response.cache_control.immutable = True
+    return response
