@@ -117,12 +117,13 @@ def set_layout(issue: Issue, layout_id: int | None) -> None:
     """The issue's layout; None picks the current default, so the issue keeps its look
     when another layout becomes the default later."""
     check_editable(issue)
-    layout = db.session.get(Layout, layout_id) if layout_id is not None else default_layout()
-    if layout is None or layout.id is None:
-        if layout_id is not None:
-            raise CampaignError(_("There is no such layout."), "unknown_layout")
-        issue.layout = None
+    if layout_id is None:
+        layout = default_layout()
+        issue.layout = layout if layout.id is not None else None  # none saved: no row to name
         return
+    layout = db.session.get(Layout, layout_id)
+    if layout is None:
+        raise CampaignError(_("There is no such layout."), "unknown_layout")
     issue.layout = layout
 
 

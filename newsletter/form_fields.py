@@ -1,9 +1,19 @@
 """WTForms pieces shared by the public pages and the editors' UI."""
 
+import re
+
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import SelectMultipleField, ValidationError
 from wtforms.widgets import CheckboxInput, ListWidget
+
+SMALL_NUMBER = re.compile(r"[0-9]{1,9}")
+
+
+def small_number(text: str | None) -> int | None:
+    """A number written with at most nine ASCII digits (a row id, a version), else None.
+    Not ``str.isdigit``: it accepts "²" and "١", which ``int`` refuses or reads as 1."""
+    return int(text) if text and SMALL_NUMBER.fullmatch(text) else None
 
 
 def strip_whitespace(value):

@@ -409,3 +409,17 @@ def test_migration_gives_existing_variants_version_one_and_a_revision(app, in_ap
 
     state = in_app(migrate_existing_variant)
     assert state == {"en": {"version": 1, "body": "Old body", "revisions": [(1, "Old body", None)]}}
+
+
+@pytest.mark.parametrize("version", ["²", "١", "9" * 12, "-1", " 1x"])
+def test_a_version_that_is_not_plain_digits_is_no_version(editor_client, in_app, lists, version):
+    """``"²".isdigit()`` is true yet int() refuses it: such a version means "not said"
+    (nothing is checked), and "Keep my text" with one is ignored; never a server error."""
+    issue_id = create_issue(editor_client, lists.values(), variants=TEXTS)
+    data = loaded_form(editor_client, issue_id, lists)
+    changed = {**data, "variant_es-version": version, "variant_es-body": "Texto nuevo."}
+    assert edit(editor_client, issue_id, changed).status_code == 302
+    # The form still names version 1, and version 2 is saved: the junk can't lift that.
+    kept = {**data, "keep_own": f"es:{version}", "variant_es-body": "Otro texto."}
+    assert edit(editor_client, issue_id, kept).status_code == 409
+    assert in_app(variant_state, issue_id)["es"]["body"] == "Texto nuevo."

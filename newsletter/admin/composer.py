@@ -5,7 +5,6 @@ Every change goes through ``campaigns`` (which refuses edits once sending starte
 previews go through the same rendering as delivery.
 """
 
-import re
 from dataclasses import dataclass, replace
 from datetime import timedelta
 
@@ -19,7 +18,7 @@ from wtforms.fields.choices import SelectChoice
 
 from .. import attachments, campaigns, delivery, variant_versions
 from ..extensions import db
-from ..form_fields import ActionForm
+from ..form_fields import ActionForm, small_number
 from ..i18n import language_name
 from ..links import external_url
 from ..mail.checks import Finding, check_variant
@@ -40,8 +39,6 @@ from .issue_forms import (
     variant_forms,
 )
 from .presentation import shown_time
-
-MAX_ID = 2**31 - 1  # ids are 32-bit integers in PostgreSQL
 
 # Variants saved together are written a few milliseconds apart; only a later save counts.
 STALE_MARGIN = timedelta(seconds=5)
@@ -79,10 +76,10 @@ def preview_parts(
     preheader: str,
     body: str,
     issue_id: int | None,
-    layout_id: int | None = None,
+    layout: Layout | None = None,
 ) -> SentParts:
     """The HTML and text parts exactly as a test send delivers them (no name, the test
-    links), parsed back from the message, in the chosen layout (else the default).
+    links), parsed back from the message, in ``layout`` (else the default).
     Unsaved text is rendered, never stored."""
     subject = " ".join(subject.split())[:200]
     if not subject or not body.strip():
@@ -91,8 +88,7 @@ def preview_parts(
         language=language, subject=subject, preheader=" ".join(preheader.split())[:200], body=body
     )
     view_url = external_url("public.view_issue", lang=language, issue_id=issue_id or 0)
-    layout = db.session.get(Layout, layout_id) if layout_id else None
-    issue = db.session.get(Issue, issue_id) if issue_id and issue_id <= MAX_ID else None
+    issue = db.session.get(Issue, issue_id) if issue_id else None
     saved = issue.variant(language) if issue else None
     # The saved variant's download links show; attached files are not encoded for a preview.
     links = [a for a in saved.attachments if a.link_only] if saved else []
@@ -114,8 +110,8 @@ def checked_preview(
     layout_id: int | None = None,
 ) -> SentParts:
     """The preview, with the checks before send of that mail and of its fields."""
-    parts = preview_parts(language, subject, preheader, body, issue_id, layout_id)
     layout = db.session.get(Layout, layout_id) if layout_id else None
+    parts = preview_parts(language, subject, preheader, body, issue_id, layout)
     findings = check_variant(language, subject, preheader, body, parts.html, layout)
     return replace(parts, findings=tuple(findings))
 
@@ -250,7 +246,7 @@ def keep_own_text(form: IssueForm) -> None:
     """ "Keep my text": the version the editor has now seen becomes the base of the save."""
     language, _sep, version = request.form.get("keep_own", "").partition(":")
     fields = variant_forms(form).get(language)
-    if fields is not None and version.isdigit():
+    if fields is not None and small_number(version) is not None:
         fields.version.data = version
 
 
@@ -311,12 +307,6 @@ def edit_issue(issue_id: int):
     return submit_composer(composer_form(issue), issue)
 
 
-def form_id(name: str) -> int | None:
-    """A row id from the request's form, or None for anything else (``"²".isdigit()``)."""
-    value = request.form.get(name, "")
-    return int(value) if re.fullmatch(r"[0-9]{1,9}", value) else None
-
-
 @bp.post("/issues/preview")
 def preview_issue():
     """The sent HTML and text of unsaved fields and their checks before send, for the
@@ -329,8 +319,8 @@ def preview_issue():
         request.form.get("subject", "")[:1000],
         request.form.get("preheader", "")[:1000],
         request.form.get("body", ""),
-        form_id("issue_id"),
-        form_id("layout"),
+        small_number(request.form.get("issue_id")),
+        small_number(request.form.get("layout")),
     )
     return jsonify(
         html=parts.html,

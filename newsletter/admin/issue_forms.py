@@ -27,7 +27,7 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, InputRequired, Length, Optional, ValidationError
 
 from .. import campaigns, subscriptions
-from ..form_fields import MultiCheckboxField
+from ..form_fields import MultiCheckboxField, small_number
 from ..i18n import OUT_OF_RANGE, language_name, local_to_utc
 from ..layouts import all_layouts, default_layout, layout_of
 from ..models import Fallback, Issue, User
@@ -192,8 +192,7 @@ def check_variants(form: IssueForm) -> bool:
 
 def base_version(variant: VariantForm) -> int | None:
     """The version a language's text was loaded from; None if the form did not say."""
-    value = (variant.version.data or "").strip()
-    return int(value) if value.isdigit() and len(value) < 10 else None
+    return small_number((variant.version.data or "").strip())
 
 
 def variant_drafts(form: IssueForm) -> dict[str, Draft]:
