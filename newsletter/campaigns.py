@@ -191,9 +191,14 @@ def set_variant(
         raise VersionConflict(language)
     if unchanged:
         return variant
+    from . import translation_status  # it builds on this module's refusals
+
     if variant is None:
         variant = IssueVariant(language=language, version=0)
         issue.variants.append(variant)
+        # A new translation is written from the source as it is now.
+        translation_status.track_source(issue, variant)
+    translation_status.reset_to_draft(variant)
     variant.subject, variant.preheader, variant.body = text
     variant.version += 1
     # The unique (variant, version) makes the later of two simultaneous saves fail.
@@ -221,6 +226,9 @@ def _check_ready(issue: Issue, action: str) -> None:
         )
     if not issue.audience:
         raise CampaignError(_("The issue has no audience."), "issue_not_ready")
+    from . import translation_status  # it builds on this module's refusals
+
+    translation_status.check_ready_to_send(issue)
 
 
 def schedule(issue: Issue, when: datetime) -> None:
@@ -241,7 +249,7 @@ def start_sending(issue: Issue) -> int:
     issue.started_at = utcnow()
     db.session.flush()
 
-    variants = [v.language for v in issue.variants]
+    variants = sorted(issue.sent_languages)
     fallback = issue.default_language if issue.fallback == Fallback.DEFAULT else None
     language = case(
         (Subscriber.language.in_(variants), Subscriber.language),
@@ -457,7 +465,7 @@ def issue_audience_counts(issue: Issue) -> AudienceCounts:
     return audience_counts(
         issue.list_ids,
         issue.audience_languages,
-        {v.language for v in issue.variants},
+        issue.sent_languages,
         issue.default_language,
         issue.fallback,
     )

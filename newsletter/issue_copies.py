@@ -23,11 +23,26 @@ NOT_COPIED_ISSUE_FIELDS = (
     "finished_at",
     "created_at",
     "updated_at",
+    "fallback_choices",  # a copy is a new text to review
 )
 
 COPIED_VARIANT_FIELDS = ("language", "subject", "preheader", "body")
 COPIED_VARIANT_RELATIONSHIPS = ("attachments",)  # same files, each with a new link token
-NOT_COPIED_VARIANT_FIELDS = ("id", "issue_id", "version", "updated_at", "revisions", "issue")
+# Every copied text starts as a draft, up to date with the copied source.
+NOT_COPIED_VARIANT_FIELDS = (
+    "id",
+    "issue_id",
+    "version",
+    "updated_at",
+    "revisions",
+    "issue",
+    "state",
+    "approved_by_id",
+    "approved_at",
+    "approved_by",
+    "source_version",
+    "up_to_date_at",
+)
 COPIED_ATTACHMENT_FIELDS = (
     "filename",
     "content_type",
@@ -56,7 +71,9 @@ def duplicate_issue(original: Issue, saved_by: User | None = None) -> Issue:
     )
     for name in COPIED_ISSUE_FIELDS:
         setattr(copy, name, getattr(original, name))
-    for variant in original.variants:
+    # The source first, so that each translation is recorded against its version.
+    source_first = sorted(original.variants, key=lambda v: v.language != copy.default_language)
+    for variant in source_first:
         copy_variant(copy, variant, saved_by)
     return copy
 

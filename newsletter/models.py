@@ -215,6 +215,14 @@ class Fallback(enum.StrEnum):
     SKIP = "skip"  # nothing; counted as skipped
 
 
+class TranslationState(enum.StrEnum):
+    """Where one language's text stands on its way to being sent."""
+
+    DRAFT = "draft"
+    READY = "ready"  # ready for review
+    APPROVED = "approved"
+
+
 class Issue(db.Model):
     """One issue of the newsletter (a campaign), written once per language."""
 
@@ -240,6 +248,9 @@ class Issue(db.Model):
         back_populates="issue", cascade="all, delete-orphan", order_by="IssueVariant.language"
     )
     audience: Mapped[list["IssueList"]] = relationship(cascade="all, delete-orphan")
+    fallback_choices: Mapped[list["FallbackChoice"]] = relationship(
+        cascade="all, delete-orphan", passive_deletes=True, order_by="FallbackChoice.language"
+    )
     layout: Mapped["Layout | None"] = relationship()
 
     @property
@@ -248,6 +259,13 @@ class Issue(db.Model):
 
     def variant(self, language: str) -> "IssueVariant | None":
         return next((v for v in self.variants if v.language == language), None)
+
+    @property
+    def sent_languages(self) -> set[str]:
+        """Languages whose readers get their own variant: all with a variant except those
+        an editor chose to send the fallback instead."""
+        chosen = {c.language for c in self.fallback_choices} - {self.default_language}
+        return {v.language for v in self.variants} - chosen
 
 
 class Layout(db.Model):
@@ -308,8 +326,22 @@ class IssueVariant(db.Model):
     # from, so a change saved meanwhile by someone else is refused instead of overwritten.
     version: Mapped[int] = mapped_column(default=1, server_default="1")
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    state: Mapped[TranslationState] = mapped_column(
+        _enum(TranslationState, "translation_state"),
+        default=TranslationState.DRAFT,
+        server_default=TranslationState.DRAFT.value,
+    )
+    approved_by_id: Mapped[int | None] = mapped_column(
+        ForeignKey("user_account.id", ondelete="SET NULL")
+    )
+    approved_at: Mapped[datetime | None]
+    # The version of the default language's variant this translation was last brought up
+    # to date with (None for the default language itself, which is the source).
+    source_version: Mapped[int | None]
+    up_to_date_at: Mapped[datetime | None]
 
     issue: Mapped[Issue] = relationship(back_populates="variants")
+    approved_by: Mapped["User | None"] = relationship(foreign_keys=[approved_by_id])
     revisions: Mapped[list["VariantRevision"]] = relationship(
         back_populates="variant",
         cascade="all, delete-orphan",
@@ -322,6 +354,24 @@ class IssueVariant(db.Model):
         passive_deletes=True,
         order_by=lambda: (Attachment.position, Attachment.id),
     )
+
+
+class FallbackChoice(db.Model):
+    """An editor's choice to send one language the issue's fallback instead of its own
+    translation, which is not approved or not up to date; revocable until sending."""
+
+    __tablename__ = "fallback_choice"
+    __table_args__ = (UniqueConstraint("issue_id", "language"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    issue_id: Mapped[int] = mapped_column(ForeignKey("issue.id", ondelete="CASCADE"))
+    language: Mapped[str] = mapped_column(String(8))
+    chosen_by_id: Mapped[int | None] = mapped_column(
+        ForeignKey("user_account.id", ondelete="SET NULL")
+    )
+    chosen_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    chosen_by: Mapped["User | None"] = relationship()
 
 
 class VariantRevision(db.Model):
@@ -563,6 +613,9 @@ class Organisation(db.Model):
     background_color: Mapped[str] = mapped_column(String(7), default="#f4f5f7")
     postal_address: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
     require_two_factor: Mapped[bool] = mapped_column(default=False, server_default=false())
+    # Every language of an issue's audience must be approved (and translations up to date)
+    # before it is sent or scheduled.
+    require_approval: Mapped[bool] = mapped_column(default=False, server_default=false())
     time_zone: Mapped[str] = mapped_column(String(64), default="UTC", server_default="UTC")
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 

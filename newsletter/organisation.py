@@ -32,6 +32,7 @@ def current_organisation() -> Organisation:
         background_color="#f4f5f7",
         postal_address={},
         require_two_factor=False,
+        require_approval=False,
         time_zone="UTC",
     )
 
