@@ -201,6 +201,8 @@ def set_variant(
     translation_status.reset_to_draft(variant)
     variant.subject, variant.preheader, variant.body = text
     variant.version += 1
+    if variant.version == 1 and language == issue.default_language:
+        translation_status.adopt_new_source(issue, variant)
     # The unique (variant, version) makes the later of two simultaneous saves fail.
     db.session.add(
         VariantRevision(

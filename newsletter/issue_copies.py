@@ -37,9 +37,7 @@ NOT_COPIED_VARIANT_FIELDS = (
     "revisions",
     "issue",
     "state",
-    "approved_by_id",
-    "approved_at",
-    "approved_by",
+    "approval",
     "source_version",
     "up_to_date_at",
 )

@@ -331,17 +331,15 @@ class IssueVariant(db.Model):
         default=TranslationState.DRAFT,
         server_default=TranslationState.DRAFT.value,
     )
-    approved_by_id: Mapped[int | None] = mapped_column(
-        ForeignKey("user_account.id", ondelete="SET NULL")
-    )
-    approved_at: Mapped[datetime | None]
     # The version of the default language's variant this translation was last brought up
     # to date with (None for the default language itself, which is the source).
     source_version: Mapped[int | None]
     up_to_date_at: Mapped[datetime | None]
 
     issue: Mapped[Issue] = relationship(back_populates="variants")
-    approved_by: Mapped["User | None"] = relationship(foreign_keys=[approved_by_id])
+    approval: Mapped["VariantApproval | None"] = relationship(
+        back_populates="variant", cascade="all, delete-orphan", passive_deletes=True
+    )
     revisions: Mapped[list["VariantRevision"]] = relationship(
         back_populates="variant",
         cascade="all, delete-orphan",
@@ -354,6 +352,25 @@ class IssueVariant(db.Model):
         passive_deletes=True,
         order_by=lambda: (Attachment.position, Attachment.id),
     )
+
+
+class VariantApproval(db.Model):
+    """Who approved a variant's text and when; removed when the text changes. (A table of
+    its own: SQLite can add a column with a foreign key to issue_variant only by copying
+    the table, which would cascade into its revisions and files.)"""
+
+    __tablename__ = "variant_approval"
+
+    variant_id: Mapped[int] = mapped_column(
+        ForeignKey("issue_variant.id", ondelete="CASCADE"), primary_key=True
+    )
+    approved_by_id: Mapped[int | None] = mapped_column(
+        ForeignKey("user_account.id", ondelete="SET NULL")
+    )
+    approved_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    variant: Mapped[IssueVariant] = relationship(back_populates="approval")
+    approved_by: Mapped["User | None"] = relationship()
 
 
 class FallbackChoice(db.Model):

@@ -19,6 +19,7 @@ from flask_babel import gettext as _
 from markupsafe import Markup
 
 from .campaigns import CampaignError, check_editable, reader_languages
+from .i18n import language_name
 from .models import (
     Fallback,
     FallbackChoice,
@@ -27,6 +28,7 @@ from .models import (
     Role,
     TranslationState,
     User,
+    VariantApproval,
     utcnow,
 )
 from .organisation import current_organisation
@@ -44,7 +46,7 @@ class TranslationsNotReady(CampaignError):
             _(
                 "These languages are not approved or not up to date with the source: "
                 "%(languages)s. Approve them, or choose to send them the fallback.",
-                languages=", ".join(languages),
+                languages=", ".join(f"{language_name(code)} ({code})" for code in languages),
             ),
             "translations_not_ready",
         )
@@ -76,15 +78,24 @@ def is_stale(issue: Issue, variant: IssueVariant) -> bool:
 def track_source(issue: Issue, variant: IssueVariant) -> None:
     """Record the source's current version as the one ``variant`` is up to date with."""
     source = source_variant(issue)
+    if source is variant or variant.language == issue.default_language:
+        return
     variant.source_version = source.version if source is not None else None
     variant.up_to_date_at = utcnow()
+
+
+def adopt_new_source(issue: Issue, source: IssueVariant) -> None:
+    """Translations written before the source existed follow its first version: they can
+    not lag behind a text that was not there."""
+    for variant in issue.variants:
+        if variant is not source and variant.source_version is None:
+            variant.source_version = source.version
 
 
 def reset_to_draft(variant: IssueVariant) -> None:
     """A changed text is no longer the one that was reviewed or approved."""
     variant.state = TranslationState.DRAFT
-    variant.approved_by_id = None
-    variant.approved_at = None
+    variant.approval = None
 
 
 def variant_or_error(issue: Issue, language: str) -> IssueVariant:
@@ -130,8 +141,7 @@ def approve(issue: Issue, language: str, user: User | None) -> IssueVariant:
             "translation_stale",
         )
     variant.state = TranslationState.APPROVED
-    variant.approved_by_id = user.id
-    variant.approved_at = utcnow()
+    variant.approval = VariantApproval(approved_by=user, approved_at=utcnow())
     return variant
 
 

@@ -16,27 +16,59 @@ down_revision = '0014'
 branch_labels = None
 depends_on = None
 
-STATE = sa.Enum(
-    'draft', 'ready', 'approved',
-    name='translation_state', native_enum=False, create_constraint=True, length=20,
+STATES = "('draft', 'ready', 'approved')"
+# SQLite adds and drops these columns in place: recreating issue_variant would make SQLite,
+# with foreign keys on, cascade the drop of the old table into its revisions and files.
+SQLITE_COLUMNS = (
+    "state VARCHAR(20) DEFAULT 'draft' NOT NULL"
+    f" CONSTRAINT ck_issue_variant_translation_state CHECK (state IN {STATES})",
+    "source_version INTEGER",
+    "up_to_date_at DATETIME",
 )
+COLUMN_NAMES = ('state', 'source_version', 'up_to_date_at')
+
+
+def sqlite() -> bool:
+    return op.get_context().dialect.name == 'sqlite'
+
+
+def add_variant_columns():
+    if sqlite():
+        for column in SQLITE_COLUMNS:
+            op.execute(f"ALTER TABLE issue_variant ADD COLUMN {column}")
+        return
+    op.add_column(
+        'issue_variant',
+        sa.Column('state', sa.String(length=20), server_default='draft', nullable=False),
+    )
+    op.create_check_constraint(
+        op.f('ck_issue_variant_translation_state'), 'issue_variant', f"state IN {STATES}"
+    )
+    op.add_column('issue_variant', sa.Column('source_version', sa.Integer(), nullable=True))
+    op.add_column('issue_variant', sa.Column('up_to_date_at', sa.DateTime(), nullable=True))
 
 
 def upgrade():
-    with op.batch_alter_table('issue_variant', schema=None) as batch_op:
-        batch_op.add_column(sa.Column('state', STATE, server_default='draft', nullable=False))
-        batch_op.add_column(sa.Column('approved_by_id', sa.Integer(), nullable=True))
-        batch_op.add_column(sa.Column('approved_at', sa.DateTime(), nullable=True))
-        batch_op.add_column(sa.Column('source_version', sa.Integer(), nullable=True))
-        batch_op.add_column(sa.Column('up_to_date_at', sa.DateTime(), nullable=True))
-        batch_op.create_foreign_key(
-            batch_op.f('fk_issue_variant_approved_by_id_user_account'),
-            'user_account', ['approved_by_id'], ['id'], ondelete='SET NULL',
-        )
-    with op.batch_alter_table('organisation', schema=None) as batch_op:
+    add_variant_columns()
+    with op.batch_alter_table('organisation', schema=None, recreate='never') as batch_op:
         batch_op.add_column(
             sa.Column('require_approval', sa.Boolean(), server_default=sa.false(), nullable=False)
         )
+    op.create_table(
+        'variant_approval',
+        sa.Column('variant_id', sa.Integer(), nullable=False),
+        sa.Column('approved_by_id', sa.Integer(), nullable=True),
+        sa.Column('approved_at', sa.DateTime(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ['variant_id'], ['issue_variant.id'],
+            name=op.f('fk_variant_approval_variant_id_issue_variant'), ondelete='CASCADE',
+        ),
+        sa.ForeignKeyConstraint(
+            ['approved_by_id'], ['user_account.id'],
+            name=op.f('fk_variant_approval_approved_by_id_user_account'), ondelete='SET NULL',
+        ),
+        sa.PrimaryKeyConstraint('variant_id', name=op.f('pk_variant_approval')),
+    )
     op.create_table(
         'fallback_choice',
         sa.Column('id', sa.Integer(), nullable=False),
@@ -65,23 +97,25 @@ def upgrade():
         " WHERE language <> (SELECT default_language FROM issue"
         " WHERE issue.id = issue_variant.issue_id)"
     )
-    op.execute(
-        "UPDATE issue_variant SET state = 'approved', approved_at = updated_at"
-        " WHERE issue_id IN (SELECT id FROM issue"
+    went_out = (
+        "issue_id IN (SELECT id FROM issue"
         " WHERE status IN ('sending', 'paused', 'sent', 'cancelled'))"
+    )
+    op.execute(f"UPDATE issue_variant SET state = 'approved' WHERE {went_out}")
+    op.execute(
+        "INSERT INTO variant_approval (variant_id, approved_at)"
+        f" SELECT id, updated_at FROM issue_variant WHERE {went_out}"
     )
 
 
 def downgrade():
     op.drop_table('fallback_choice')
-    with op.batch_alter_table('organisation', schema=None) as batch_op:
+    op.drop_table('variant_approval')
+    with op.batch_alter_table('organisation', schema=None, recreate='never') as batch_op:
         batch_op.drop_column('require_approval')
-    with op.batch_alter_table('issue_variant', schema=None) as batch_op:
-        batch_op.drop_constraint(
-            batch_op.f('fk_issue_variant_approved_by_id_user_account'), type_='foreignkey'
-        )
-        batch_op.drop_column('up_to_date_at')
-        batch_op.drop_column('source_version')
-        batch_op.drop_column('approved_at')
-        batch_op.drop_column('approved_by_id')
-        batch_op.drop_column('state')
+    if sqlite():
+        for name in reversed(COLUMN_NAMES):
+            op.execute(f"ALTER TABLE issue_variant DROP COLUMN {name}")
+        return
+    for name in reversed(COLUMN_NAMES):
+        op.drop_column('issue_variant', name)  # its constraints go with it

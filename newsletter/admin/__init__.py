@@ -21,6 +21,7 @@ from . import (  # noqa: E402, F401
     settings,
     subscribers,
     tokens,
+    translations,
     users,
     versions,
 )

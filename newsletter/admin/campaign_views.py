@@ -9,7 +9,7 @@ from flask_babel import get_timezone
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from .. import campaign_control, campaigns, issue_copies
+from .. import campaign_control, campaigns, issue_copies, translation_status
 from ..campaign_progress import (
     LanguageProgress,
     failed_deliveries,
@@ -39,6 +39,7 @@ def issues():
     rows = list(
         db.session.execute(
             db.select(Issue)
+            .options(db.selectinload(Issue.variants), db.selectinload(Issue.fallback_choices))
             .order_by(Issue.created_at.desc(), Issue.id.desc())
             .limit(ISSUES_PER_PAGE + 1)
             .offset((page - 1) * ISSUES_PER_PAGE)
@@ -50,6 +51,11 @@ def issues():
         "admin/issues/list.html",
         issues=shown,
         languages_of=issue_languages(ids),
+        statuses_of={
+            issue.id: translation_status.statuses(issue)
+            for issue in shown
+            if issue.status in campaigns.EDITABLE
+        },
         summaries=progress_summaries(ids),
         page=page,
         has_next=len(rows) > ISSUES_PER_PAGE,
@@ -70,6 +76,7 @@ def render_confirm(issue: Issue, schedule_form: ScheduleForm, status: int = 200)
     if schedule_form.scheduled_at.data is None and issue.scheduled_at:
         schedule_form.scheduled_at.data = utc_to_local(issue.scheduled_at)
     counts = campaigns.issue_audience_counts(issue)
+    not_ready = translation_status.unready_languages(issue)
     mailed = [code for code, count in counts.per_variant.items() if count]
     return (
         render_template(
@@ -80,6 +87,11 @@ def render_confirm(issue: Issue, schedule_form: ScheduleForm, status: int = 200)
             findings=issue_findings(issue, mailed),
             time_zone=str(get_timezone()),
             markers=variant_markers(issue),
+            statuses=translation_status.statuses(issue),
+            plan=translation_status.send_plan(issue),
+            not_ready=not_ready,
+            not_ready_names=[language_name(code) for code in not_ready],
+            require_approval=translation_status.approval_required(),
             action_form=ActionForm(),
             schedule_form=schedule_form,
         ),

@@ -6,7 +6,6 @@ previews go through the same rendering as delivery.
 """
 
 from dataclasses import dataclass, replace
-from datetime import timedelta
 
 from flask import abort, current_app, flash, jsonify, redirect, render_template, request, url_for
 from flask_babel import gettext as _
@@ -16,7 +15,7 @@ from markupsafe import Markup
 from sqlalchemy.exc import IntegrityError
 from wtforms.fields.choices import SelectChoice
 
-from .. import attachments, campaigns, delivery, variant_versions
+from .. import attachments, campaigns, delivery, translation_status, variant_versions
 from ..extensions import db
 from ..form_fields import ActionForm, small_number
 from ..i18n import language_name
@@ -40,22 +39,16 @@ from .issue_forms import (
 )
 from .presentation import shown_time
 
-# Variants saved together are written a few milliseconds apart; only a later save counts.
-STALE_MARGIN = timedelta(seconds=5)
-
 
 def variant_markers(issue: Issue | None) -> dict[str, str | None]:
-    """Per language: "missing", "stale" (older than the latest change to another
-    language, so its translation may lag behind) or None."""
-    languages = current_app.config["LANGUAGES"]
-    variants = {v.language: v for v in issue.variants} if issue else {}
-    latest = max((v.updated_at for v in variants.values()), default=None)
+    """Per language: "missing", "stale" (its source changed since the translation was
+    last brought up to date) or None."""
     markers: dict[str, str | None] = {}
-    for code in languages:
-        variant = variants.get(code)
+    for code in current_app.config["LANGUAGES"]:
+        variant = issue.variant(code) if issue else None
         if variant is None:
             markers[code] = "missing"
-        elif latest - variant.updated_at > STALE_MARGIN:
+        elif translation_status.is_stale(issue, variant):
             markers[code] = "stale"
         else:
             markers[code] = None
@@ -197,6 +190,8 @@ def render_composer(
             issue=issue,
             variants=variant_forms(form),
             markers=variant_markers(issue),
+            statuses=translation_status.statuses(issue) if issue else {},
+            may_approve=translation_status.may_approve(current_user),
             active=active,
             preview=preview_for_form(form, active, issue),
             counts=form_audience_counts(form),

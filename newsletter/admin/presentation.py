@@ -14,6 +14,7 @@ from ..models import (
     ImportStatus,
     IssueStatus,
     SubscriberStatus,
+    TranslationState,
     utcnow,
 )
 from . import bp
@@ -90,6 +91,24 @@ def issue_status_label(status: IssueStatus) -> str:
 @bp.app_template_global("issue_status_badge")
 def issue_status_badge(status: IssueStatus) -> str:
     return ISSUE_BADGES.get(status, "")
+
+
+TRANSLATION_STATES = {
+    TranslationState.DRAFT: _l("Draft"),
+    TranslationState.READY: _l("Ready for review"),
+    TranslationState.APPROVED: _l("Approved"),
+}
+TRANSLATION_BADGES = {TranslationState.READY: "warn", TranslationState.APPROVED: "good"}
+
+
+@bp.app_template_global("translation_state_label")
+def translation_state_label(state: TranslationState) -> str:
+    return str(TRANSLATION_STATES[state])
+
+
+@bp.app_template_global("translation_state_badge")
+def translation_state_badge(state: TranslationState) -> str:
+    return TRANSLATION_BADGES.get(state, "")
 
 
 CONSENT_SOURCES = {

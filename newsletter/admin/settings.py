@@ -50,6 +50,15 @@ def settings_form(languages: list[str], **kwargs) -> FlaskForm:
                 "before they can do anything else."
             ),
         )
+        require_approval = BooleanField(
+            _l("Every language must be approved before sending"),
+            description=_l(
+                "An issue is sent or scheduled only when the text of each language of its"
+                " audience is approved by an editor and each translation is up to date"
+                " with the default language, unless an editor chooses to send a language"
+                " the fallback instead."
+            ),
+        )
 
     for code in languages:
         setattr(
@@ -72,6 +81,7 @@ def settings():
         "text_color": org.text_color,
         "background_color": org.background_color,
         "require_two_factor": org.require_two_factor,
+        "require_approval": org.require_approval,
         "time_zone": org.time_zone,
         **{f"address_{code}": org.postal_address.get(code, "") for code in languages},
     }
@@ -89,6 +99,7 @@ def settings():
             form.logo.errors.append(_("The logo must be a PNG, JPEG or GIF of at most 512 KB."))
         else:
             org.require_two_factor = form.require_two_factor.data
+            org.require_approval = form.require_approval.data
             org.time_zone = form.time_zone.data
             org.logo = None if form.remove_logo.data else logo
             org.name = form.name.data.strip()

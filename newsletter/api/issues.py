@@ -43,13 +43,21 @@ ID = "<int(max=2147483647):issue_id>"
 LANGUAGE = "<string(minlength=2,maxlength=8):language>"
 
 
+# Refusals that are not about the issue's state; every other one answers 409.
+REFUSAL_STATUS = {"variant_not_found": 404, "forbidden": 403}
+
+
 def run_campaign(function: Callable, *args):
     """Call a ``campaigns`` or ``campaign_control`` function; a refusal answers 409 with
-    the refusal's code (``invalid_state``, ``issue_not_ready``, ``issue_not_editable``)."""
+    the refusal's code (``invalid_state``, ``issue_not_ready``, ``issue_not_editable``,
+    ``translations_not_ready`` with the languages in ``fields.languages``)."""
     try:
         return function(*args)
     except campaigns.CampaignError as error:
-        raise ApiError(409, error.code, str(error)) from None
+        languages = getattr(error, "languages", None)
+        fields = {"languages": languages} if languages else None
+        status = REFUSAL_STATUS.get(error.code, 409)
+        raise ApiError(status, error.code, str(error), fields) from None
 
 
 def check_language(language: str, field: str = "language") -> None:

@@ -11,8 +11,16 @@ from marshmallow import Schema, ValidationError, fields, validate
 
 from ..i18n import OUT_OF_RANGE
 from ..links import external_url
-from ..models import DeliveryState, Fallback, IssueStatus, SubscriberStatus, TokenScope
+from ..models import (
+    DeliveryState,
+    Fallback,
+    IssueStatus,
+    SubscriberStatus,
+    TokenScope,
+    TranslationState,
+)
 from ..subscriptions import InvalidEmail, normalize_email
+from ..translation_status import is_stale
 
 MAX_ID = 2**31 - 1  # ids are 32-bit integers in PostgreSQL
 LIST_SLUG = re.compile(r"[a-z0-9][a-z0-9-]{0,62}")  # as the admin UI accepts
@@ -271,6 +279,65 @@ class VariantSchema(Schema):
         required=True, metadata={"description": "1 for the first text, +1 per saved change."}
     )
     updated_at = _when(required=True)
+    state = _choice(
+        [s.value for s in TranslationState],
+        required=True,
+        metadata={"description": "draft, ready (for review) or approved"},
+    )
+    approved_at = fields.Method(
+        "approval_time",
+        required=True,
+        metadata={"type": "string", "format": "date-time", "nullable": True},
+    )
+    source_version = fields.Integer(
+        allow_none=True,
+        required=True,
+        metadata={"description": "The default language's version this translation follows"},
+    )
+    stale = fields.Method(
+        "is_stale",
+        required=True,
+        metadata={"type": "boolean", "description": "The source changed since source_version"},
+    )
+
+    def is_stale(self, variant) -> bool:
+        return is_stale(variant.issue, variant)
+
+    def approval_time(self, variant) -> str | None:
+        if variant.approval is None:
+            return None
+        return variant.approval.approved_at.replace(tzinfo=UTC).isoformat()
+
+
+class FallbackChoiceSchema(Schema):
+    language = Text(required=True)
+    chosen_at = _when(required=True)
+
+
+class SendPlanSchema(Schema):
+    language = Text(required=True)
+    outcome = _choice(["own", "fallback", "skipped"], required=True)
+    readers = fields.Integer(required=True)
+
+
+class TranslationsSchema(Schema):
+    require_approval = fields.Boolean(required=True)
+    not_ready = fields.List(
+        Text(),
+        required=True,
+        metadata={"description": "Languages that keep the issue from being sent"},
+    )
+    fallback_choices = fields.List(fields.Nested(FallbackChoiceSchema), required=True)
+    plan = fields.List(fields.Nested(SendPlanSchema), required=True)
+
+
+class SourceChangesSchema(Schema):
+    language = Text(required=True)
+    from_version = fields.Integer(allow_none=True, required=True)
+    to_version = fields.Integer(required=True)
+    subject = Text(required=True, metadata={"description": "HTML: <del> and <ins> words"})
+    preheader = Text(required=True)
+    body = Text(required=True)
 
 
 class IssueSchema(Schema):

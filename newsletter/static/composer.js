@@ -78,8 +78,8 @@
   }
 
   // Tab markers follow the text: "missing" until a language has a subject and a body,
-  // "stale" for a language left as it was while another one changed (as saving would
-  // mark it), and a field error disappears once the text it complained about is whole.
+  // "stale" for a translation left as it was while the default language's text changed
+  // (as saving would mark it), and a field error disappears once the text it complained about is whole.
   const languageTabs = document.getElementById("language-tabs");
   const initial = {};
   panels.forEach((panel) => {
@@ -127,13 +127,16 @@
 
   function refreshMarkers() {
     const changed = tabs.filter((tab) => edited(tab.dataset.language));
+    // Translations follow the default language's text: changing it makes them stale.
+    const source = form.elements.default_language.value;
+    const sourceChanged = changed.some((tab) => tab.dataset.language === source);
     tabs.forEach((tab) => {
       const language = tab.dataset.language;
       const state = textState(language);
       let kind = null;
       if (state !== "complete") kind = "missing";
       else if (changed.includes(tab)) kind = null;
-      else if (changed.length || tab.dataset.savedMarker === "stale") kind = "stale";
+      else if (sourceChanged || tab.dataset.savedMarker === "stale") kind = "stale";
       marker(tab, kind);
       const panel = panels.find((item) => item.dataset.language === language);
       const partial = state === "partial";
