@@ -27,7 +27,7 @@ def issue_and_language(issue_id: int, lang: str) -> Issue:
 
 def act(issue_id: int, lang: str, change, done: str, back: str = "admin.edit_issue"):
     """Run ``change(issue)`` on a POST with a valid CSRF token, commit, and go back to the
-    composer (in that language) or the review page."""
+    composer or the review page."""
     issue = issue_and_language(issue_id, lang)
     if not ActionForm().validate_on_submit():
         abort(400)
@@ -41,8 +41,8 @@ def act(issue_id: int, lang: str, change, done: str, back: str = "admin.edit_iss
         flash(done % {"language": language_name(lang)}, "ok")
     if request.form.get("back") == "review":
         back = "admin.confirm_send"
-    arguments = {"lang": lang} if back == "admin.edit_issue" else {}
-    return redirect(url_for(back, issue_id=issue_id, **arguments))
+    # Not ?lang=: that also switches the language of the page itself.
+    return redirect(url_for(back, issue_id=issue_id))
 
 
 @bp.post(f"{BASE}/ready")
