@@ -252,7 +252,7 @@ def test_a_fallback_choice_sends_the_default_text_to_that_language(
         f"/admin/issues/{issue_id}/languages/es/fallback", data={"csrf_token": token}
     )
     review = editor_client.get(f"/admin/issues/{issue_id}/send").get_data(as_text=True)
-    assert "Chosen by Eddie Editor" in review and "Falling back to English" in review
+    assert "Chosen by Eddie Editor" in review and "Fallback: English" in review
     assert 'data-testid="own-text-es"' in review
     choice = in_app(lambda: db.session.execute(db.select(FallbackChoice)).scalar_one())
     assert choice.language == "es" and choice.chosen_by_id is not None

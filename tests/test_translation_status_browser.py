@@ -55,7 +55,7 @@ def test_an_editor_approves_a_language_and_reads_what_changed_in_the_source(
     expect(page.get_by_test_id("tab-fr").locator("[data-marker=stale]")).to_have_count(0)
     page.click("#tab-fr")
     page.get_by_test_id("approve-fr").click()
-    expect(page.locator("p.notice.ok")).to_contain_text("The Français text is approved")
+    expect(page.locator("p.notice.ok")).to_contain_text("Français: the text is approved")
     expect(page.get_by_test_id("tab-state-fr")).to_have_text("Approved")
     expect(page.get_by_test_id("state-fr")).to_have_text("Approved")
     expect(page.get_by_test_id("translation-fr")).to_contain_text("Approved by Eddie Editor")

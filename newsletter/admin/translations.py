@@ -51,7 +51,7 @@ def translation_ready(issue_id: int, lang: str):
         issue_id,
         lang,
         lambda issue: translation_status.request_review(issue, lang),
-        _("The %(language)s text is ready for review."),
+        _("%(language)s: the text is ready for review."),
     )
 
 
@@ -61,7 +61,7 @@ def translation_approve(issue_id: int, lang: str):
         issue_id,
         lang,
         lambda issue: translation_status.approve(issue, lang, current_user),
-        _("The %(language)s text is approved."),
+        _("%(language)s: the text is approved."),
     )
 
 
@@ -71,7 +71,7 @@ def translation_up_to_date(issue_id: int, lang: str):
         issue_id,
         lang,
         lambda issue: translation_status.mark_up_to_date(issue, lang),
-        _("The %(language)s translation is marked up to date with the source."),
+        _("%(language)s: the translation is marked up to date with the source."),
     )
 
 
@@ -81,7 +81,7 @@ def translation_fallback(issue_id: int, lang: str):
         issue_id,
         lang,
         lambda issue: translation_status.choose_fallback(issue, lang, current_user),
-        _("Readers in %(language)s will get the fallback instead of their translation."),
+        _("%(language)s: readers will get the fallback instead of their translation."),
         "admin.confirm_send",
     )
 
@@ -92,7 +92,7 @@ def translation_own_text(issue_id: int, lang: str):
         issue_id,
         lang,
         lambda issue: translation_status.revoke_fallback(issue, lang),
-        _("Readers in %(language)s will get their own translation again."),
+        _("%(language)s: readers will get their own translation again."),
         "admin.confirm_send",
     )
 
