@@ -308,6 +308,16 @@ def test_the_watcher_does_not_start_a_scheduled_issue_that_became_unready(in_app
     assert in_app(ledger, issue_id) == []
 
 
+def test_the_cli_refuses_to_send_and_says_which_languages(in_app, runner, issue_id):
+    in_app(require_approval)
+    in_app(approve_all, issue_id)
+    in_app(edit, issue_id, "fr", "# Brouillon\n\nÀ revoir.")
+    result = runner.invoke(args=["issues", "send", str(issue_id)])
+    assert result.exit_code == 1
+    assert "not approved or not up to date with the source: Français (fr)." in result.output
+    assert in_app(ledger, issue_id) == []
+
+
 # --- the API --------------------------------------------------------------------------
 
 
