@@ -105,6 +105,18 @@ def create_issue(
     return issue
 
 
+def set_default_language(issue: Issue, language: str) -> None:
+    """Make ``language`` the issue's default, and so the source of its translations."""
+    if language == issue.default_language:
+        return
+    if language not in current_app.config["LANGUAGES"]:
+        raise CampaignError(_("Unknown language %(code)s.", code=repr(language)))
+    from . import translation_status  # it builds on this module's refusals
+
+    issue.default_language = language
+    translation_status.follow_new_source(issue)
+
+
 def check_editable(issue: Issue) -> None:
     """Refuse changes once sending started: every subscriber must get the same issue."""
     if issue.status is not None and issue.status not in EDITABLE:

@@ -92,6 +92,14 @@ def adopt_new_source(issue: Issue, source: IssueVariant) -> None:
             variant.source_version = source.version
 
 
+def follow_new_source(issue: Issue) -> None:
+    """After the default language changed, the versions a translation followed are those
+    of another text: each now follows the new source as it is."""
+    for variant in issue.variants:
+        variant.source_version = None
+        track_source(issue, variant)
+
+
 def reset_to_draft(variant: IssueVariant) -> None:
     """A changed text is no longer the one that was reviewed or approved."""
     variant.state = TranslationState.DRAFT

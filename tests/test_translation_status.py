@@ -98,6 +98,23 @@ def test_a_new_translation_follows_the_source_and_turns_stale_when_it_changes(in
     assert in_app(states, issue_id)["fr"] == ("draft", True, 1)
 
 
+def test_a_new_default_language_is_the_source_its_translations_follow(in_app, issue_id):
+    in_app(edit, issue_id, "es", "# Nuestras noticias\n\nCorregido.")  # es at version 2
+
+    def make_spanish_the_default():
+        campaigns.set_default_language(db.session.get(Issue, issue_id), "es")
+        db.session.commit()
+
+    in_app(make_spanish_the_default)
+    assert in_app(states, issue_id) == {
+        "en": ("draft", False, 2),
+        "es": ("draft", False, None),
+        "fr": ("draft", False, 2),
+    }
+    in_app(edit, issue_id, "es", "# Nuestras noticias\n\nOtra vez.")
+    assert in_app(states, issue_id)["en"] == ("draft", True, 2)
+
+
 def test_the_source_changes_are_a_word_diff_from_the_followed_version(in_app, issue_id):
     in_app(edit, issue_id, "en", "# Our news\n\nThe assembly meets on **Saturday**.", "News!")
 

@@ -235,7 +235,7 @@ def save_issue(form: IssueForm, issue: Issue | None, saved_by: User | None) -> S
     else:
         campaigns.set_audience(issue, set(form.lists.data), languages)  # refuses first
         issue.name = form.name.data.strip()[:200]
-        issue.default_language = form.default_language.data
+        campaigns.set_default_language(issue, form.default_language.data)
         issue.fallback = Fallback(form.fallback.data)
         if form.layout.data is not None:
             campaigns.set_layout(issue, form.layout.data)

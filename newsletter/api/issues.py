@@ -137,7 +137,7 @@ def update(data: dict, issue_id: int) -> Issue:
     if "name" in data:
         issue.name = data["name"].strip()
     if "default_language" in data:
-        issue.default_language = data["default_language"]
+        run_campaign(campaigns.set_default_language, issue, data["default_language"])
     if "fallback" in data:
         issue.fallback = Fallback(data["fallback"])
     if "lists" in data or "audience_languages" in data:
