@@ -190,8 +190,8 @@ def audience_languages(issue: Issue) -> list[str]:
 
 
 def unready_languages(issue: Issue) -> list[str]:
-    """The audience's languages that keep the issue from going out, in the order of the
-    configured languages; none when the organisation does not require approval."""
+    """The audience's languages that keep the issue from going out, by language code;
+    none when the organisation does not require approval."""
     if not approval_required():
         return []
     return [
