@@ -64,3 +64,11 @@ def test_an_editor_approves_a_language_and_reads_what_changed_in_the_source(
 
     page.goto(f"{live_server}/admin/issues")
     expect(page.get_by_test_id(f"state-{issue_id}-fr")).to_have_text("fr: Approved")
+
+    # A change saved by autosave makes the approved text a draft again, on the page too.
+    page.goto(f"{live_server}/admin/issues/{issue_id}/edit")
+    page.click("#tab-fr")
+    page.fill("#variant_fr-body", "# Nos nouvelles\n\nL'assemblée se réunit **lundi**.")
+    expect(page.get_by_test_id("autosave-status")).to_contain_text("Saved at", timeout=20_000)
+    expect(page.get_by_test_id("tab-state-fr")).to_have_text("Draft")
+    expect(page.get_by_test_id("state-fr")).to_have_text("Draft")

@@ -16,7 +16,7 @@ from ..extensions import db
 from ..models import Issue, IssueStatus, utcnow
 from . import bp
 from .issue_forms import check_variants, composer_form, save_issue, variant_drafts
-from .presentation import shown_clock
+from .presentation import shown_clock, translation_state_label
 
 
 def refused(status: int, message: str, stop: bool = False):
@@ -84,6 +84,11 @@ def autosave(issue: Issue | None):
     return jsonify(
         saved_at=_("Saved at %(time)s", time=shown_clock(utcnow())),
         versions=versions,
+        # A changed text is a draft again: the tabs show each language's state as saved.
+        states={
+            variant.language: translation_state_label(variant.state)
+            for variant in saved.issue.variants
+        },
         issue_id=saved.issue.id,
         edit_url=url_for("admin.edit_issue", issue_id=saved.issue.id),
         autosave_url=url_for("admin.autosave_issue", issue_id=saved.issue.id),

@@ -34,6 +34,18 @@
     });
   }
 
+  function takeStates(states) {
+    Object.keys(states || {}).forEach((language) => {
+      ["tab-state-", "state-"].forEach((prefix) => {
+        const badge = document.querySelector(`[data-testid="${prefix}${language}"]`);
+        if (badge && badge.textContent !== states[language]) {
+          badge.textContent = states[language];
+          badge.className = "badge";
+        }
+      });
+    });
+  }
+
   // The first autosave of a new issue creates its draft: from then on this page edits it.
   function becomeEditPage(result) {
     if (form.dataset.issueId || !result.issue_id) return;
@@ -66,6 +78,7 @@
       .then(({ ok, result }) => {
         if (ok) {
           takeVersions(result.versions);
+          takeStates(result.states);
           becomeEditPage(result);
           if (!dirty) show(result.saved_at, "saved");
           return;
