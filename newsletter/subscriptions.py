@@ -430,6 +430,7 @@ def export_data(subscriber: Subscriber) -> dict:
         "email": subscriber.email,
         "name": subscriber.name,
         "language": subscriber.language,
+        "second_language": subscriber.second_language,
         "status": subscriber.status.value,
         "created_at": iso(subscriber.created_at),
         "confirmed_at": iso(subscriber.confirmed_at),
