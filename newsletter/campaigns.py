@@ -11,7 +11,19 @@ from datetime import datetime, timedelta
 from flask import current_app
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import String, and_, case, exists, func, insert, literal, or_, select, update
+from sqlalchemy import (
+    String,
+    and_,
+    case,
+    exists,
+    func,
+    insert,
+    literal,
+    null,
+    or_,
+    select,
+    update,
+)
 
 from .extensions import db
 from .layouts import default_layout
@@ -251,6 +263,27 @@ def schedule(issue: Issue, when: datetime) -> None:
     issue.scheduled_at = when
 
 
+def variant_language(variants: list[str], fallback: str | None):
+    """The variant a subscriber reads, as SQL: their language, else their second language,
+    else ``fallback`` (the default language, or None: skipped). The one rule the ledger,
+    the audience counts and the archive follow."""
+    return case(
+        (Subscriber.language.in_(variants), Subscriber.language),
+        (Subscriber.second_language.in_(variants), Subscriber.second_language),
+        else_=literal(fallback, String) if fallback else null(),
+    )
+
+
+def chosen_variant(issue: Issue, language: str, second_language: str | None = None):
+    """The same rule for one reader in Python: the variant, or None when skipped."""
+    for code in (language, second_language):
+        if code and code in issue.sent_languages:
+            return issue.variant(code)
+    if issue.fallback == Fallback.DEFAULT:
+        return issue.variant(issue.default_language)
+    return None
+
+
 def start_sending(issue: Issue) -> int:
     """Fix the audience in the ledger and move to ``sending``; return the ledger's size.
 
@@ -265,13 +298,10 @@ def start_sending(issue: Issue) -> int:
 
     variants = sorted(issue.sent_languages)
     fallback = issue.default_language if issue.fallback == Fallback.DEFAULT else None
-    language = case(
-        (Subscriber.language.in_(variants), Subscriber.language),
-        else_=literal(fallback, String) if fallback else None,
-    )
+    language = variant_language(variants, fallback)
     state = case(
-        (Subscriber.language.in_(variants), literal(DeliveryState.QUEUED.value)),
-        else_=literal((DeliveryState.QUEUED if fallback else DeliveryState.SKIPPED).value),
+        (language.is_(None), literal(DeliveryState.SKIPPED.value)),
+        else_=literal(DeliveryState.QUEUED.value),
     )
     now = utcnow()
     audience = select(
@@ -424,9 +454,7 @@ def archive(language: str, limit: int = 50) -> list[ArchiveEntry]:
     ).scalars()
     entries = []
     for issue in issues:
-        variant = issue.variant(language)
-        if variant is None and issue.fallback == Fallback.DEFAULT:
-            variant = issue.variant(issue.default_language)
+        variant = chosen_variant(issue, language)
         if variant is not None:
             entries.append(
                 ArchiveEntry(
@@ -497,12 +525,33 @@ def audience_counts(
         per_variant=dict.fromkeys(current_app.config["LANGUAGES"], 0),
         via_fallback=dict.fromkeys(current_app.config["LANGUAGES"], 0),
     )
-    for language, count in reader_languages(list_ids, languages).items():
-        if language in variants:
-            counts.per_variant[language] = counts.per_variant.get(language, 0) + count
+    for language, second, count in _reader_language_orders(list_ids, languages):
+        chosen = next((code for code in (language, second) if code in variants), None)
+        if chosen is not None:
+            counts.per_variant[chosen] = counts.per_variant.get(chosen, 0) + count
         elif fallback == Fallback.DEFAULT:
             counts.per_variant[default_language] += count
             counts.via_fallback[default_language] += count
         else:
             counts.skipped += count
     return counts
+
+
+def _reader_language_orders(list_ids: set[int], languages: list[str] | None):
+    """Confirmed readers per (language, second language), in one GROUP BY."""
+    if not list_ids:
+        return []
+    query = (
+        select(Subscriber.language, Subscriber.second_language, func.count())
+        .where(
+            Subscriber.status == SubscriberStatus.CONFIRMED,
+            exists().where(
+                Subscription.subscriber_id == Subscriber.id,
+                Subscription.list_id.in_(list_ids),
+            ),
+        )
+        .group_by(Subscriber.language, Subscriber.second_language)
+    )
+    if languages:
+        query = query.where(Subscriber.language.in_(languages))
+    return db.session.execute(query).all()

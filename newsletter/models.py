@@ -58,11 +58,19 @@ def _enum(cls: type[enum.Enum], name: str) -> Enum:
 
 class Subscriber(db.Model):
     __tablename__ = "subscriber"
+    __table_args__ = (
+        CheckConstraint(
+            "second_language IS NULL OR second_language <> language",
+            name="second_language_differs",
+        ),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     email: Mapped[str] = mapped_column(String(254), unique=True)
     name: Mapped[str | None] = mapped_column(String(100))
     language: Mapped[str] = mapped_column(String(8))
+    # Read when the issue has no variant in ``language``, before the issue's fallback rule.
+    second_language: Mapped[str | None] = mapped_column(String(8))
     status: Mapped[SubscriberStatus] = mapped_column(
         _enum(SubscriberStatus, "subscriber_status"), default=SubscriberStatus.PENDING, index=True
     )

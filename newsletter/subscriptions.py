@@ -390,14 +390,16 @@ def update_preferences(
     language: str,
     list_ids: set[int],
     info: RequestInfo,
+    second_language: str | None = None,
 ) -> None:
-    """Change name, language and lists from the preference centre.
+    """Change name, language (and the second one) and lists from the preference centre.
 
     Choosing lists after having left subscribes again: the link came from the person's own
     mailbox, which is what a confirmation proves.
     """
     subscriber.name = name or None
     subscriber.language = language
+    subscriber.second_language = second_language or None
     set_lists(subscriber, list_ids)
     if list_ids and subscriber.status in (
         SubscriberStatus.UNSUBSCRIBED,
@@ -430,6 +432,7 @@ def export_data(subscriber: Subscriber) -> dict:
         "email": subscriber.email,
         "name": subscriber.name,
         "language": subscriber.language,
+        "second_language": subscriber.second_language,
         "status": subscriber.status.value,
         "created_at": iso(subscriber.created_at),
         "confirmed_at": iso(subscriber.confirmed_at),

@@ -437,3 +437,38 @@ def test_an_issue_can_not_be_changed_once_sending_started(in_app):
         in_app(lambda: campaigns.set_audience(db.session.get(Issue, issue_id), {999}))
     subject = in_app(lambda: db.session.get(Issue, issue_id).variant("en").subject)
     assert subject == BODIES["en"][0]
+
+
+def _language_order_audience() -> int:
+    ids = make_lists()
+    for email, language, second in [
+        ("ca-es@example.org", "ca", "es"),
+        ("de-en@example.org", "de", "en"),
+        ("de@example.org", "de", None),
+    ]:
+        subscriber = make_subscriber(email, language, list_ids=(ids["newsletter"],))
+        subscriber.second_language = second
+    db.session.commit()
+    return ids["newsletter"]
+
+
+@pytest.mark.parametrize("fallback", [Fallback.SKIP, Fallback.DEFAULT])
+def test_the_second_language_comes_before_the_fallback_rule(in_app, smtp, fallback):
+    newsletter = in_app(_language_order_audience)
+    issue_id = in_app(make_issue, [newsletter], languages=("en", "es"), fallback=fallback)
+    counts = in_app(lambda: campaigns.issue_audience_counts(db.session.get(Issue, issue_id)))
+    in_app(start, issue_id)
+    in_app(send_all, issue_id)
+    received = {email: items[0].message for email, items in by_recipient(smtp.settle()).items()}
+    assert received["ca-es@example.org"]["Subject"] == BODIES["es"][0]
+    assert received["de-en@example.org"]["Subject"] == BODIES["en"][0]
+    if fallback == Fallback.SKIP:
+        assert "de@example.org" not in received
+        assert counts.skipped == 1
+    else:
+        assert received["de@example.org"]["Subject"] == BODIES["en"][0]
+        assert counts.via_fallback["en"] == 1
+    delivered = {"en": 0, "es": 0}
+    for message in received.values():
+        delivered[message["Content-Language"]] += 1
+    assert {code: counts.per_variant[code] for code in delivered} == delivered

@@ -9,6 +9,7 @@ from newsletter.extensions import db
 from newsletter.models import (
     ConfirmationRequest,
     ConsentAction,
+    Subscriber,
     SubscriberStatus,
     Suppression,
     email_hash,
@@ -206,3 +207,42 @@ def test_erased_address_that_subscribes_again_is_lifted_only_on_confirmation(cli
 
     in_app(confirm_directly)
     assert not in_app(is_suppressed, "ana@example.org")
+
+
+def _second_language(email):
+    return db.session.execute(
+        db.select(Subscriber.second_language).filter_by(email=email)
+    ).scalar_one()
+
+
+def test_the_preference_centre_sets_and_clears_the_second_language(client, in_app, translated):
+    ids, token = confirmed(in_app)
+    url = f"/es/preferences/{token}"
+
+    def post(second):
+        return client.post(
+            url,
+            data={
+                "csrf_token": csrf_token(client, url),
+                "language": "es",
+                "second_language": second,
+                "lists": [str(ids["newsletter"])],
+            },
+        )
+
+    assert post("en").status_code == 302
+    assert in_app(_second_language, "ana@example.org") == "en"
+    for bad, message in [
+        ("es", "Your second language must differ from your first."),
+        ("xx", "Please choose one of the languages offered."),
+        ("e" * 500, "Please choose one of the languages offered."),
+        ("en\r\nBcc: x", None),  # control characters: refused before the form, in Spanish
+        ("e\x00n", None),
+    ]:
+        response = post(bad)
+        assert response.status_code == 400
+        page = response.get_data(as_text=True)
+        assert translated("es", message) in page if message else 'lang="es"' in page
+        assert in_app(_second_language, "ana@example.org") == "en", "nothing changed"
+    assert post("").status_code == 302
+    assert in_app(_second_language, "ana@example.org") is None

@@ -2,7 +2,7 @@
 per-language choice to send the fallback, and the organisation's "require approval"
 
 Revision ID: 0017
-Revises: 0014
+Revises: 0015
 Create Date: 2026-12-02 20:00:00.000000
 
 """
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = '0017'
-down_revision = '0014'
+down_revision = "0015"
 branch_labels = None
 depends_on = None
 

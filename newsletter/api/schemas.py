@@ -135,6 +135,11 @@ class SubscriberSchema(Schema):
     email = Text(required=True)
     name = Text(allow_none=True, required=True)
     language = Text(required=True)
+    second_language = Text(
+        allow_none=True,
+        required=True,
+        metadata={"description": "Read when an issue has no variant in `language`"},
+    )
     status = _choice([s.value for s in SubscriberStatus], required=True)
     lists = fields.Method(
         "sorted_lists", required=True, metadata={"type": "array", "items": {"type": "integer"}}

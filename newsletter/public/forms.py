@@ -100,7 +100,19 @@ class SubscribeForm(ProfileFields):
 
 
 class PreferencesForm(ProfileFields):
-    pass
+    second_language = SelectField(_l("Second language (optional)"), validate_choice=False)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.second_language.choices = [("", _l("None"))] + self.language.choices
+
+    def validate_second_language(self, field) -> None:
+        if not field.data:
+            field.data = None
+        elif field.data not in languages():
+            raise ValidationError(_l("Please choose one of the languages offered."))
+        elif field.data == self.language.data:
+            raise ValidationError(_l("Your second language must differ from your first."))
 
 
 class EraseForm(FlaskForm):

@@ -131,6 +131,7 @@ def render_preferences(subscriber: Subscriber, form=None, erase_form=None, statu
         form = PreferencesForm(allowed_lists=lists_for(subscriber), formdata=None)
         form.name.data = subscriber.name
         form.language.data = subscriber.language
+        form.second_language.data = subscriber.second_language or ""
         form.lists.data = [str(list_id) for list_id in subscriber.list_ids]
     return render_template(
         "public/preferences.html",
@@ -156,6 +157,7 @@ def preferences(token: str):
         form.language.data,
         form.list_ids,
         request_info("preference-centre"),
+        second_language=form.second_language.data,
     )
     db.session.commit()
     return redirect(url_for("public.preferences", lang=subscriber.language, token=token, saved=1))
