@@ -274,14 +274,22 @@ def variant_language(variants: list[str], fallback: str | None):
     )
 
 
-def chosen_variant(issue: Issue, language: str, second_language: str | None = None):
-    """The same rule for one reader in Python: the variant, or None when skipped."""
+def reading_language(
+    language: str, second_language: str | None, variants: set[str], fallback: str | None
+) -> str | None:
+    """The same rule for one reader in Python: the language of the variant they read, or
+    None when skipped."""
     for code in (language, second_language):
-        if code and code in issue.sent_languages:
-            return issue.variant(code)
-    if issue.fallback == Fallback.DEFAULT:
-        return issue.variant(issue.default_language)
-    return None
+        if code and code in variants:
+            return code
+    return fallback
+
+
+def chosen_variant(issue: Issue, language: str, second_language: str | None = None):
+    """The variant one reader gets, or None when skipped."""
+    fallback = issue.default_language if issue.fallback == Fallback.DEFAULT else None
+    code = reading_language(language, second_language, issue.sent_languages, fallback)
+    return issue.variant(code) if code else None
 
 
 def start_sending(issue: Issue) -> int:
@@ -482,24 +490,12 @@ class AudienceCounts:
 
 
 def reader_languages(list_ids: set[int], languages: list[str] | None) -> dict[str, int]:
-    """Confirmed subscribers of the lists per language, in one GROUP BY: the same rows
-    ``start_sending`` puts in the ledger."""
-    if not list_ids:
-        return {}
-    query = (
-        select(Subscriber.language, func.count())
-        .where(
-            Subscriber.status == SubscriberStatus.CONFIRMED,
-            exists().where(
-                Subscription.subscriber_id == Subscriber.id,
-                Subscription.list_id.in_(list_ids),
-            ),
-        )
-        .group_by(Subscriber.language)
-    )
-    if languages:
-        query = query.where(Subscriber.language.in_(languages))
-    return {language: count for language, count in db.session.execute(query)}
+    """Confirmed subscribers of the lists per language: the same rows ``start_sending``
+    puts in the ledger."""
+    counts: dict[str, int] = {}
+    for language, _second, count in reader_language_orders(list_ids, languages):
+        counts[language] = counts.get(language, 0) + count
+    return counts
 
 
 def issue_audience_counts(issue: Issue) -> AudienceCounts:
@@ -525,8 +521,8 @@ def audience_counts(
         per_variant=dict.fromkeys(current_app.config["LANGUAGES"], 0),
         via_fallback=dict.fromkeys(current_app.config["LANGUAGES"], 0),
     )
-    for language, second, count in _reader_language_orders(list_ids, languages):
-        chosen = next((code for code in (language, second) if code in variants), None)
+    for language, second, count in reader_language_orders(list_ids, languages):
+        chosen = reading_language(language, second, variants, None)
         if chosen is not None:
             counts.per_variant[chosen] = counts.per_variant.get(chosen, 0) + count
         elif fallback == Fallback.DEFAULT:
@@ -537,7 +533,7 @@ def audience_counts(
     return counts
 
 
-def _reader_language_orders(list_ids: set[int], languages: list[str] | None):
+def reader_language_orders(list_ids: set[int], languages: list[str] | None):
     """Confirmed readers per (language, second language), in one GROUP BY."""
     if not list_ids:
         return []

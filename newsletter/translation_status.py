@@ -12,13 +12,14 @@ language of its audience that has a variant is approved and up to date, or an ed
 to send that language the issue's fallback instead.
 """
 
+from collections import Counter
 from dataclasses import dataclass
 
 from flask import current_app
 from flask_babel import gettext as _
 from markupsafe import Markup
 
-from .campaigns import CampaignError, check_editable, reader_languages
+from .campaigns import CampaignError, check_editable, reader_language_orders, reading_language
 from .i18n import language_name
 from .models import (
     Fallback,
@@ -77,9 +78,9 @@ def is_stale(issue: Issue, variant: IssueVariant) -> bool:
 
 def track_source(issue: Issue, variant: IssueVariant) -> None:
     """Record the source's current version as the one ``variant`` is up to date with."""
-    source = source_variant(issue)
-    if source is variant or variant.language == issue.default_language:
+    if is_source(issue, variant):
         return
+    source = source_variant(issue)
     variant.source_version = source.version if source is not None else None
     variant.up_to_date_at = utcnow()
 
@@ -194,10 +195,11 @@ def unready_languages(issue: Issue) -> list[str]:
     none when the organisation does not require approval."""
     if not approval_required():
         return []
+    audience = audience_languages(issue)
     return [
         variant.language
         for variant in issue.variants
-        if variant.language in audience_languages(issue)
+        if variant.language in audience
         and variant.language in issue.sent_languages
         and (variant.state != TranslationState.APPROVED or is_stale(issue, variant))
     ]
@@ -266,23 +268,39 @@ def source_changes(issue: Issue, language: str) -> SourceChanges:
 
 @dataclass(frozen=True)
 class SendPlan:
-    """Per language of the audience, what its readers get and how many they are."""
+    """Readers of one language who get the same thing, and how many they are."""
 
     language: str
-    outcome: str  # "own" (its approved or accepted text), "fallback", "skipped"
+    # "own" (its approved or accepted text), "second_language" (the text in their second
+    # language), "fallback", "skipped"
+    outcome: str
     readers: int
 
 
 def send_plan(issue: Issue) -> list[SendPlan]:
-    """What each audience language would receive if the issue were sent now."""
-    counts = reader_languages(issue.list_ids, issue.audience_languages)
+    """What the readers of each language would receive if the issue were sent now, by the
+    rule ``start_sending`` follows: one row per language and outcome."""
+    groups = reader_language_orders(issue.list_ids, issue.audience_languages)
+    languages = audience_languages(issue)
+    languages += sorted({first for first, _second, _count in groups} - set(languages))
+    sent = issue.sent_languages
+    fallback = issue.default_language if issue.fallback == Fallback.DEFAULT else None
+
+    def outcome(language: str, second: str | None) -> str:
+        code = reading_language(language, second, sent, fallback)
+        if code is None:
+            return "skipped"
+        if code == language:
+            return "own"
+        return "second_language" if code == second else "fallback"
+
     plan = []
-    for language in audience_languages(issue):
-        if language in issue.sent_languages:
-            outcome = "own"
-        elif issue.fallback == Fallback.DEFAULT:
-            outcome = "fallback"
-        else:
-            outcome = "skipped"
-        plan.append(SendPlan(language, outcome, counts.get(language, 0)))
+    for language in languages:
+        readers = Counter()
+        for first, second, count in groups:
+            if first == language:
+                readers[outcome(language, second)] += count
+        if not readers:
+            readers[outcome(language, None)] = 0
+        plan.extend(SendPlan(language, name, count) for name, count in readers.items())
     return plan

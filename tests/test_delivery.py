@@ -10,7 +10,7 @@ import pytest
 from campaign_helpers import BODIES, configured, ledger, make_audience, make_issue, send_all, start
 from factories import make_lists, make_subscriber, subscriber_state
 
-from newsletter import campaign_progress, campaigns, delivery, tasks
+from newsletter import campaign_progress, campaigns, delivery, tasks, translation_status
 from newsletter.campaigns import CampaignError
 from newsletter.extensions import db
 from newsletter.models import Delivery, Fallback, Issue, IssueStatus, SubscriberStatus, utcnow
@@ -457,9 +457,18 @@ def test_the_second_language_comes_before_the_fallback_rule(in_app, smtp, fallba
     newsletter = in_app(_language_order_audience)
     issue_id = in_app(make_issue, [newsletter], languages=("en", "es"), fallback=fallback)
     counts = in_app(lambda: campaigns.issue_audience_counts(db.session.get(Issue, issue_id)))
+    plan = in_app(
+        lambda: {
+            (item.language, item.outcome): item.readers
+            for item in translation_status.send_plan(db.session.get(Issue, issue_id))
+        }
+    )
     in_app(start, issue_id)
     in_app(send_all, issue_id)
     received = {email: items[0].message for email, items in by_recipient(smtp.settle()).items()}
+    # The review page's plan tells the same story as the mail that arrived.
+    assert plan[("ca", "second_language")] == 1 and plan[("de", "second_language")] == 1
+    assert plan[("de", "skipped" if fallback == Fallback.SKIP else "fallback")] == 1
     assert received["ca-es@example.org"]["Subject"] == BODIES["es"][0]
     assert received["de-en@example.org"]["Subject"] == BODIES["en"][0]
     if fallback == Fallback.SKIP:

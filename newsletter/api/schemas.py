@@ -321,7 +321,7 @@ class FallbackChoiceSchema(Schema):
 
 class SendPlanSchema(Schema):
     language = Text(required=True)
-    outcome = _choice(["own", "fallback", "skipped"], required=True)
+    outcome = _choice(["own", "second_language", "fallback", "skipped"], required=True)
     readers = fields.Integer(required=True)
 
 
