@@ -25,5 +25,5 @@ def upgrade():
 
 def downgrade():
     with op.batch_alter_table("subscriber") as batch_op:
-        batch_op.drop_constraint("ck_subscriber_second_language_differs", type_="check")
+        batch_op.drop_constraint("second_language_differs", type_="check")
         batch_op.drop_column("second_language")
