@@ -65,10 +65,12 @@ def create_app(config: dict | None = None) -> Flask:
     from .api import init_api
     from .cli import register_commands
     from .devmail.routes import bp as devmail_bp
+    from .operations.routes import bp as operations_bp
     from .public.routes import bp as public_bp
 
     app.register_blueprint(public_bp)
     app.register_blueprint(admin_bp)
+    app.register_blueprint(operations_bp)
     init_api(app)
     if not app.config["PRODUCTION"]:
         # Production always has a relay (config.py); the dev mailbox is not even routed.

@@ -1,14 +1,10 @@
 """Real worker processes on one campaign: sharing, crashing, Redis restarts, the rate limit."""
 
 import collections
-import shutil
-import subprocess
 
 import pytest
-import redis
 from campaign_helpers import ledger, make_issue, start
 from factories import make_lists, make_subscriber
-from smtp import free_port
 from workers import WorkerProcess, wait_until
 
 from newsletter import campaign_progress
@@ -131,50 +127,6 @@ def test_temporary_failures_are_retried_by_the_workers(app, in_app, smtp, worker
     assert sorted(received) == sorted(e for e in emails if e != emails[5])
     failed = [row for row in in_app(ledger, issue_id) if row[1] == "failed"]
     assert [(row[4], row[2]) for row in failed] == [(550, 1)]
-
-
-@pytest.fixture
-def private_redis(tmp_path):
-    """A Redis server of this test's own, which the test may restart."""
-    binary = shutil.which("redis-server")
-    port = free_port()
-    command = [
-        binary,
-        "--port",
-        str(port),
-        "--bind",
-        "127.0.0.1",
-        "--save",
-        "",
-        "--appendonly",
-        "no",
-        "--dir",
-        str(tmp_path),
-    ]
-
-    def launch():
-        process = subprocess.Popen(command, stdout=subprocess.DEVNULL)
-        client = redis.Redis(port=port)
-        wait_until(lambda: _pings(client), 10, "redis")
-        return process
-
-    server = {"process": launch()}
-
-    def restart():
-        server["process"].kill()
-        server["process"].wait()
-        server["process"] = launch()
-
-    yield f"redis://127.0.0.1:{port}/0", restart
-    server["process"].kill()
-    server["process"].wait()
-
-
-def _pings(client) -> bool:
-    try:
-        return client.ping()
-    except redis.ConnectionError:
-        return False
 
 
 # private_redis before workers: fixtures end in reverse order, so the workers stop while

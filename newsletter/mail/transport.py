@@ -55,6 +55,10 @@ class SMTPTransport:
             conn = self._local.conn = self._connect()
         return conn
 
+    def check(self) -> None:
+        """Connect, greet (and log in, when configured) and leave; raises when that fails."""
+        self._connect().quit()
+
     def close(self) -> None:
         conn = getattr(self._local, "conn", None)
         self._local.conn = None
