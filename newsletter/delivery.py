@@ -20,6 +20,7 @@ from flask_babel import force_locale
 from flask_babel import gettext as _
 from sqlalchemy import case, func, select, update
 
+from . import metrics
 from .campaigns import CampaignError, claimable, finish_if_done
 from .extensions import db
 from .layouts import layout_of
@@ -257,6 +258,13 @@ class Ledger:
 
 def deliver_batch(issue_id: int) -> BatchOutcome:
     """Claim one batch of this issue's ledger, send it, and record every result."""
+    started = time.monotonic()
+    outcome = _deliver_batch(issue_id)
+    metrics.record_batch(outcome, time.monotonic() - started)
+    return outcome
+
+
+def _deliver_batch(issue_id: int) -> BatchOutcome:
     config = current_app.config
     issue = db.session.get(Issue, issue_id)
     if issue is None or issue.status != IssueStatus.SENDING:

@@ -1,12 +1,16 @@
 """What load balancers and orchestrators ask: is the process alive, are its dependencies up."""
 
 import copy
+import ipaddress
 from contextlib import contextmanager
 
+import pytest
+from campaign_helpers import make_audience, make_issue, start
+from prometheus_client.parser import text_string_to_metric_families
 from smtp import free_port
 
 from newsletter import create_app
-from newsletter.config import from_environment
+from newsletter.config import ConfigError, from_environment
 
 
 def test_healthz_answers_without_login_and_says_nothing_more(client):
@@ -72,3 +76,51 @@ def test_readyz_names_a_database_that_does_not_answer(tmp_path):
     assert response.status_code == 503
     assert response.get_json() == {"status": "unavailable", "unreachable": ["database"]}
     assert "127.0.0.1" not in response.get_data(as_text=True)
+
+
+def samples(page: str) -> dict[tuple[str, tuple], float]:
+    return {
+        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+        for family in text_string_to_metric_families(page)
+        for sample in family.samples
+    }
+
+
+def test_metrics_are_not_there_for_anyone_unless_configured(app, client):
+    assert client.get("/metrics").status_code == 404
+    with changed_config(app, METRICS_TOKEN="s3cret-token"):
+        assert client.get("/metrics").status_code == 404
+        for wrong in ("Bearer s3cret", "Bearer s3cret-token-and-more", "s3cret-token", "Basic x"):
+            assert client.get("/metrics", headers={"Authorization": wrong}).status_code == 404
+        assert client.get("/metrics", headers=BEARER).status_code == 200
+    with changed_config(app, METRICS_ALLOWED_IPS=[ipaddress.ip_network("10.0.0.0/8")]):
+        assert client.get("/metrics").status_code == 404
+    with changed_config(app, METRICS_ALLOWED_IPS=[ipaddress.ip_network("127.0.0.0/8")]):
+        assert client.get("/metrics").status_code == 200
+
+
+BEARER = {"Authorization": "Bearer s3cret-token"}
+
+
+def test_metrics_show_subscribers_and_the_ledger_of_issues_being_sent(app, client, in_app):
+    audience = in_app(make_audience, per_language=2)
+    issue_id = in_app(make_issue, [audience["lists"]["newsletter"]])
+    with changed_config(app, METRICS_TOKEN="s3cret-token"):
+        before = samples(client.get("/metrics", headers=BEARER).get_data(as_text=True))
+        queued = in_app(start, issue_id)
+        during = samples(client.get("/metrics", headers=BEARER).get_data(as_text=True))
+        response = client.get("/metrics", headers=BEARER)
+    assert response.mimetype == "text/plain"
+    assert before[("newsletter_ledger_backlog", ())] == 0
+    # Two readers in each of en, es, fr, de, one Italian, one suppressed, one on another list.
+    assert before[("newsletter_subscribers", (("status", "confirmed"),))] == 11
+    assert before[("newsletter_subscribers", (("status", "pending"),))] == 1
+    assert during[("newsletter_ledger_backlog", ())] == queued > 0
+    assert during[("newsletter_ledger_rows", (("state", "queued"),))] == queued
+    assert during[("newsletter_ledger_rows", (("state", "sent"),))] == 0
+    assert "example.org" not in response.get_data(as_text=True)
+
+
+def test_a_malformed_allowed_network_stops_the_start():
+    with pytest.raises(ConfigError, match="METRICS_ALLOWED_IPS"):
+        from_environment({"METRICS_ALLOWED_IPS": "127.0.0.1/8, not-a-network"})

@@ -1,10 +1,13 @@
 """Real worker processes on one campaign: sharing, crashing, Redis restarts, the rate limit."""
 
 import collections
+import urllib.request
 
 import pytest
 from campaign_helpers import ledger, make_issue, start
 from factories import make_lists, make_subscriber
+from prometheus_client.parser import text_string_to_metric_families
+from smtp import free_port
 from workers import WorkerProcess, wait_until
 
 from newsletter import campaign_progress
@@ -182,3 +185,33 @@ def test_campaign_progress_is_seen_from_outside_while_it_runs(app, in_app, smtp,
     wait_until(lambda: in_app(issue_status, issue_id) == IssueStatus.SENT, 60, "the campaign")
     final = in_app(campaign_progress.progress, issue_id)
     assert final.overall.sent == len(emails) and final.overall.remaining == 0
+
+
+def scrape(url: str) -> dict[tuple[str, tuple], float]:
+    """A Prometheus page as {(sample name, sorted labels): value}."""
+    with urllib.request.urlopen(url, timeout=5) as response:
+        page = response.read().decode()
+    return {
+        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+        for family in text_string_to_metric_families(page)
+        for sample in family.samples
+    }
+
+
+def test_a_worker_serves_what_its_pool_processes_sent(app, in_app, smtp, workers):
+    issue_id, emails = prepare(in_app, 60)
+    smtp.refuse(emails[7], "550 5.1.1 Unknown user")
+    port = free_port()
+    workers(app, "counted", pool="prefork", WORKER_METRICS_PORT=port, DELIVERY_BATCH_SIZE=10)
+    url = f"http://127.0.0.1:{port}/metrics"
+    before = scrape(url)
+    assert before[("newsletter_ledger_backlog", ())] == 60
+    in_app(dispatch_delivery, issue_id)
+    wait_until(lambda: in_app(issue_status, issue_id) == IssueStatus.SENT, 60, "the campaign")
+
+    after = scrape(url)
+    assert after[("newsletter_messages_total", (("outcome", "sent"),))] == 59
+    assert after[("newsletter_messages_total", (("outcome", "failed"),))] == 1
+    assert after[("newsletter_batch_seconds_count", ())] >= 6
+    # The issue is sent, so nothing of it is waiting any more.
+    assert after[("newsletter_ledger_backlog", ())] == 0
