@@ -11,7 +11,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import BuildError
 
 from . import config as config_module
-from . import hygiene
+from . import hygiene, logs
 from .api.errors import error_response
 from .celery_app import celery_init_app
 from .extensions import babel, csrf, db, limiter, login_manager, migrate
@@ -51,6 +51,7 @@ def create_app(config: dict | None = None) -> Flask:
         hops = app.config["FORWARDED_PROXIES"]
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
 
+    logs.init_app(app)
     db.init_app(app)
     migrate.init_app(app, db, directory=str(config_module.MIGRATIONS))
     babel.init_app(app, locale_selector=select_locale, timezone_selector=select_timezone)

@@ -104,6 +104,7 @@ def from_environment(env: dict[str, str] | None = None) -> dict:
         "BOUNCE_WEBHOOK_TOKEN": env.get("BOUNCE_WEBHOOK_TOKEN") or None,
         # /metrics answers a bearer of this token or a client in these networks; else 404.
         "METRICS_TOKEN": env.get("METRICS_TOKEN") or None,
+        "LOG_FORMAT": _log_format(env.get("LOG_FORMAT", "text")),
         "METRICS_ALLOWED_IPS": _networks(env.get("METRICS_ALLOWED_IPS", "")),
         # A worker serves its own metrics on this port when it is set.
         "WORKER_METRICS_PORT": int(env["WORKER_METRICS_PORT"])
@@ -197,3 +198,9 @@ def _networks(value: str) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]
         ]
     except ValueError as error:
         raise ConfigError(f"METRICS_ALLOWED_IPS: {error}.") from error
+
+
+def _log_format(value: str) -> str:
+    if value not in ("text", "json"):
+        raise ConfigError(f"LOG_FORMAT must be text or json, not {value!r}.")
+    return value

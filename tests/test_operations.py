@@ -2,6 +2,9 @@
 
 import copy
 import ipaddress
+import json
+import logging
+import sys
 from contextlib import contextmanager
 
 import pytest
@@ -11,6 +14,7 @@ from smtp import free_port
 
 from newsletter import create_app
 from newsletter.config import ConfigError, from_environment
+from newsletter.logs import JsonFormatter
 
 
 def test_healthz_answers_without_login_and_says_nothing_more(client):
@@ -124,3 +128,25 @@ def test_metrics_show_subscribers_and_the_ledger_of_issues_being_sent(app, clien
 def test_a_malformed_allowed_network_stops_the_start():
     with pytest.raises(ConfigError, match="METRICS_ALLOWED_IPS"):
         from_environment({"METRICS_ALLOWED_IPS": "127.0.0.1/8, not-a-network"})
+
+
+def test_a_json_log_line_carries_the_event_fields_and_the_exception():
+    record = logging.makeLogRecord(
+        {"name": "newsletter", "levelno": logging.ERROR, "levelname": "ERROR", "msg": "Issue %s"}
+    )
+    record.args = (7,)
+    record.event, record.issue_id = "batch", 7
+    try:
+        raise ValueError("broken «relay»")
+    except ValueError:
+        record.exc_info = sys.exc_info()
+    entry = json.loads(JsonFormatter().format(record))
+    assert entry["message"] == "Issue 7" and entry["level"] == "ERROR"
+    assert (entry["event"], entry["issue_id"]) == ("batch", 7)
+    assert "ValueError: broken «relay»" in entry["exception"]
+    assert "\n" not in JsonFormatter().format(record), "one line per event"
+
+
+def test_an_unknown_log_format_stops_the_start():
+    with pytest.raises(ConfigError, match="LOG_FORMAT"):
+        from_environment({"LOG_FORMAT": "xml"})

@@ -1,6 +1,7 @@
 """Real worker processes on one campaign: sharing, crashing, Redis restarts, the rate limit."""
 
 import collections
+import json
 import urllib.request
 
 import pytest
@@ -215,3 +216,24 @@ def test_a_worker_serves_what_its_pool_processes_sent(app, in_app, smtp, workers
     assert after[("newsletter_batch_seconds_count", ())] >= 6
     # The issue is sent, so nothing of it is waiting any more.
     assert after[("newsletter_ledger_backlog", ())] == 0
+
+
+def test_json_logs_name_issues_and_batches_and_never_an_address(app, in_app, smtp, workers):
+    issue_id, emails = prepare(in_app, 30)
+    worker = workers(app, "logged", LOG_FORMAT="json", DELIVERY_BATCH_SIZE=10)
+    in_app(dispatch_delivery, issue_id)
+    wait_until(lambda: in_app(issue_status, issue_id) == IssueStatus.SENT, 60, "the campaign")
+    wait_until(
+        lambda: any('"campaign_sent"' in line for line in worker.output), 10, "the last line"
+    )
+
+    # The banner is printed, not logged; every logged line is one JSON object.
+    logged = [json.loads(line) for line in worker.output if line.startswith("{")]
+    assert any(entry["message"].endswith(" ready.") for entry in logged)
+    batches = [entry for entry in logged if entry.get("event") == "batch"]
+    assert sum(entry["sent"] for entry in batches) == 30
+    assert {entry["issue_id"] for entry in batches} == {issue_id}
+    assert all(entry["batch_size"] <= 10 and entry["level"] == "INFO" for entry in batches)
+    assert [e["issue_id"] for e in logged if e.get("event") == "campaign_sent"] == [issue_id]
+    text = "".join(worker.output)
+    assert not [email for email in emails if email in text]
