@@ -51,6 +51,7 @@ POLL_SECONDS = 0.2
 TARGET_RATE = 1000
 TARGET_RATIO = 0.5
 TARGET_RSS_MB = 200
+TARGET_DKIM_RATIO = 0.7
 ATTACHMENT_BYTES = 1_000_000
 
 BODIES = {
@@ -536,6 +537,7 @@ class Result:
     size: int
     workers: int
     attachment_bytes: int = 0
+    dkim: str = ""  # "rsa" or "ed25519" when every message is signed
     message_bytes: int = 0
     seed_seconds: float = 0.0
     ledger_seconds: float = 0.0
@@ -567,9 +569,13 @@ def timestamp(naive_utc: datetime) -> float:
     return naive_utc.replace(tzinfo=UTC).timestamp()
 
 
-def run_campaign(size: int, args, sink: Sink, attachment: bytes | None = None) -> Result:
+def run_campaign(
+    size: int, args, sink: Sink, attachment: bytes | None = None, dkim: str = ""
+) -> Result:
     run_id = uuid.uuid4().hex[:8]
-    result = Result(size=size, workers=args.workers, attachment_bytes=len(attachment or b""))
+    result = Result(
+        size=size, workers=args.workers, attachment_bytes=len(attachment or b""), dkim=dkim
+    )
     with contextlib.ExitStack() as stack:
         folder = Path(tempfile.mkdtemp(prefix=f"bench-{run_id}-"))
         stack.callback(shutil.rmtree, folder, ignore_errors=True)
@@ -594,11 +600,13 @@ def run_campaign(size: int, args, sink: Sink, attachment: bytes | None = None) -
         )
         if args.batch_size:
             env["DELIVERY_BATCH_SIZE"] = str(args.batch_size)
-        if args.dkim:
+        if dkim:
             key = folder / "dkim.pem"
-            subprocess.run(
-                ["openssl", "genrsa", "-out", key, "2048"], check=True, capture_output=True
-            )
+            generate = {
+                "rsa": ["openssl", "genrsa", "-out", key, "2048"],
+                "ed25519": ["openssl", "genpkey", "-algorithm", "ed25519", "-out", key],
+            }[dkim]
+            subprocess.run(generate, check=True, capture_output=True)
             env.update({"DKIM_SELECTOR": "bench", "DKIM_KEY_FILE": str(key)})
         app = create_app(from_environment(env))
         celery_app = app.extensions["celery"]
@@ -735,18 +743,18 @@ def print_report(results: list[Result], args, sink: Sink) -> None:
     print(
         f"Campaign delivery: {args.workers} Celery workers (--pool solo), "
         f"DELIVERY_TASKS={args.tasks or args.workers}, DELIVERY_BATCH_SIZE={batch}, "
-        f"DKIM {'on' if args.dkim else 'off'}, sink {sink.kind}, {os.cpu_count()} CPUs, "
+        f"sink {sink.kind}, {os.cpu_count()} CPUs, "
         f"load average {os.getloadavg()[0]:.2f}"
     )
     if sink.kind != "smtp-sink":
         print("WARNING: aiosmtpd sink: the figures are bound by the sink, not the app.")
     header = (
-        f"{'N':>8} | {'attached':>8} | {'end-to-end':>10} | {'raw ceiling':>11} | {'ratio':>5} | "
-        f"{'first msg':>9} | {'peak RSS':>8} | {'idle RSS':>8} | {'total':>7} | "
+        f"{'N':>8} | {'DKIM':>7} | {'attached':>8} | {'end-to-end':>10} | {'raw ceiling':>11} | "
+        f"{'ratio':>5} | {'first msg':>9} | {'peak RSS':>8} | {'idle RSS':>8} | {'total':>7} | "
         f"{'msg size':>8} | ledger"
     )
     units = (
-        f"{'':>8} | {'bytes':>8} | {'msg/s':>10} | {'msg/s':>11} | {'':>5} | {'s':>9} | "
+        f"{'':>8} | {'':>7} | {'bytes':>8} | {'msg/s':>10} | {'msg/s':>11} | {'':>5} | {'s':>9} | "
         f"{'MB':>8} | "
         f"{'MB':>8} | {'s':>7} | {'bytes':>8} |"
     )
@@ -755,7 +763,7 @@ def print_report(results: list[Result], args, sink: Sink) -> None:
     print("-" * len(header))
     for r in results:
         print(
-            f"{r.size:>8,} | {r.attachment_bytes:>8,} | {r.rate:>10,.0f} | "
+            f"{r.size:>8,} | {r.dkim or 'off':>7} | {r.attachment_bytes:>8,} | {r.rate:>10,.0f} | "
             f"{r.raw_rate:>11,.0f} | {r.ratio:>5.2f} | "
             f"{r.first_message:>9.2f} | {max(r.peak_rss):>8.1f} | {max(r.idle_rss):>8.1f} | "
             f"{r.total_seconds:>7.1f} | {r.message_bytes:>8,} | "
@@ -766,6 +774,7 @@ def print_report(results: list[Result], args, sink: Sink) -> None:
         peaks = ", ".join(f"{value:.1f}" for value in r.peak_rss)
         rounds = ", ".join(f"{value:,.0f}" for value in r.raw_rounds)
         attached = f" with {r.attachment_bytes:,} bytes attached" if r.attachment_bytes else ""
+        attached += f", signed {r.dkim}" if r.dkim else ""
         print(
             f"N={r.size:,}{attached}: peak RSS per worker MB [{peaks}]; "
             f"raw rounds msg/s [{rounds}]; "
@@ -775,9 +784,10 @@ def print_report(results: list[Result], args, sink: Sink) -> None:
         for problem in r.problems:
             print(f"  PROBLEM: {problem}")
     compare_attachment(results)
+    compare_dkim(results)
     print()
-    print("Targets (runs without attachment):")
-    for r in (r for r in results if not r.attachment_bytes):
+    print("Targets (runs without attachment or signature):")
+    for r in (r for r in results if not r.attachment_bytes and not r.dkim):
         checks = [
             (f"end-to-end >= {TARGET_RATE:,} msg/s", r.rate >= TARGET_RATE),
             (f">= {TARGET_RATIO:.0%} of raw ceiling", r.ratio >= TARGET_RATIO),
@@ -785,7 +795,7 @@ def print_report(results: list[Result], args, sink: Sink) -> None:
         ]
         marks = "; ".join(f"{name}: {'PASS' if ok else 'FAIL'}" for name, ok in checks)
         print(f"  N={r.size:,}: {marks}")
-    plain = [r for r in results if not r.attachment_bytes]
+    plain = [r for r in results if not r.attachment_bytes and not r.dkim]
     if len(plain) > 1:
         low, high = plain[0], plain[-1]
         growth = max(high.peak_rss) - max(low.peak_rss)
@@ -795,13 +805,29 @@ def print_report(results: list[Result], args, sink: Sink) -> None:
         )
 
 
+def compare_dkim(results: list[Result]) -> None:
+    """Each N's signed rates next to the same session's unsigned rate, against the target."""
+    unsigned = {r.size: r for r in results if not r.dkim and not r.attachment_bytes}
+    signed = [r for r in results if r.dkim and r.size in unsigned]
+    if not signed:
+        return
+    print()
+    print(f"Signed and unsigned (same session; target: signed >= {TARGET_DKIM_RATIO} of unsigned):")
+    for r in signed:
+        plain = unsigned[r.size]
+        ratio = r.rate / plain.rate
+        print(
+            f"  N={r.size:,} {r.dkim}: unsigned {plain.rate:,.0f} msg/s "
+            f"({plain.worker_cpu_ms:.2f} ms worker CPU a message), signed {r.rate:,.0f} msg/s "
+            f"({r.worker_cpu_ms:.2f} ms); ratio {ratio:.2f}: "
+            f"{'PASS' if ratio >= TARGET_DKIM_RATIO else 'FAIL'}"
+        )
+
+
 def compare_attachment(results: list[Result]) -> None:
     """Each N's rate with the attachment next to the same session's rate without it."""
-    pairs = [
-        (plain, attached)
-        for plain, attached in zip(results, results[1:], strict=False)
-        if attached.size == plain.size and attached.attachment_bytes and not plain.attachment_bytes
-    ]
+    unsigned = {r.size: r for r in results if not r.dkim and not r.attachment_bytes}
+    pairs = [(unsigned[r.size], r) for r in results if r.attachment_bytes and r.size in unsigned]
     if not pairs:
         return
     print()
@@ -838,7 +864,11 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument(
         "--wait-for-sink", type=float, default=600, help="seconds to wait for smtp-sink"
     )
-    parser.add_argument("--dkim", action="store_true", help="sign every message (2048-bit RSA)")
+    parser.add_argument(
+        "--dkim",
+        action="store_true",
+        help="run each N again signed with RSA-2048 and with Ed25519, and compare",
+    )
     parser.add_argument("--aiosmtpd", action="store_true", help="use aiosmtpd as the sink")
     parser.add_argument(
         "--attachment",
@@ -864,6 +894,9 @@ def main() -> int:
                 log(f"sink: {sink.kind} on 127.0.0.1:{sink.port}")
                 for size in args.sizes:
                     results.append(run_campaign(size, args, sink))
+                    if args.dkim:
+                        for algorithm in ("rsa", "ed25519"):
+                            results.append(run_campaign(size, args, sink, dkim=algorithm))
                     if args.attachment:
                         pdf = sample_pdf(ATTACHMENT_BYTES)
                         results.append(run_campaign(size, args, sink, pdf))
