@@ -2,14 +2,16 @@
 
 For each audience size N it builds a scratch database with the app's migrations, seeds N
 confirmed subscribers, writes a four-language issue, measures the sink's raw ceiling with
-plain smtplib, then sends the issue through ``celery -A worker worker`` processes and
+plain smtplib loops (one command per round trip, and pipelined: each envelope in one
+write), then sends the issue through ``celery -A worker worker`` processes and
 reports the end-to-end rate, time to first message and peak worker memory. Everything it
 starts (workers, sink, database, Redis keys, temporary folders) is removed at the end.
 
     /tmp/venv/bin/python benchmarks/delivery.py [--sizes 10000,100000] [--workers 2]
 
 With ``--attachment`` each N runs twice in the same session, without and then with a 1 MB
-PDF attached to every variant, and the report compares the two rates.
+PDF attached to every variant, and the report compares the two rates; ``--dkim`` runs it
+again signed with RSA-2048 and with Ed25519.
 """
 
 import argparse
@@ -49,7 +51,7 @@ ROOT = Path(__file__).resolve().parent.parent
 SMTP_SINK = Path("/usr/sbin/smtp-sink")
 POLL_SECONDS = 0.2
 TARGET_RATE = 1000
-TARGET_RATIO = 0.5
+TARGET_RATIO = 0.85  # of the better raw ceiling, plain or pipelined
 TARGET_RSS_MB = 200
 TARGET_DKIM_RATIO = 0.7
 ATTACHMENT_BYTES = 1_000_000
@@ -277,26 +279,42 @@ def smtp_sink(folder: Path, wait_seconds: float, force_aiosmtpd: bool):
         stop_process_group(process, grace=5)
 
 
-def _send_raw(port: int, message: bytes, count: int, barrier, results) -> None:
+def _send_raw(port: int, message: bytes, count: int, barrier, results, pipelined: bool) -> None:
     connection = smtplib.SMTP("127.0.0.1", port)
     connection.sendmail("news@example.org", ["warmup@example.org"], message)
+    stuffed = message.replace(b"\r\n.", b"\r\n..") + b".\r\n"
     barrier.wait()
     start = time.time()
     for number in range(count):
-        connection.sendmail("news@example.org", [f"raw{number}@example.org"], message)
+        if pipelined:
+            # RFC 2920: the envelope in one write, its three replies read in order.
+            connection.send(
+                f"MAIL FROM:<news@example.org>\r\nRCPT TO:<raw{number}@example.org>\r\nDATA\r\n"
+            )
+            replies = [connection.getreply()[0] for _ in range(3)]
+            connection.send(stuffed)
+            replies.append(connection.getreply()[0])
+            assert replies == [250, 250, 354, 250], replies
+        else:
+            connection.sendmail("news@example.org", [f"raw{number}@example.org"], message)
     results.put((start, time.time()))
     connection.quit()
 
 
-def raw_ceiling(port: int, message: bytes, processes: int, per_process: int) -> float:
-    """Messages per second the sink takes from plain smtplib loops, one connection each."""
+def raw_ceiling(
+    port: int, message: bytes, processes: int, per_process: int, pipelined: bool = False
+) -> float:
+    """Messages per second the sink takes from plain smtplib loops, one connection each;
+    ``pipelined``: the same loops sending each envelope in one write."""
     # Spawn, not fork: a forked child would share this process's Redis and database sockets.
     context = multiprocessing.get_context("spawn")
     barrier = context.Barrier(processes)
     results = context.Queue()
     senders = [
         context.Process(
-            target=_send_raw, args=(port, message, per_process, barrier, results), daemon=True
+            target=_send_raw,
+            args=(port, message, per_process, barrier, results, pipelined),
+            daemon=True,
         )
         for _ in range(processes)
     ]
@@ -543,6 +561,8 @@ class Result:
     ledger_seconds: float = 0.0
     raw_rate: float = 0.0
     raw_rounds: list[float] = field(default_factory=list)
+    raw_pipelined_rate: float = 0.0
+    raw_pipelined_rounds: list[float] = field(default_factory=list)
     worker_cpu_ms: float = 0.0  # worker CPU time per message, all workers together
     machine_busy: float = 0.0  # share of all CPUs busy while the campaign ran
     first_message: float = 0.0
@@ -556,8 +576,13 @@ class Result:
         return self.size / self.total_seconds
 
     @property
+    def ceiling(self) -> float:
+        """The better of the two raw ceilings: the ratio is measured against it."""
+        return max(self.raw_rate, self.raw_pipelined_rate)
+
+    @property
     def ratio(self) -> float:
-        return self.rate / self.raw_rate
+        return self.rate / self.ceiling
 
 
 def dispose_engine(app) -> None:
@@ -630,12 +655,12 @@ def run_campaign(
         # machine's capacity drifts); the best round counts.
         rounds_before = (args.raw_rounds + 1) // 2
         before_raw = sink.received()
-        result.raw_rounds += measure_raw(size, sink, message, rounds_before, raw_messages, args)
+        measure_raw(result, sink, message, rounds_before, raw_messages, args)
 
         log(f"N={size}: starting {args.workers} Celery workers")
         workers = stack.enter_context(celery_workers(env, args.workers, run_id, folder, celery_app))
         before_campaign = sink.received()
-        raw_sent = rounds_before * args.workers * (raw_messages + 1)
+        raw_sent = 2 * rounds_before * args.workers * (raw_messages + 1)
         if before_raw is not None and before_campaign - before_raw != raw_sent:
             result.problems.append("sink count after the raw run is off")
 
@@ -668,23 +693,27 @@ def run_campaign(
             result.first_message = timestamp(first) - t0
             result.problems += verify_ledger(conn, issue_id, size)
         rounds_after = args.raw_rounds - rounds_before
-        result.raw_rounds += measure_raw(size, sink, message, rounds_after, raw_messages, args)
+        measure_raw(result, sink, message, rounds_after, raw_messages, args)
         result.raw_rate = max(result.raw_rounds)
+        result.raw_pipelined_rate = max(result.raw_pipelined_rounds)
     # The workers have stopped (every SMTP session ended with QUIT): the sink's count is final.
     received = sink.received()
     if received is not None:
-        received -= before_campaign + rounds_after * args.workers * (raw_messages + 1)
+        received -= before_campaign + 2 * rounds_after * args.workers * (raw_messages + 1)
         if received != size:
             result.problems.append(f"sink received {received} campaign messages, not {size}")
     return result
 
 
-def measure_raw(
-    size: int, sink: Sink, message: bytes, rounds: int, count: int, args
-) -> list[float]:
+def measure_raw(result: Result, sink: Sink, message: bytes, rounds: int, count: int, args):
+    """Rounds of the raw ceiling, each one plain and one pipelined, into ``result``."""
     if rounds:
-        log(f"N={size}: raw ceiling, {rounds} x {args.workers} senders x {count}")
-    return [raw_ceiling(sink.port, message, args.workers, count) for _ in range(rounds)]
+        log(f"N={result.size}: raw ceiling, {rounds} x 2 x {args.workers} senders x {count}")
+    for _ in range(rounds):
+        result.raw_rounds.append(raw_ceiling(sink.port, message, args.workers, count))
+        result.raw_pipelined_rounds.append(
+            raw_ceiling(sink.port, message, args.workers, count, pipelined=True)
+        )
 
 
 def watch(dsn, issue_id, workers, sink, size, sink_start, args) -> datetime:
@@ -764,7 +793,7 @@ def print_report(results: list[Result], args, sink: Sink) -> None:
     for r in results:
         print(
             f"{r.size:>8,} | {r.dkim or 'off':>7} | {r.attachment_bytes:>8,} | {r.rate:>10,.0f} | "
-            f"{r.raw_rate:>11,.0f} | {r.ratio:>5.2f} | "
+            f"{r.ceiling:>11,.0f} | {r.ratio:>5.2f} | "
             f"{r.first_message:>9.2f} | {max(r.peak_rss):>8.1f} | {max(r.idle_rss):>8.1f} | "
             f"{r.total_seconds:>7.1f} | {r.message_bytes:>8,} | "
             f"{'ok' if not r.problems else 'PROBLEM'}"
@@ -773,11 +802,12 @@ def print_report(results: list[Result], args, sink: Sink) -> None:
     for r in results:
         peaks = ", ".join(f"{value:.1f}" for value in r.peak_rss)
         rounds = ", ".join(f"{value:,.0f}" for value in r.raw_rounds)
+        pipelined = ", ".join(f"{value:,.0f}" for value in r.raw_pipelined_rounds)
         attached = f" with {r.attachment_bytes:,} bytes attached" if r.attachment_bytes else ""
         attached += f", signed {r.dkim}" if r.dkim else ""
         print(
             f"N={r.size:,}{attached}: peak RSS per worker MB [{peaks}]; "
-            f"raw rounds msg/s [{rounds}]; "
+            f"raw rounds msg/s plain [{rounds}], pipelined [{pipelined}]; "
             f"worker CPU {r.worker_cpu_ms:.2f} ms/msg; all CPUs {r.machine_busy:.0%} busy; "
             f"ledger insert (inside total) {r.ledger_seconds:.2f} s; seeding {r.seed_seconds:.1f} s"
         )
@@ -790,7 +820,7 @@ def print_report(results: list[Result], args, sink: Sink) -> None:
     for r in (r for r in results if not r.attachment_bytes and not r.dkim):
         checks = [
             (f"end-to-end >= {TARGET_RATE:,} msg/s", r.rate >= TARGET_RATE),
-            (f">= {TARGET_RATIO:.0%} of raw ceiling", r.ratio >= TARGET_RATIO),
+            (f">= {TARGET_RATIO:.0%} of the better raw ceiling", r.ratio >= TARGET_RATIO),
             (f"worker RSS < {TARGET_RSS_MB} MB", max(r.peak_rss) < TARGET_RSS_MB),
         ]
         marks = "; ".join(f"{name}: {'PASS' if ok else 'FAIL'}" for name, ok in checks)
@@ -839,7 +869,7 @@ def compare_attachment(results: list[Result]) -> None:
             f"({attached.message_bytes:,} bytes); ratio {attached.rate / plain.rate:.2f}; "
             f"MB/s to the sink {plain.rate * plain.message_bytes / 1e6:,.1f} -> "
             f"{attached.rate * attached.message_bytes / 1e6:,.1f}; raw ceiling ratio "
-            f"{attached.raw_rate / plain.raw_rate:.2f}"
+            f"{attached.ceiling / plain.ceiling:.2f}"
         )
 
 
