@@ -8,7 +8,7 @@ from datetime import timedelta
 from sqlalchemy import case, func, select
 
 from .extensions import db
-from .models import Delivery, DeliveryState, IssueVariant, Subscriber, utcnow
+from .models import Delivery, DeliveryState, Issue, IssueVariant, Subscriber, utcnow
 
 STATES = ("queued", "sending", "sent", "failed", "skipped")
 
@@ -55,6 +55,21 @@ class Progress:
     def rate(self) -> float:
         """Messages per second over the last ``window`` seconds."""
         return self.overall.recent / self.window
+
+
+@dataclass(frozen=True)
+class Preparation:
+    """How far the ledger of a started issue is written (ledger.py)."""
+
+    written: int
+    total: int
+
+
+def preparation(issue: Issue) -> Preparation | None:
+    """None once the ledger is complete (or the issue has not started)."""
+    if not issue.preparing:
+        return None
+    return Preparation(issue.ledger_written, max(issue.ledger_total or 0, issue.ledger_written))
 
 
 def progress(issue_id: int, window: int = 10) -> Progress:

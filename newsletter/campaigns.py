@@ -17,7 +17,6 @@ from sqlalchemy import (
     case,
     exists,
     func,
-    insert,
     literal,
     null,
     or_,
@@ -295,59 +294,17 @@ def chosen_variant(issue: Issue, language: str, second_language: str | None = No
 def start_sending(issue: Issue) -> int:
     """Fix the audience in the ledger and move to ``sending``; return the ledger's size.
 
-    One INSERT … SELECT: every confirmed subscriber of the chosen lists (and languages)
-    gets one row, in their language if the issue has it, else per the fallback rule. The
-    Message-ID, signed per subscriber (which SQL can't do portably), is the worker's job.
+    The ledger is written in chunks (ledger.py): the first one now, the rest by the
+    delivery tasks. The Message-ID, signed per subscriber (which SQL can't do portably),
+    is the worker's job.
     """
     _check_ready(issue, "start")
     transition(issue, "start")
     issue.started_at = utcnow()
     db.session.flush()
+    from . import ledger  # it builds on this module's language rule
 
-    variants = sorted(issue.sent_languages)
-    fallback = issue.default_language if issue.fallback == Fallback.DEFAULT else None
-    language = variant_language(variants, fallback)
-    state = case(
-        (language.is_(None), literal(DeliveryState.SKIPPED.value)),
-        else_=literal(DeliveryState.QUEUED.value),
-    )
-    now = utcnow()
-    audience = select(
-        literal(issue.id),
-        Subscriber.id,
-        language,
-        state,
-        literal(0),
-        literal(now),
-        literal(now),
-    ).where(
-        Subscriber.status == SubscriberStatus.CONFIRMED,
-        exists().where(
-            and_(
-                Subscription.subscriber_id == Subscriber.id,
-                Subscription.list_id.in_(issue.list_ids),
-            )
-        ),
-    )
-    if issue.audience_languages:
-        audience = audience.where(Subscriber.language.in_(issue.audience_languages))
-    db.session.execute(
-        insert(Delivery).from_select(
-            [
-                "issue_id",
-                "subscriber_id",
-                "language",
-                "state",
-                "attempts",
-                "next_attempt_at",
-                "updated_at",
-            ],
-            audience,
-        )
-    )
-    return db.session.execute(
-        select(func.count()).select_from(Delivery).where(Delivery.issue_id == issue.id)
-    ).scalar()
+    return ledger.begin(issue)
 
 
 def pause(issue: Issue) -> None:
@@ -389,7 +346,7 @@ def claimable(issue_id: int, now):
 def finish_if_done(issue_id: int) -> bool:
     """Mark a sending issue sent once no delivery is queued or in flight."""
     issue = db.session.get(Issue, issue_id, with_for_update=True)
-    if issue is None or issue.status != IssueStatus.SENDING:
+    if issue is None or issue.status != IssueStatus.SENDING or issue.preparing:
         return False
     open_rows = db.session.execute(
         select(func.count())
@@ -418,7 +375,8 @@ def due_scheduled_issues() -> list[int]:
 
 
 def stalled_issues(grace_seconds: int) -> list[int]:
-    """Sending issues with rows to send but no ledger activity for ``grace_seconds``.
+    """Sending issues with rows to send (or to write) but no ledger activity for
+    ``grace_seconds``.
 
     Every claim and every result touches ``updated_at``, so a campaign that is merely slow
     (a rate limit, retries) is not mistaken for one whose workers died.
@@ -432,7 +390,7 @@ def stalled_issues(grace_seconds: int) -> list[int]:
         db.session.execute(
             select(Issue.id).where(
                 Issue.status == IssueStatus.SENDING,
-                exists().where(claimable(Issue.id, now)),
+                or_(Issue.ledger_ready_at.is_(None), exists().where(claimable(Issue.id, now))),
                 ~recent,
             )
         ).scalars()

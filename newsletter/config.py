@@ -101,6 +101,9 @@ def from_environment(env: dict[str, str] | None = None) -> dict:
         "INSTANCE": str(instance),
         "CELERY": _celery_config(redis_url, instance, env),
         "SOFT_BOUNCE_LIMIT": int(env.get("SOFT_BOUNCE_LIMIT", 3)),
+        # Ledger rows written per transaction when a campaign starts (the first chunk in
+        # the request, the rest by the delivery tasks).
+        "LEDGER_CHUNK_ROWS": int(env.get("LEDGER_CHUNK_ROWS", 20_000)),
         "BOUNCE_WEBHOOK_TOKEN": env.get("BOUNCE_WEBHOOK_TOKEN") or None,
         # /metrics answers a bearer of this token or a client in these networks; else 404.
         "METRICS_TOKEN": env.get("METRICS_TOKEN") or None,

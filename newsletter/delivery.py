@@ -20,7 +20,7 @@ from flask_babel import force_locale
 from flask_babel import gettext as _
 from sqlalchemy import case, func, select, update
 
-from . import metrics
+from . import ledger, metrics
 from .campaigns import CampaignError, claimable, finish_if_done
 from .extensions import db
 from .layouts import layout_of
@@ -427,6 +427,7 @@ def deliver_until(issue_id: int, deadline: float) -> float | None:
     first, or until the earliest open row is due (a retry, or another worker's lease).
     """
     while time.monotonic() < deadline:
+        ledger.write_next_chunk(issue_id)
         outcome = deliver_batch(issue_id)
         if outcome.stop:
             return None

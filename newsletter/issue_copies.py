@@ -21,6 +21,10 @@ NOT_COPIED_ISSUE_FIELDS = (
     "scheduled_at",
     "started_at",
     "finished_at",
+    "ledger_total",
+    "ledger_written",
+    "ledger_cursor",
+    "ledger_ready_at",
     "created_at",
     "updated_at",
     "fallback_choices",  # a copy is a new text to review

@@ -249,6 +249,12 @@ class Issue(db.Model):
     scheduled_at: Mapped[datetime | None]
     started_at: Mapped[datetime | None]
     finished_at: Mapped[datetime | None]
+    # The ledger of a started issue is written in chunks (ledger.py): the rows written so
+    # far, the last subscriber id written, the expected total, and when it was complete.
+    ledger_total: Mapped[int | None]
+    ledger_written: Mapped[int] = mapped_column(default=0, server_default="0")
+    ledger_cursor: Mapped[int | None]
+    ledger_ready_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
@@ -264,6 +270,11 @@ class Issue(db.Model):
     @property
     def list_ids(self) -> set[int]:
         return {item.list_id for item in self.audience}
+
+    @property
+    def preparing(self) -> bool:
+        """Started, and its ledger is still being written."""
+        return self.started_at is not None and self.ledger_ready_at is None
 
     def variant(self, language: str) -> "IssueVariant | None":
         return next((v for v in self.variants if v.language == language), None)

@@ -5,15 +5,17 @@ Every change of state goes through ``campaign_control``; its refusals become mes
 """
 
 from flask import abort, flash, jsonify, redirect, render_template, request, url_for
-from flask_babel import get_timezone
+from flask_babel import format_decimal, get_timezone
 from flask_babel import gettext as _
 from flask_login import current_user
 
 from .. import campaign_control, campaigns, issue_copies, translation_status
 from ..campaign_progress import (
     LanguageProgress,
+    Preparation,
     failed_deliveries,
     issue_languages,
+    preparation,
     progress,
     progress_summaries,
 )
@@ -181,6 +183,18 @@ def cancel_issue(issue_id: int):
     return render_template("admin/issues/cancel.html", issue=issue, action_form=ActionForm())
 
 
+def _preparing_payload(preparing: Preparation) -> dict:
+    return {
+        "written": preparing.written,
+        "total": preparing.total,
+        "text": _(
+            "Writing the list of recipients: %(written)s of %(total)s.",
+            written=format_decimal(preparing.written),
+            total=format_decimal(preparing.total),
+        ),
+    }
+
+
 def progress_payload(issue: Issue) -> dict:
     """What campaign.js shows: counts per language and overall, the rate, the state."""
     report = progress(issue.id)
@@ -199,6 +213,7 @@ def progress_payload(issue: Issue) -> dict:
             "done": part.done,
         }
 
+    preparing = preparation(issue)
     return {
         "status": issue.status.value,
         "status_label": issue_status_label(issue.status),
@@ -207,6 +222,7 @@ def progress_payload(issue: Issue) -> dict:
         "overall": row("all", report.overall),
         "rate": round(report.rate, 1),
         "live": issue.status in LIVE,
+        "preparing": _preparing_payload(preparing) if preparing else None,
     }
 
 

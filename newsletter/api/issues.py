@@ -6,6 +6,7 @@ only turn its refusals into stable codes and messages in the caller's language.
 
 import smtplib
 from collections.abc import Callable
+from dataclasses import asdict
 from datetime import UTC
 
 from flask import current_app
@@ -307,8 +308,10 @@ def progress(issue_id: int) -> dict:
     """Sent, failed, skipped and remaining per language, and the current rate."""
     issue = db.get_or_404(Issue, issue_id)
     report = campaign_progress.progress(issue.id)
+    preparing = campaign_progress.preparation(issue)
     return {
         "status": issue.status.value,
+        "preparing": asdict(preparing) if preparing else None,
         "overall": _counts(report.overall),
         "languages": {code: _counts(part) for code, part in report.languages.items()},
         "rate": report.rate,

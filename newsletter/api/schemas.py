@@ -494,8 +494,21 @@ class CountsSchema(Schema):
     total = fields.Integer(required=True)
 
 
+class PreparationSchema(Schema):
+    written = fields.Integer(required=True, metadata={"description": "Ledger rows written"})
+    total = fields.Integer(
+        required=True, metadata={"description": "Rows the ledger will have (counted at start)"}
+    )
+
+
 class ProgressSchema(Schema):
     status = _choice([s.value for s in IssueStatus], required=True)
+    preparing = fields.Nested(
+        PreparationSchema,
+        allow_none=True,
+        required=True,
+        metadata={"description": "How far the ledger is written; null once it is complete"},
+    )
     overall = fields.Nested(CountsSchema, required=True)
     languages = fields.Dict(keys=Text(), values=fields.Nested(CountsSchema), required=True)
     rate = fields.Float(required=True, metadata={"description": "Messages per second, recently"})

@@ -67,6 +67,9 @@ def render_progress(issue: Issue) -> str:
             f"{part.skipped:>9}{part.remaining:>11}"
         )
     lines.append(f"rate: {report.rate:.0f} messages/s over the last {report.window} s")
+    preparing = campaign_progress.preparation(issue)
+    if preparing:
+        lines.append(f"preparing: {preparing.written:,} of {preparing.total:,} recipients written")
     return "\n".join(lines)
 
 

@@ -1,5 +1,6 @@
 // The campaign page: polls the progress JSON every ~2 s and updates the table, the bars,
-// the rate, the status badge and which actions are offered. Labels come from the server.
+// the rate, how far the list of recipients is written, the status badge and which actions
+// are offered. Labels come from the server.
 (function () {
   "use strict";
 
@@ -7,6 +8,7 @@
   if (!table) return;
 
   const statusBadge = document.getElementById("campaign-status");
+  const preparing = document.getElementById("ledger-preparing");
   const rate = document.getElementById("campaign-rate");
   const rowTemplate = document.getElementById("progress-row-template");
   const interval = Number(table.dataset.interval) || 2000;
@@ -56,6 +58,8 @@
     data.languages.forEach((part) => fill(rowFor(part.language, body), part));
     fill(rowFor("all", table.tFoot), data.overall);
     rate.textContent = rates.format(data.rate);
+    preparing.hidden = !data.preparing;
+    preparing.textContent = data.preparing ? data.preparing.text : "";
     statusBadge.textContent = data.status_label;
     statusBadge.dataset.status = data.status;
     statusBadge.className = "badge " + data.status_badge;
