@@ -5,7 +5,7 @@ import json
 import urllib.request
 
 import pytest
-from campaign_helpers import ledger, make_issue, start
+from campaign_helpers import configured, ledger, make_issue, start
 from factories import make_lists, make_subscriber
 from prometheus_client.parser import text_string_to_metric_families
 from smtp import free_port
@@ -118,6 +118,28 @@ def test_worker_killed_mid_campaign_another_finishes_it(app, in_app, smtp, worke
         assert len(ids) == 1, "a re-sent message keeps its Message-ID"
         assert ids <= in_flight, "only messages in flight at the crash are sent again"
     assert len(duplicates) <= 10, "at most one batch was in flight"
+
+
+def test_worker_killed_while_writing_the_ledger_another_finishes_it(app, in_app, smtp, workers):
+    """Five ledger rows a chunk: the worker is killed while most are still unwritten."""
+    with configured(app, LEDGER_CHUNK_ROWS=5):
+        issue_id, emails = prepare(in_app, 300)
+    settings = {"LEDGER_CHUNK_ROWS": 5, "DELIVERY_BATCH_SIZE": 10, "DELIVERY_LEASE_SECONDS": 3}
+    doomed = workers(app, "doomed", SEND_RATE_PER_SECOND=60, **settings)
+    in_app(dispatch_delivery, issue_id)
+    wait_until(lambda: len(smtp.received) >= 30, 30, "the first messages")
+    doomed.kill()
+    assert in_app(lambda: db.session.get(Issue, issue_id).preparing), "killed while writing"
+
+    workers(app, "rescuer", beat=True, WATCH_INTERVAL=1, **settings)
+    wait_until(lambda: in_app(issue_status, issue_id) == IssueStatus.SENT, 60, "the campaign")
+
+    rows = in_app(ledger, issue_id)
+    assert len(rows) == 300 and len({row[0] for row in rows}) == 300, "each reader once"
+    received = received_by_address(smtp)
+    assert sorted(received) == sorted(emails), "nobody missed"
+    doubled = [address for address, items in received.items() if len(items) > 1]
+    assert len(doubled) <= 10, "at most the batch in flight is sent again"
 
 
 def test_temporary_failures_are_retried_by_the_workers(app, in_app, smtp, workers):
