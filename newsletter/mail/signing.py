@@ -38,6 +38,9 @@ SIGNED_HEADERS = [
 ]
 
 WSP = re.compile(rb"[ \t]+")
+# The same runs, but a single space (most of them, between words) is left alone: it is
+# already canonical, and not matching it takes less than half the time on a 20 KB body.
+WSP_TO_REPLACE = re.compile(rb"\t[ \t]*| [ \t]+")
 WSP_BEFORE_CRLF = re.compile(rb" \r\n")
 FIELD_START = re.compile(rb"\r\n(?![ \t])")
 
@@ -53,7 +56,7 @@ def signing_key(path: str) -> rsa.RSAPrivateKey | ed25519.Ed25519PrivateKey:
 def relaxed_body(body: bytes) -> bytes:
     """RFC 6376 3.4.4: runs of spaces become one, none at a line's end, no empty lines at
     the end, and a final CRLF."""
-    body = WSP_BEFORE_CRLF.sub(b"\r\n", WSP.sub(b" ", body))
+    body = WSP_BEFORE_CRLF.sub(b"\r\n", WSP_TO_REPLACE.sub(b" ", body))
     body = body.rstrip(b" ")
     while body.endswith(b"\r\n\r\n"):
         body = body[:-2]
