@@ -115,6 +115,8 @@ def from_environment(env: dict[str, str] | None = None) -> dict:
         else None,
         "WORKER_METRICS_ADDRESS": env.get("WORKER_METRICS_ADDRESS", "127.0.0.1"),
         "BOUNCE_ADDRESS": _bounce_address(env.get("BOUNCE_ADDRESS", "")),
+        # An IMAP folder the workers read bounce reports from (bounce_mailbox.py).
+        "BOUNCE_IMAP": _imap_mailbox(env.get("BOUNCE_IMAP_URL", "")),
         "UNSUBSCRIBE_MAILTO": env.get("UNSUBSCRIBE_MAILTO") or None,
         "DKIM_SELECTOR": env.get("DKIM_SELECTOR") or None,
         "DKIM_DOMAIN": env.get("DKIM_DOMAIN") or None,
@@ -153,6 +155,8 @@ def _celery_config(redis_url: str | None, instance: Path, env: dict[str, str]) -
         "task_routes": {
             "newsletter.tasks.deliver_issue": {"queue": env.get("DELIVERY_QUEUE", queue)},
             "newsletter.tasks.watch_campaigns": {"queue": env.get("DELIVERY_QUEUE", queue)},
+            # Periodic like the watcher, and on the same workers.
+            "newsletter.tasks.read_bounce_mailbox": {"queue": env.get("DELIVERY_QUEUE", queue)},
         },
         # Starts scheduled issues and resumes any whose workers died (celery beat, or -B).
         "beat_schedule": {
@@ -160,7 +164,17 @@ def _celery_config(redis_url: str | None, instance: Path, env: dict[str, str]) -
                 "task": "newsletter.tasks.watch_campaigns",
                 "schedule": float(env.get("WATCH_INTERVAL", 30)),
             }
-        },
+        }
+        | (
+            {
+                "read-bounce-mailbox": {
+                    "task": "newsletter.tasks.read_bounce_mailbox",
+                    "schedule": float(env.get("BOUNCE_IMAP_INTERVAL", 300)),
+                }
+            }
+            if env.get("BOUNCE_IMAP_URL")
+            else {}
+        ),
         "beat_schedule_filename": str(instance / "celerybeat-schedule"),
         "task_ignore_result": True,
         # A mail task is acknowledged only after it ran, so a worker killed mid-send
@@ -207,3 +221,14 @@ def _log_format(value: str) -> str:
     if value not in ("text", "json"):
         raise ConfigError(f"LOG_FORMAT must be text or json, not {value!r}.")
     return value
+
+
+def _imap_mailbox(url: str):
+    if not url:
+        return None
+    from .bounce_mailbox import ImapMailbox  # the mailbox reader knows its address format
+
+    try:
+        return ImapMailbox.from_url(url)
+    except ValueError as error:
+        raise ConfigError(f"BOUNCE_IMAP_URL: {error}.") from error

@@ -7,9 +7,10 @@ from celery import shared_task
 from flask import current_app
 from sqlalchemy.exc import IntegrityError
 
-from . import campaigns, delivery, subscriptions
+from . import bounce_mailbox, campaigns, delivery, subscriptions
 from .extensions import db
 from .imports import jobs, writing
+from .logs import log
 from .mail.transport import reply_code, send_message
 from .models import ConfirmationRequest
 
@@ -126,3 +127,17 @@ def import_subscribers(self, job_id: int) -> None:
         return
     if more:
         self.apply_async((job_id,))
+
+
+@shared_task
+def read_bounce_mailbox() -> None:
+    """Periodic (with ``BOUNCE_IMAP_URL``): process the reports in the bounce folder."""
+    mailbox = current_app.config["BOUNCE_IMAP"]
+    if mailbox is None:
+        return
+    tally = bounce_mailbox.read_imap(mailbox, current_app.config["SOFT_BOUNCE_LIMIT"])
+    log.info(
+        "Bounce mailbox: %d messages read",
+        tally.read,
+        extra={"event": "bounce_mailbox", "read": tally.read, **dict(tally.actions)},
+    )

@@ -35,7 +35,7 @@ from playwright.sync_api import sync_playwright
 from smtp import free_port, start_smtp_server
 from werkzeug.security import generate_password_hash
 from werkzeug.serving import make_server
-from workers import wait_until
+from workers import WorkerProcess, wait_until
 
 from newsletter import create_app, models
 from newsletter.config import from_environment
@@ -46,7 +46,12 @@ REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/14")
 
 BROWSER_FIXTURES = {"browser", "live_server"}
 INTEGRATION_FIXTURES = {"celery_worker", "worker", "workers", "private_redis"}
-INTEGRATION_FILES = {"test_packaging.py", "test_workers.py", "test_zero_setup.py"}
+INTEGRATION_FILES = {
+    "test_bounce_mailbox.py",
+    "test_packaging.py",
+    "test_workers.py",
+    "test_zero_setup.py",
+}
 
 
 def databases_to_test(config) -> list[str]:
@@ -387,3 +392,17 @@ def _pings(client) -> bool:
         return client.ping()
     except redis.ConnectionError:
         return False
+
+
+@pytest.fixture
+def workers():
+    started: list[WorkerProcess] = []
+
+    def launch(app, name, **settings) -> WorkerProcess:
+        worker = WorkerProcess(app, name, **settings)
+        started.append(worker)
+        return worker.wait_ready()
+
+    yield launch
+    for worker in started:
+        worker.stop()

@@ -4,12 +4,11 @@ import collections
 import json
 import urllib.request
 
-import pytest
 from campaign_helpers import configured, ledger, make_issue, start
 from factories import make_lists, make_subscriber
 from prometheus_client.parser import text_string_to_metric_families
 from smtp import free_port
-from workers import WorkerProcess, wait_until
+from workers import wait_until
 
 from newsletter import campaign_progress
 from newsletter.extensions import db
@@ -49,20 +48,6 @@ def received_by_address(smtp) -> dict[str, list]:
         for address in item.recipients:
             result[address].append(item)
     return result
-
-
-@pytest.fixture
-def workers():
-    started: list[WorkerProcess] = []
-
-    def launch(app, name, **settings) -> WorkerProcess:
-        worker = WorkerProcess(app, name, **settings)
-        started.append(worker)
-        return worker.wait_ready()
-
-    yield launch
-    for worker in started:
-        worker.stop()
 
 
 def test_two_workers_share_a_campaign_without_duplicates(app, in_app, smtp, workers):

@@ -1,15 +1,13 @@
 """``flask bounces``: read bounce and complaint reports from a mailbox."""
 
 import mailbox
-from collections import Counter
 from pathlib import Path
 
 import click
 from flask import Flask, current_app
 from flask_babel import gettext as _
 
-from ..bounces import UNATTRIBUTED, process_message
-from ..extensions import db
+from ..bounce_mailbox import Tally, read_imap
 
 
 def register_bounce_commands(app: Flask) -> None:
@@ -31,34 +29,39 @@ def register_bounce_commands(app: Flask) -> None:
         else:
             box = mailbox.mbox(path, create=False)
         limit = current_app.config["SOFT_BOUNCE_LIMIT"]
-        actions: Counter[str] = Counter()
-        read = without_report = 0
+        tally = Tally()
         box.lock()
         try:
             for key in list(box.keys()):
-                found = process_message(box.get_bytes(key), limit)
-                # Commit each message before deleting it: a crash loses no work.
-                db.session.commit()
-                read += 1
-                if not found:
-                    without_report += 1
-                actions.update(found)
+                tally.add(box.get_bytes(key), limit)  # committed before it is deleted
                 if delete:
                     box.remove(key)
             box.flush()
         finally:
             box.unlock()
             box.close()
-        click.echo(_("Messages read: %(num)d", num=read))
-        for action, count in sorted(actions.items()):
-            click.echo(f"  {action}: {count}")
-        if without_report:
-            click.echo(_("Messages without a bounce or complaint: %(num)d", num=without_report))
-        click.echo(
-            _(
-                "Reports not tied to one of our deliveries (recorded, not acted on): %(num)d",
-                num=actions[UNATTRIBUTED],
-            )
-        )
+        echo_tally(tally)
         if delete:
-            click.echo(_("Messages deleted: %(num)d", num=read))
+            click.echo(_("Messages deleted: %(num)d", num=tally.read))
+
+    @bounces.command("fetch")
+    def fetch_reports() -> None:
+        """Process the reports in the IMAP folder of BOUNCE_IMAP_URL now."""
+        mailbox_settings = current_app.config["BOUNCE_IMAP"]
+        if mailbox_settings is None:
+            raise click.UsageError(_("BOUNCE_IMAP_URL is not set."))
+        echo_tally(read_imap(mailbox_settings, current_app.config["SOFT_BOUNCE_LIMIT"]))
+
+
+def echo_tally(tally: Tally) -> None:
+    click.echo(_("Messages read: %(num)d", num=tally.read))
+    for action, count in sorted(tally.actions.items()):
+        click.echo(f"  {action}: {count}")
+    if tally.without_report:
+        click.echo(_("Messages without a bounce or complaint: %(num)d", num=tally.without_report))
+    click.echo(
+        _(
+            "Reports not tied to one of our deliveries (recorded, not acted on): %(num)d",
+            num=tally.unattributed,
+        )
+    )
