@@ -12,7 +12,7 @@ export const CallToAction = Node.create({
   draggable: true,
 
   addAttributes() {
-    return { label: { default: "" }, href: { default: "" } };
+    return { label: { default: "", rendered: false }, href: { default: "", rendered: false } };
   },
 
   parseHTML() {

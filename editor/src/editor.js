@@ -108,7 +108,7 @@ function mount(textarea, labels) {
     }),
     source: () => {
       if (source) {
-        if (load()) editor.commands.focus();
+        if (load()) editor.commands.focus("end");
       } else {
         showSource(true, false);
         textarea.focus();
