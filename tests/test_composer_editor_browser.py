@@ -3,7 +3,10 @@ stores and the preview shows, its dialogs refuse what a mail can't use, source m
 saved blocks keep the field and the editor in step, and a text the editor can't write back
 exactly opens as source."""
 
+import re
+
 import pytest
+import sample_images
 from campaign_helpers import make_issue
 from factories import make_lists, make_user
 from playwright.sync_api import Page, expect
@@ -12,6 +15,7 @@ from test_security_headers import violations
 
 from newsletter import campaigns
 from newsletter.extensions import db
+from newsletter.media import library
 from newsletter.models import Issue, SavedBlock
 
 
@@ -117,6 +121,71 @@ def test_the_image_dialog_inserts_an_image_only_with_an_alt_text(page, live_serv
     expect(body).to_have_value("Last year:\n\n" + image_line)
     image = editor_text(page).locator("img")
     expect(image).to_have_attribute("alt", "A full hall, seen from the stage")
+
+
+def test_the_image_dialog_offers_the_media_library_with_its_alt_text(page, live_server, in_app):
+    in_app(
+        lambda: (
+            library.add_image(
+                sample_images.png(), "hall.png", alt_text={"en": "The hall", "es": "La sala"}
+            ).id
+        )
+    )
+    page.goto(live_server + "/admin/issues/new")
+    editor_text(page).click()
+    toolbar_button(page, "Image").click()
+    page.get_by_test_id("image-library").select_option(label="hall.png")
+    expect(page.get_by_test_id("image-url")).to_have_value(re.compile(r"^http://.+/hall\.png$"))
+    expect(page.get_by_test_id("image-alt")).to_have_value("The hall")
+    page.get_by_test_id("image-insert").click()
+
+    address = page.get_by_test_id("image-url").input_value()
+    expect(page.locator("#variant_en-body")).to_have_value(f"![The hall]({address})")
+    image = editor_text(page).locator("img")
+    expect(image).to_have_js_property("naturalWidth", 640)  # the library's own file
+    assert violations(page) == []
+
+
+def test_the_link_dialog_links_the_selected_words_to_web_addresses_only(page, live_server):
+    page.goto(live_server + "/admin/issues/new")
+    editor_text(page).click()
+    page.keyboard.type("Read the agenda")
+    for _ in range(len("the agenda")):
+        page.keyboard.press("Shift+ArrowLeft")
+
+    toolbar_button(page, "Link").click()
+    page.get_by_test_id("link-url").fill("javascript:alert(1)")
+    page.get_by_test_id("link-insert").click()
+    expect(page.get_by_test_id("link-dialog").get_by_text("Enter an address")).to_be_visible()
+    page.get_by_test_id("link-url").fill("https://example.org/agenda")
+    page.get_by_test_id("link-insert").click()
+
+    expect(page.locator("#variant_en-body")).to_have_value(
+        "Read [the agenda](https://example.org/agenda)"
+    )
+    expect(toolbar_button(page, "Link")).to_have_attribute("aria-pressed", "true")
+
+
+def test_a_german_editor_reads_the_toolbar_in_german(browser, live_server, in_app):
+    in_app(make_user, "redakteurin@example.org", "editor", language="de")
+    context = browser.new_context(viewport={"width": 1400, "height": 1000}, locale="de-DE")
+    window = context.new_page()
+    try:
+        window.goto(live_server + "/admin/login")
+        window.fill("#email", "redakteurin@example.org")
+        window.fill("#password", "correct horse battery")
+        window.click("button[type=submit]")
+        window.goto(live_server + "/admin/issues/new")
+        toolbar = window.get_by_test_id("editor-en").get_by_role("toolbar")
+        expect(toolbar).to_have_attribute("aria-label", "Formatierung")
+        for label in ("Überschrift 1", "Fett", "Kursiv", "Schaltfläche", "Bild", "Quelltext"):
+            expect(toolbar.get_by_role("button", name=label, exact=True)).to_be_visible()
+        toolbar.get_by_role("button", name="Bild", exact=True).click()
+        window.get_by_test_id("image-url").fill("https://example.org/saal.jpg")
+        window.get_by_test_id("image-insert").click()
+        expect(window.get_by_text("Ein Bild braucht einen Alternativtext.")).to_be_visible()
+    finally:
+        context.close()
 
 
 def test_source_mode_shows_the_field_and_its_edits_reach_the_editor(page, live_server):
