@@ -48,8 +48,13 @@ def focus_stays_in_the_editor(page: Page) -> bool:
     return page.evaluate("document.activeElement.closest('.rich-editor-content') !== null")
 
 
-def test_heading_and_bold_from_the_toolbar_are_stored_and_previewed_as_markdown(page, live_server):
+def test_heading_and_bold_from_the_toolbar_are_stored_and_previewed_as_markdown(
+    page, live_server, in_app
+):
+    in_app(make_lists)
     page.goto(live_server + "/admin/issues/new")
+    page.fill("#name", "Spring")
+    page.get_by_label("Newsletter").check()
     page.fill("#variant_en-subject", "Spring")
     body = page.locator("#variant_en-body")
     expect(body).to_be_hidden()
@@ -67,6 +72,14 @@ def test_heading_and_bold_from_the_toolbar_are_stored_and_previewed_as_markdown(
     expect(page.frame_locator("#preview-phone").locator("h1")).to_contain_text("We meet in April")
     expect(toolbar_button(page, "Heading 1")).to_have_attribute("aria-pressed", "true")
     assert violations(page) == []
+
+    page.get_by_test_id("save-issue").click()
+    expect(page.locator(".notice.ok")).to_contain_text("The issue is saved.")
+    issue_id = int(re.search(r"/issues/(\d+)/edit", page.url)[1])
+    stored = in_app(lambda: db.session.get(Issue, issue_id).variant("en").body)
+    assert stored == "# We meet in **April**"
+    expect(editor_text(page).locator("h1")).to_have_text("We meet in April")  # not as source
+    expect(body).to_be_hidden()
 
 
 def test_the_button_dialog_refuses_a_missing_label_and_a_script_address(page, live_server):
@@ -94,6 +107,10 @@ def test_the_button_dialog_refuses_a_missing_label_and_a_script_address(page, li
     expect(body).to_have_value("Join us.\n\n::button[Register](https://example.org/register)")
     expect(editor_text(page).get_by_test_id("call-to-action")).to_have_text("Register")
     assert focus_stays_in_the_editor(page)
+    page.keyboard.type("See you there.")  # below the button, which stays
+    expect(body).to_have_value(
+        "Join us.\n\n::button[Register](https://example.org/register)\n\nSee you there."
+    )
     assert violations(page) == []
 
 
@@ -121,6 +138,9 @@ def test_the_image_dialog_inserts_an_image_only_with_an_alt_text(page, live_serv
     expect(body).to_have_value("Last year:\n\n" + image_line)
     image = editor_text(page).locator("img")
     expect(image).to_have_attribute("alt", "A full hall, seen from the stage")
+    toolbar_button(page, "Bold").click()
+    page.keyboard.type("Thanks")
+    expect(body).to_have_value("Last year:\n\n" + image_line + "\n\n**Thanks**")
 
 
 def test_the_image_dialog_offers_the_media_library_with_its_alt_text(page, live_server, in_app):

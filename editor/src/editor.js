@@ -88,6 +88,15 @@ function mount(textarea, labels) {
     return true;
   }
 
+  // A button or an image is a block of its own. Inserted last, it gets an empty paragraph
+  // after it for the cursor: otherwise the next key typed would replace the selected block.
+  function insertBlock(node) {
+    editor.chain().focus().insertContent(node).run();
+    if (editor.state.doc.lastChild.type.name === node.type) {
+      editor.chain().insertContentAt(editor.state.doc.content.size, { type: "paragraph" }).focus("end").run();
+    }
+  }
+
   const actions = {
     link: () => askForLink(editor.getAttributes("link").href).then((href) => {
       const chain = editor.chain().focus().extendMarkRange("link");
@@ -99,11 +108,11 @@ function mount(textarea, labels) {
       } else chain.setLink({ href }).run();
     }),
     button: () => askForButton().then((button) => {
-      if (button) editor.chain().focus().insertCallToAction(button).run();
+      if (button) insertBlock({ type: "callToAction", attrs: button });
       else editor.commands.focus();
     }),
     image: () => askForImage(language).then((image) => {
-      if (image) editor.chain().focus().setImage(image).run();
+      if (image) insertBlock({ type: "image", attrs: image });
       else editor.commands.focus();
     }),
     source: () => {
@@ -120,7 +129,7 @@ function mount(textarea, labels) {
   holder.append(toolbar.element, note, surface);
 
   editor.on("update", () => {
-    textarea.value = editor.getMarkdown();
+    textarea.value = editor.getMarkdown().replace(/\s+$/, "");
     textarea.dispatchEvent(new Event("input", { bubbles: true }));
   });
   editor.on("transaction", () => toolbar.update({ editor, source }));
