@@ -63,6 +63,10 @@ def test_heading_and_bold_from_the_toolbar_are_stored_and_previewed_as_markdown(
     toolbar_button(page, "Heading 1").click()
     assert focus_stays_in_the_editor(page)
     page.keyboard.type("We meet in ")
+    # Autosave answers while the editor writes: the cursor stays where it was.
+    status = page.get_by_test_id("autosave-status")
+    expect(status).to_have_text(re.compile(r"^Saved at "))
+    assert focus_stays_in_the_editor(page)
     toolbar_button(page, "Bold").click()
     expect(toolbar_button(page, "Bold")).to_have_attribute("aria-pressed", "true")
     page.keyboard.type("April")
