@@ -36,8 +36,8 @@ function mount(textarea, labels) {
   const editor = new Editor({
     element: surface,
     extensions: [
-      // The mail dialect has no underline, strike-through or code blocks' language tags
-      // of its own; links are made through the toolbar, never by typing a bare address.
+      // Underline has no Markdown. Autolinking and the trailing paragraph would change a
+      // text the moment it is loaded, and so post it as an edit the editor never made.
       StarterKit.configure({
         underline: false,
         trailingNode: false,
