@@ -2,7 +2,7 @@
 // truth: every change here is written back to it as Markdown, with the `input` event the
 // preview, autosave and checks already listen to. A text the editor would not write back
 // exactly opens as source instead, so nothing is rewritten behind the editor's back.
-// Every text shown comes from the page (a JSON block and dialogs rendered by Jinja).
+// Every text shown comes from the page (data attributes and dialogs rendered by Jinja).
 import { Editor } from "@tiptap/core";
 import StarterKit from "@tiptap/starter-kit";
 import Image from "@tiptap/extension-image";
@@ -143,7 +143,7 @@ function mount(textarea, labels) {
 }
 
 if (labelsBlock && form) {
-  const labels = JSON.parse(labelsBlock.textContent);
+  const labels = { ...labelsBlock.dataset };
   form.querySelectorAll("[role=tabpanel][data-language] textarea[id$='-body']").forEach(
     (textarea) => mount(textarea, labels),
   );
