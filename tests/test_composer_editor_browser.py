@@ -99,6 +99,10 @@ def test_the_button_dialog_refuses_a_missing_label_and_a_script_address(page, li
     page.get_by_test_id("button-insert").click()
     expect(dialog.get_by_text("A button needs a label.")).to_be_visible()
 
+    page.get_by_test_id("button-label").fill("Register [now]")
+    page.get_by_test_id("button-insert").click()
+    expect(dialog.get_by_text("A label can't contain square brackets [ ].")).to_be_visible()
+
     page.get_by_test_id("button-label").fill("Register")
     page.get_by_test_id("button-url").fill("javascript:alert(1)")
     page.get_by_test_id("button-insert").click()
@@ -134,6 +138,10 @@ def test_the_image_dialog_inserts_an_image_only_with_an_alt_text(page, live_serv
     expect(body).to_have_value("Last year:")
 
     page.get_by_test_id("image-alt").fill("A full hall, seen from the stage")
+    page.get_by_test_id("image-caption").fill('The "assembly" hall')
+    page.get_by_test_id("image-insert").click()
+    expect(dialog.get_by_text("A caption can't contain straight double quotes")).to_be_visible()
+    page.get_by_test_id("image-caption").fill("The assembly hall")
     page.get_by_test_id("image-insert").click()
     expect(dialog).to_be_hidden()
     image_line = (

@@ -1,6 +1,6 @@
 // The toolbar's questions, asked in <dialog> elements the page renders (their texts are
 // translated there). Each answers a promise: the values entered, or null when cancelled.
-import { allowedUrl } from "./urls.js";
+import { allowedImageUrl, allowedUrl, markdownAddress } from "./urls.js";
 
 function ask(dialog, values, refusal) {
   const form = dialog.querySelector("form");
@@ -45,14 +45,16 @@ function dialog(name) {
 export function askForLink(current) {
   return ask(dialog("link"), { url: current }, (values) => (
     values.url && !allowedUrl(values.url) ? "url" : null
-  )).then((values) => (values ? values.url : null));
+  )).then((values) => (values ? values.url && markdownAddress(values.url) : null));
 }
 
 export function askForButton() {
   return ask(dialog("button"), {}, (values) => {
     if (!values.label) return "label";
+    // Brackets would end the label early in `::button[Label](address)`.
+    if (/[[\]]/.test(values.label)) return "label-brackets";
     return allowedUrl(values.url) ? null : "url";
-  }).then((values) => values && { label: values.label, href: values.url });
+  }).then((values) => values && { label: values.label, href: markdownAddress(values.url) });
 }
 
 // The media library, when the page offers it, fills the address and the alt text that the
@@ -93,10 +95,13 @@ export function askForImage(language) {
     offerLibrary(chooser, language);
   }
   return ask(box, {}, (values) => {
-    if (!allowedUrl(values.url)) return "url";
-    return values.alt ? null : "alt";
+    if (!allowedImageUrl(values.url)) return "url";
+    if (!values.alt) return "alt";
+    // Either would end the text early in `![Alt](address "Caption")`.
+    if (/[[\]]/.test(values.alt)) return "alt-brackets";
+    return values.caption.includes('"') ? "caption-quotes" : null;
   }).then((values) => values && {
-    src: values.url,
+    src: markdownAddress(values.url),
     alt: values.alt,
     title: values.caption || null,
   });

@@ -134,6 +134,16 @@ function mount(textarea, labels) {
   });
   editor.on("transaction", () => toolbar.update({ editor, source }));
 
+  // The field's label names the editor while the field is hidden.
+  const label = form.querySelector(`label[for="${textarea.id}"]`);
+  if (label) {
+    label.addEventListener("click", (event) => {
+      if (source) return;
+      event.preventDefault();
+      editor.commands.focus();
+    });
+  }
+
   // Saved blocks, restored texts: other code set the textarea, the editor follows it.
   textarea.addEventListener("markdown-replaced", () => {
     if (!source && load()) editor.commands.focus("end");
