@@ -11,7 +11,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import BuildError
 
 from . import config as config_module
-from . import hygiene
+from . import hygiene, logs
 from .api.errors import error_response
 from .celery_app import celery_init_app
 from .extensions import babel, csrf, db, limiter, login_manager, migrate
@@ -51,6 +51,7 @@ def create_app(config: dict | None = None) -> Flask:
         hops = app.config["FORWARDED_PROXIES"]
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
 
+    logs.init_app(app)
     db.init_app(app)
     migrate.init_app(app, db, directory=str(config_module.MIGRATIONS))
     babel.init_app(app, locale_selector=select_locale, timezone_selector=select_timezone)
@@ -65,10 +66,12 @@ def create_app(config: dict | None = None) -> Flask:
     from .api import init_api
     from .cli import register_commands
     from .devmail.routes import bp as devmail_bp
+    from .operations.routes import bp as operations_bp
     from .public.routes import bp as public_bp
 
     app.register_blueprint(public_bp)
     app.register_blueprint(admin_bp)
+    app.register_blueprint(operations_bp)
     init_api(app)
     if not app.config["PRODUCTION"]:
         # Production always has a relay (config.py); the dev mailbox is not even routed.

@@ -434,11 +434,35 @@ def _soft_bounce(
         delivery.last_response = _describe(report)
     if subscriber.status not in MAILABLE:
         return "ignored"
+    if delivery is not None and _previous_message_arrived(delivery):
+        subscriber.soft_bounces = 0
     subscriber.soft_bounces += 1
     if subscriber.soft_bounces >= limit:
         subscriber.status = SubscriberStatus.BOUNCED
         return "bounced"
     return "soft-bounce"
+
+
+def _previous_message_arrived(delivery: Delivery) -> bool:
+    """Whether the message sent to the same person just before this one arrived: the relay
+    took it and nothing came back. Only soft bounces in a row count towards the limit, so
+    a mailbox that was full once in a while is not taken for a dead one."""
+    if delivery.sent_at is None:
+        return False
+    previous = db.session.execute(
+        db.select(Delivery.state, Delivery.last_response)
+        .where(
+            Delivery.subscriber_id == delivery.subscriber_id,
+            Delivery.sent_at < delivery.sent_at,
+        )
+        .order_by(Delivery.sent_at.desc())
+        .limit(1)
+    ).first()
+    return (
+        previous is not None
+        and previous.state == DeliveryState.SENT
+        and not (previous.last_response or "").startswith(SOFT_BOUNCE)
+    )
 
 
 def _complain(subscriber: Subscriber) -> str:

@@ -13,6 +13,7 @@ from sqlalchemy.exc import IntegrityError
 
 from . import campaigns
 from .extensions import db
+from .logs import log
 from .models import Issue, IssueStatus, utcnow
 from .tasks import dispatch_delivery
 
@@ -35,6 +36,12 @@ def _apply(issue: Issue, change, dispatch: bool = False):
     except campaigns.CampaignError:
         db.session.rollback()
         raise
+    log.info(
+        "Issue %s is %s",
+        issue.id,
+        issue.status.value,
+        extra={"event": f"campaign_{issue.status.value}", "issue_id": issue.id},
+    )
     if dispatch:
         dispatch_delivery(issue.id)
     return result

@@ -1,5 +1,6 @@
 """Configuration read from the environment, with a zero-setup default for a laptop."""
 
+import ipaddress
 import os
 from pathlib import Path
 
@@ -101,6 +102,15 @@ def from_environment(env: dict[str, str] | None = None) -> dict:
         "CELERY": _celery_config(redis_url, instance, env),
         "SOFT_BOUNCE_LIMIT": int(env.get("SOFT_BOUNCE_LIMIT", 3)),
         "BOUNCE_WEBHOOK_TOKEN": env.get("BOUNCE_WEBHOOK_TOKEN") or None,
+        # /metrics answers a bearer of this token or a client in these networks; else 404.
+        "METRICS_TOKEN": env.get("METRICS_TOKEN") or None,
+        "LOG_FORMAT": _log_format(env.get("LOG_FORMAT", "text")),
+        "METRICS_ALLOWED_IPS": _networks(env.get("METRICS_ALLOWED_IPS", "")),
+        # A worker serves its own metrics on this port when it is set.
+        "WORKER_METRICS_PORT": int(env["WORKER_METRICS_PORT"])
+        if env.get("WORKER_METRICS_PORT")
+        else None,
+        "WORKER_METRICS_ADDRESS": env.get("WORKER_METRICS_ADDRESS", "127.0.0.1"),
         "BOUNCE_ADDRESS": _bounce_address(env.get("BOUNCE_ADDRESS", "")),
         "UNSUBSCRIBE_MAILTO": env.get("UNSUBSCRIBE_MAILTO") or None,
         "DKIM_SELECTOR": env.get("DKIM_SELECTOR") or None,
@@ -177,3 +187,20 @@ def _celery_config(redis_url: str | None, instance: Path, env: dict[str, str]) -
             "polling_interval": 0.2,
         },
     }
+
+
+def _networks(value: str) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
+    try:
+        return [
+            ipaddress.ip_network(part.strip(), strict=False)
+            for part in value.split(",")
+            if part.strip()
+        ]
+    except ValueError as error:
+        raise ConfigError(f"METRICS_ALLOWED_IPS: {error}.") from error
+
+
+def _log_format(value: str) -> str:
+    if value not in ("text", "json"):
+        raise ConfigError(f"LOG_FORMAT must be text or json, not {value!r}.")
+    return value

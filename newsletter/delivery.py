@@ -20,10 +20,12 @@ from flask_babel import force_locale
 from flask_babel import gettext as _
 from sqlalchemy import case, func, select, update
 
+from . import metrics
 from .campaigns import CampaignError, claimable, finish_if_done
 from .extensions import db
 from .layouts import layout_of
 from .links import external_url
+from .logs import log
 from .mail import identifiers
 from .mail.issue_mail import PreparedVariant, Recipient, personalize, prepare_variant
 from .mail.message import header_text, sender_domain
@@ -257,6 +259,35 @@ class Ledger:
 
 def deliver_batch(issue_id: int) -> BatchOutcome:
     """Claim one batch of this issue's ledger, send it, and record every result."""
+    started = time.monotonic()
+    outcome = _deliver_batch(issue_id)
+    seconds = time.monotonic() - started
+    metrics.record_batch(outcome, seconds)
+    if outcome.claimed:
+        log.info(
+            "Issue %s: batch of %d, %d sent, %d failed, %d retried, %d skipped in %.2f s",
+            issue_id,
+            outcome.claimed,
+            outcome.sent,
+            outcome.failed,
+            outcome.retried,
+            outcome.skipped,
+            seconds,
+            extra={
+                "event": "batch",
+                "issue_id": issue_id,
+                "batch_size": outcome.claimed,
+                "sent": outcome.sent,
+                "failed": outcome.failed,
+                "retried": outcome.retried,
+                "skipped": outcome.skipped,
+                "seconds": round(seconds, 3),
+            },
+        )
+    return outcome
+
+
+def _deliver_batch(issue_id: int) -> BatchOutcome:
     config = current_app.config
     issue = db.session.get(Issue, issue_id)
     if issue is None or issue.status != IssueStatus.SENDING:
@@ -341,7 +372,12 @@ def _send_claims(issue, claims, subscribers, suppressed: set[int], ledger: Ledge
             continue
         except CONNECTION_ERRORS as error:
             transport.close()
-            current_app.logger.warning("SMTP unavailable, issue %s waits: %s", issue.id, error)
+            log.warning(
+                "SMTP unavailable, issue %s waits: %s",
+                issue.id,
+                error,
+                extra={"event": "relay_unavailable", "issue_id": issue.id},
+            )
             for rest in claims[index:]:
                 ledger.put_back(rest, config["DELIVERY_CONNECTION_RETRY_SECONDS"], str(error))
             break
@@ -398,6 +434,11 @@ def deliver_until(issue_id: int, deadline: float) -> float | None:
             continue
         if finish_if_done(issue_id):
             db.session.commit()
+            log.info(
+                "Issue %s is sent",
+                issue_id,
+                extra={"event": "campaign_sent", "issue_id": issue_id},
+            )
             return None
         db.session.commit()
         wait = seconds_until_due(issue_id)

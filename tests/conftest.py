@@ -18,6 +18,7 @@ otherwise.
 import functools
 import os
 import shutil
+import subprocess
 import threading
 import uuid
 import warnings
@@ -31,9 +32,10 @@ from flask_babel import force_locale, gettext
 from flask_migrate import upgrade
 from helpers import TASKS, log_in
 from playwright.sync_api import sync_playwright
-from smtp import start_smtp_server
+from smtp import free_port, start_smtp_server
 from werkzeug.security import generate_password_hash
 from werkzeug.serving import make_server
+from workers import wait_until
 
 from newsletter import create_app, models
 from newsletter.config import from_environment
@@ -339,3 +341,49 @@ def browser():
             yield chromium
         finally:
             chromium.close()
+
+
+@pytest.fixture
+def private_redis(tmp_path):
+    """A Redis server of this test's own, which the test may restart or stop: its URL and
+    ``change("restart" or "stop")``."""
+    binary = shutil.which("redis-server")
+    port = free_port()
+    command = [
+        binary,
+        "--port",
+        str(port),
+        "--bind",
+        "127.0.0.1",
+        "--save",
+        "",
+        "--appendonly",
+        "no",
+        "--dir",
+        str(tmp_path),
+    ]
+
+    def launch():
+        process = subprocess.Popen(command, stdout=subprocess.DEVNULL)
+        client = redis.Redis(port=port)
+        wait_until(lambda: _pings(client), 10, "redis")
+        return process
+
+    server = {"process": launch()}
+
+    def change(what: str = "restart"):
+        server["process"].kill()
+        server["process"].wait()
+        if what == "restart":
+            server["process"] = launch()
+
+    yield f"redis://127.0.0.1:{port}/0", change
+    server["process"].kill()
+    server["process"].wait()
+
+
+def _pings(client) -> bool:
+    try:
+        return client.ping()
+    except redis.ConnectionError:
+        return False

@@ -1,6 +1,7 @@
 """A real SMTP server on loopback (aiosmtpd) that records what it receives.
 
-Tests can make it refuse recipients with a chosen code to exercise retries and failures.
+Tests can make it refuse senders or recipients with a chosen code to exercise retries and
+failures. It offers PIPELINING (RFC 2920) as Postfix does, unless a test turns it off.
 """
 
 import socket
@@ -31,6 +32,8 @@ class RecordingHandler:
     def __init__(self):
         self.received: list[Received] = []
         self.refusals: dict[str, list[str]] = {}
+        self.sender_refusals: list[str] = []
+        self.pipelining = True
         self.background = True  # mail may come from other threads and processes
         self._lock = threading.Condition()
 
@@ -38,10 +41,29 @@ class RecordingHandler:
         """Answer the next RCPT TO for ``address`` with each reply in turn."""
         self.refusals[address.lower()] = list(replies)
 
+    def refuse_sender(self, *replies: str) -> None:
+        """Answer the next MAIL FROM commands with each reply in turn."""
+        self.sender_refusals = list(replies)
+
     def reset(self) -> None:
         with self._lock:
             self.received.clear()
             self.refusals.clear()
+            self.sender_refusals = []
+            self.pipelining = True
+
+    async def handle_EHLO(self, server, session, envelope, hostname, responses):
+        session.host_name = hostname
+        if self.pipelining:
+            responses.insert(-1, "250-PIPELINING")
+        return responses
+
+    async def handle_MAIL(self, server, session, envelope, address, mail_options):
+        if self.sender_refusals:
+            return self.sender_refusals.pop(0)
+        envelope.mail_from = address
+        envelope.mail_options.extend(mail_options)
+        return "250 OK"
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
         replies = self.refusals.get(address.lower())

@@ -703,6 +703,17 @@ def test_soft_bounces_count_up_to_the_limit(in_app):
     assert ana.list_ids, "bouncing is not unsubscribing"
 
 
+def test_a_message_that_arrived_starts_the_count_again(in_app):
+    ids = sent_issue(in_app, (ANA, SubscriberStatus.CONFIRMED))
+    message_ids = [ids[ANA]] + [in_app(another_issue, ANA) for _ in range(4)]
+    full_mailbox = [0, 2, 3, 4]  # the second message arrived: nothing came back for it
+    for number, expected in zip(full_mailbox, [1, 1, 2, 3], strict=True):
+        returned = original(message_id=message_ids[number])
+        processed(in_app, dsn(delayed(), returned=returned))
+        assert in_app(person, ANA).soft_bounces == expected
+    assert in_app(person, ANA).status == SubscriberStatus.BOUNCED
+
+
 def test_one_message_coming_back_several_times_counts_once(in_app):
     ids = sent_issue(in_app, (ANA, SubscriberStatus.CONFIRMED))
     ours = original(message_id=ids[ANA])

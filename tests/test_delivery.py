@@ -348,6 +348,7 @@ def test_dkim_signature_covers_list_unsubscribe_and_verifies(app, in_app, smtp, 
             signed.lower().split(":")
         )
         assert dkim.verify(item.data, dnsfunc=dns)
+        assert "a=rsa-sha256" in signature
         tampered = item.data.replace(b"List-Id: <issues.", b"List-Id: <other.")
         assert not dkim.verify(tampered, dnsfunc=dns)
 

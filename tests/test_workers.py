@@ -1,13 +1,13 @@
 """Real worker processes on one campaign: sharing, crashing, Redis restarts, the rate limit."""
 
 import collections
-import shutil
-import subprocess
+import json
+import urllib.request
 
 import pytest
-import redis
 from campaign_helpers import ledger, make_issue, start
 from factories import make_lists, make_subscriber
+from prometheus_client.parser import text_string_to_metric_families
 from smtp import free_port
 from workers import WorkerProcess, wait_until
 
@@ -133,50 +133,6 @@ def test_temporary_failures_are_retried_by_the_workers(app, in_app, smtp, worker
     assert [(row[4], row[2]) for row in failed] == [(550, 1)]
 
 
-@pytest.fixture
-def private_redis(tmp_path):
-    """A Redis server of this test's own, which the test may restart."""
-    binary = shutil.which("redis-server")
-    port = free_port()
-    command = [
-        binary,
-        "--port",
-        str(port),
-        "--bind",
-        "127.0.0.1",
-        "--save",
-        "",
-        "--appendonly",
-        "no",
-        "--dir",
-        str(tmp_path),
-    ]
-
-    def launch():
-        process = subprocess.Popen(command, stdout=subprocess.DEVNULL)
-        client = redis.Redis(port=port)
-        wait_until(lambda: _pings(client), 10, "redis")
-        return process
-
-    server = {"process": launch()}
-
-    def restart():
-        server["process"].kill()
-        server["process"].wait()
-        server["process"] = launch()
-
-    yield f"redis://127.0.0.1:{port}/0", restart
-    server["process"].kill()
-    server["process"].wait()
-
-
-def _pings(client) -> bool:
-    try:
-        return client.ping()
-    except redis.ConnectionError:
-        return False
-
-
 # private_redis before workers: fixtures end in reverse order, so the workers stop while
 # their broker still answers, as they would in production.
 def test_campaign_completes_across_a_redis_restart(app, in_app, smtp, private_redis, workers):
@@ -230,3 +186,54 @@ def test_campaign_progress_is_seen_from_outside_while_it_runs(app, in_app, smtp,
     wait_until(lambda: in_app(issue_status, issue_id) == IssueStatus.SENT, 60, "the campaign")
     final = in_app(campaign_progress.progress, issue_id)
     assert final.overall.sent == len(emails) and final.overall.remaining == 0
+
+
+def scrape(url: str) -> dict[tuple[str, tuple], float]:
+    """A Prometheus page as {(sample name, sorted labels): value}."""
+    with urllib.request.urlopen(url, timeout=5) as response:
+        page = response.read().decode()
+    return {
+        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+        for family in text_string_to_metric_families(page)
+        for sample in family.samples
+    }
+
+
+def test_a_worker_serves_what_its_pool_processes_sent(app, in_app, smtp, workers):
+    issue_id, emails = prepare(in_app, 60)
+    smtp.refuse(emails[7], "550 5.1.1 Unknown user")
+    port = free_port()
+    workers(app, "counted", pool="prefork", WORKER_METRICS_PORT=port, DELIVERY_BATCH_SIZE=10)
+    url = f"http://127.0.0.1:{port}/metrics"
+    before = scrape(url)
+    assert before[("newsletter_ledger_backlog", ())] == 60
+    in_app(dispatch_delivery, issue_id)
+    wait_until(lambda: in_app(issue_status, issue_id) == IssueStatus.SENT, 60, "the campaign")
+
+    after = scrape(url)
+    assert after[("newsletter_messages_total", (("outcome", "sent"),))] == 59
+    assert after[("newsletter_messages_total", (("outcome", "failed"),))] == 1
+    assert after[("newsletter_batch_seconds_count", ())] >= 6
+    # The issue is sent, so nothing of it is waiting any more.
+    assert after[("newsletter_ledger_backlog", ())] == 0
+
+
+def test_json_logs_name_issues_and_batches_and_never_an_address(app, in_app, smtp, workers):
+    issue_id, emails = prepare(in_app, 30)
+    worker = workers(app, "logged", LOG_FORMAT="json", DELIVERY_BATCH_SIZE=10)
+    in_app(dispatch_delivery, issue_id)
+    wait_until(lambda: in_app(issue_status, issue_id) == IssueStatus.SENT, 60, "the campaign")
+    wait_until(
+        lambda: any('"campaign_sent"' in line for line in worker.output), 10, "the last line"
+    )
+
+    # The banner is printed, not logged; every logged line is one JSON object.
+    logged = [json.loads(line) for line in worker.output if line.startswith("{")]
+    assert any(entry["message"].endswith(" ready.") for entry in logged)
+    batches = [entry for entry in logged if entry.get("event") == "batch"]
+    assert sum(entry["sent"] for entry in batches) == 30
+    assert {entry["issue_id"] for entry in batches} == {issue_id}
+    assert all(entry["batch_size"] <= 10 and entry["level"] == "INFO" for entry in batches)
+    assert [e["issue_id"] for e in logged if e.get("event") == "campaign_sent"] == [issue_id]
+    text = "".join(worker.output)
+    assert not [email for email in emails if email in text]

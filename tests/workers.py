@@ -14,7 +14,7 @@ ROOT = Path(__file__).resolve().parent.parent
 class WorkerProcess:
     """``celery -A worker worker`` in its own process, consuming the delivery queue."""
 
-    def __init__(self, app, name: str, beat: bool = False, **settings):
+    def __init__(self, app, name: str, beat: bool = False, pool: str = "solo", **settings):
         env = dict(os.environ)
         env.update(app.worker_env)
         env.update({key: str(value) for key, value in settings.items()})
@@ -30,7 +30,7 @@ class WorkerProcess:
             "-Q",
             env["DELIVERY_QUEUE"],
             "--pool",
-            "solo",
+            pool,
             "--loglevel",
             "INFO",
             "--without-mingle",
@@ -38,6 +38,8 @@ class WorkerProcess:
         ]
         if beat:
             command.append("-B")
+        if pool == "prefork":
+            command += ["--concurrency", "2"]
         self.output: list[str] = []
         self.ready = threading.Event()
         self.process = subprocess.Popen(

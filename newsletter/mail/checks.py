@@ -20,7 +20,7 @@ from markupsafe import escape
 
 from ..i18n import text_direction
 from ..organisation import current_organisation, languages_without_address
-from .issue_mail import SANITIZED_SCHEMES
+from .markdown_dialect import MARKDOWN_EXTENSIONS, SANITIZED_SCHEMES
 
 GMAIL_CLIP_BYTES = 102 * 1024
 """Gmail hides everything after the first 102 KB of HTML behind "[Message clipped]",
@@ -103,7 +103,7 @@ def field_findings(subject: str, preheader: str) -> list[Finding]:
 
 def _editor_document(body: str):
     """The body's Markdown as HTML before sanitizing: what the editor meant to write."""
-    source = markdown.markdown(body, extensions=["extra", "sane_lists"], output_format="html")
+    source = markdown.markdown(body, extensions=MARKDOWN_EXTENSIONS, output_format="html")
     return lxml_html.fragment_fromstring(source, create_parent="div")
 
 

@@ -10,8 +10,6 @@ import binascii
 from dataclasses import dataclass
 from email.utils import formatdate, parseaddr
 
-import markdown
-import nh3
 from flask import current_app, render_template
 from flask_babel import force_locale
 from markupsafe import Markup, escape
@@ -21,6 +19,7 @@ from ..layouts import layout_of
 from ..links import external_url
 from ..models import Layout
 from ..organisation import current_organisation
+from .markdown_dialect import body_blocks, body_text, markdown_to_html
 from .message import (
     address_text,
     clean_display_name,
@@ -37,16 +36,6 @@ VIEW = "__NL_VIEW_URL__"
 BOUNDARY = "=_newsletter_alternative_part"
 # "=_" never occurs in quoted-printable or base64 text, so no part can contain a boundary.
 MIXED_BOUNDARY = "=_newsletter_mixed_part"
-
-
-SANITIZED_SCHEMES = {"http", "https", "mailto"}
-"""The only link schemes a mail keeps; the sanitizer drops every other link."""
-
-
-def markdown_to_html(body: str) -> str:
-    """Editors write Markdown; whatever HTML it holds is sanitized (no scripts, no styles)."""
-    html = markdown.markdown(body, extensions=["extra", "sane_lists"], output_format="html")
-    return nh3.clean(html, url_schemes=SANITIZED_SCHEMES)
 
 
 @dataclass(frozen=True)
@@ -172,7 +161,7 @@ def prepare_variant(
     ``layout`` (else the issue's), with its attachments encoded; ``files`` stands for the
     variant's own (an unsaved preview's)."""
     files = variant.attachments if files is None else files
-    body_html = Markup(markdown_to_html(variant.body))
+    blocks = body_blocks(variant.body)
     config = current_app.config
     rendered = {}
     look = layout_context(layout or layout_of(issue), variant.language)
@@ -183,8 +172,8 @@ def prepare_variant(
                 **look,
                 "subject": variant.subject,
                 "preheader": variant.preheader,
-                "body_html": body_html,
-                "body_text": variant.body,
+                "body_blocks": blocks,
+                "body_text": body_text(variant.body),
                 "name": NAME if named else None,
                 "unsubscribe_url": UNSUBSCRIBE,
                 "preferences_url": PREFERENCES,

@@ -1,14 +1,24 @@
-"""Optional DKIM signing of every outgoing message (dkimpy).
+"""Optional DKIM signing of every outgoing message (RFC 6376, relaxed/relaxed).
 
-On when ``DKIM_SELECTOR`` and ``DKIM_KEY_FILE`` are set. The signature covers the
-List-Unsubscribe headers too, which large mailbox providers require for one-click
-unsubscribe to be trusted.
+On when ``DKIM_SELECTOR`` and ``DKIM_KEY_FILE`` are set. The key decides the algorithm:
+an RSA key signs ``rsa-sha256``, an Ed25519 key ``ed25519-sha256`` (RFC 8463). The
+signature covers the List-Unsubscribe headers too, which large mailbox providers require
+for one-click unsubscribe to be trusted.
+
+The signer is our own, over the ``cryptography`` library: dkimpy signs RSA in pure Python
+(about 8.5 ms of CPU per message), OpenSSL in a fraction of a millisecond. Messages here
+are ours, CRLF throughout, so canonicalization is a few byte substitutions.
 """
 
+import base64
+import hashlib
+import re
+import time
 from functools import cache
 from pathlib import Path
 
-import dkim
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ed25519, padding, rsa
 from flask import current_app
 
 from .message import sender_domain
@@ -27,10 +37,36 @@ SIGNED_HEADERS = [
     b"list-unsubscribe-post",
 ]
 
+WSP = re.compile(rb"[ \t]+")
+WSP_BEFORE_CRLF = re.compile(rb" \r\n")
+FIELD_START = re.compile(rb"\r\n(?![ \t])")
+
 
 @cache
-def _private_key(path: str) -> bytes:
-    return Path(path).read_bytes()
+def signing_key(path: str) -> rsa.RSAPrivateKey | ed25519.Ed25519PrivateKey:
+    key = serialization.load_pem_private_key(Path(path).read_bytes(), password=None)
+    if not isinstance(key, rsa.RSAPrivateKey | ed25519.Ed25519PrivateKey):
+        raise ValueError(f"{path}: DKIM needs an RSA or Ed25519 private key.")
+    return key
+
+
+def relaxed_body(body: bytes) -> bytes:
+    """RFC 6376 3.4.4: runs of spaces become one, none at a line's end, no empty lines at
+    the end, and a final CRLF."""
+    body = WSP_BEFORE_CRLF.sub(b"\r\n", WSP.sub(b" ", body))
+    body = body.rstrip(b" ")
+    while body.endswith(b"\r\n\r\n"):
+        body = body[:-2]
+    if body and not body.endswith(b"\r\n"):
+        body += b"\r\n"
+    return b"" if body == b"\r\n" else body
+
+
+def relaxed_header(field: bytes) -> bytes:
+    """RFC 6376 3.4.2: lower-case name, unfolded value with runs of spaces as one."""
+    name, _, value = field.partition(b":")
+    value = WSP.sub(b" ", value.replace(b"\r\n", b"")).strip(b" ")
+    return name.strip(b" \t").lower() + b":" + value
 
 
 def sign(data: bytes) -> bytes:
@@ -39,17 +75,31 @@ def sign(data: bytes) -> bytes:
     if not (config.get("DKIM_SELECTOR") and config.get("DKIM_KEY_FILE")):
         return data
     domain = config.get("DKIM_DOMAIN") or sender_domain(config["MAIL_FROM"])
-    present = {
-        line.split(b":", 1)[0].strip().lower()
-        for line in data.split(b"\r\n\r\n", 1)[0].split(b"\r\n")
-        if b":" in line
-    }
-    signature = dkim.sign(
-        data,
-        config["DKIM_SELECTOR"].encode(),
-        domain.encode(),
-        _private_key(config["DKIM_KEY_FILE"]),
-        canonicalize=(b"relaxed", b"relaxed"),
-        include_headers=[name for name in SIGNED_HEADERS if name in present],
+    return dkim_signature(data, config["DKIM_SELECTOR"], domain, config["DKIM_KEY_FILE"]) + data
+
+
+def dkim_signature(data: bytes, selector: str, domain: str, key_file: str) -> bytes:
+    """The DKIM-Signature header field (with its CRLF) for the CRLF message ``data``."""
+    key = signing_key(key_file)
+    head, _, body = data.partition(b"\r\n\r\n")
+    fields = {}
+    for field in FIELD_START.split(head):
+        fields[field.split(b":", 1)[0].strip().lower()] = field  # the last one counts
+    signed = [name for name in SIGNED_HEADERS if name in fields]
+    algorithm = "rsa-sha256" if isinstance(key, rsa.RSAPrivateKey) else "ed25519-sha256"
+    body_hash = base64.b64encode(hashlib.sha256(relaxed_body(body)).digest()).decode()
+    tags = (
+        f"v=1; a={algorithm}; c=relaxed/relaxed; d={domain}; s={selector};\r\n"
+        f" t={int(time.time())}; h={':'.join(name.decode() for name in signed)};\r\n"
+        f" bh={body_hash};\r\n b="
     )
-    return signature + data
+    header = b"DKIM-Signature: " + tags.encode("ascii")
+    hashed = b"".join(relaxed_header(fields[name]) + b"\r\n" for name in signed)
+    hashed += relaxed_header(header)
+    if isinstance(key, rsa.RSAPrivateKey):
+        signature = key.sign(hashed, padding.PKCS1v15(), hashes.SHA256())
+    else:
+        signature = key.sign(hashlib.sha256(hashed).digest())
+    value = base64.b64encode(signature)
+    folded = b"\r\n  ".join(value[start : start + 72] for start in range(0, len(value), 72))
+    return header + folded + b"\r\n"

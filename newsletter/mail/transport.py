@@ -55,6 +55,10 @@ class SMTPTransport:
             conn = self._local.conn = self._connect()
         return conn
 
+    def check(self) -> None:
+        """Connect, greet (and log in, when configured) and leave; raises when that fails."""
+        self._connect().quit()
+
     def close(self) -> None:
         conn = getattr(self._local, "conn", None)
         self._local.conn = None
@@ -86,9 +90,18 @@ class SMTPTransport:
 def _transaction(conn: smtplib.SMTP, sender: str, recipients: list[str], data: bytes) -> None:
     """MAIL, RCPT, DATA, as ``smtplib.SMTP.sendmail`` does, raising the same exceptions.
 
-    Dot-stuffing (RFC 5321, 4.5.2) is one ``bytes.replace``: smtplib's regular expression
-    for it costs more per campaign message than everything else on the sending side.
+    When the server offers PIPELINING (RFC 2920), MAIL, every RCPT and DATA go out in one
+    write and their replies are read back in order: two round trips a message instead of
+    three plus one per recipient, which is most of a worker's time on a fast relay.
     """
+    if conn.has_extn("pipelining"):
+        _pipelined_envelope(conn, sender, recipients)
+    else:
+        _envelope(conn, sender, recipients)
+    _content(conn, data)
+
+
+def _envelope(conn: smtplib.SMTP, sender: str, recipients: list[str]) -> None:
     code, reply = conn.mail(sender)
     if code != 250:
         conn.rset()
@@ -105,6 +118,41 @@ def _transaction(conn: smtplib.SMTP, sender: str, recipients: list[str], data: b
     if code != 354:
         conn.rset()
         raise smtplib.SMTPDataError(code, reply)
+
+
+def _pipelined_envelope(conn: smtplib.SMTP, sender: str, recipients: list[str]) -> None:
+    commands = [f"MAIL FROM:{smtplib.quoteaddr(sender)}"]
+    commands += [f"RCPT TO:{smtplib.quoteaddr(recipient)}" for recipient in recipients]
+    commands.append("DATA")
+    conn.send("".join(command + "\r\n" for command in commands))
+    # Every command has its reply, even after a refusal: read them all before going on.
+    mail = conn.getreply()
+    rcpts = [conn.getreply() for _ in recipients]
+    data = conn.getreply()
+    if data[0] == 354 and (mail[0] != 250 or all(code not in (250, 251) for code, _ in rcpts)):
+        # A server that took DATA without a sender or a recipient: end the empty message.
+        conn.send(b".\r\n")
+        conn.getreply()
+    if mail[0] != 250:
+        conn.rset()
+        raise smtplib.SMTPSenderRefused(mail[0], mail[1], sender)
+    refused = {
+        recipient: reply
+        for recipient, reply in zip(recipients, rcpts, strict=True)
+        if reply[0] not in (250, 251)
+    }
+    if len(refused) == len(recipients):
+        conn.rset()
+        raise smtplib.SMTPRecipientsRefused(refused)
+    if data[0] != 354:
+        conn.rset()
+        raise smtplib.SMTPDataError(*data)
+
+
+def _content(conn: smtplib.SMTP, data: bytes) -> None:
+    """The message after DATA's 354. Dot-stuffing (RFC 5321, 4.5.2) is one
+    ``bytes.replace``: smtplib's regular expression for it costs more per campaign message
+    than everything else on the sending side."""
     if not data.endswith(b"\r\n"):
         data += b"\r\n"
     if data.startswith(b"."):
