@@ -88,6 +88,7 @@ def test_heading_and_bold_from_the_toolbar_are_stored_and_previewed_as_markdown(
 
 def test_the_button_dialog_refuses_a_missing_label_and_a_script_address(page, live_server):
     page.goto(live_server + "/admin/issues/new")
+    page.fill("#variant_en-subject", "Assembly")
     body = page.locator("#variant_en-body")
     editor_text(page).click()
     page.keyboard.type("Join us.")
@@ -119,11 +120,16 @@ def test_the_button_dialog_refuses_a_missing_label_and_a_script_address(page, li
     expect(body).to_have_value(
         "Join us.\n\n::button[Register](https://example.org/register)\n\nSee you there."
     )
+    preview = page.frame_locator("#preview-phone")
+    expect(preview.get_by_role("link", name="Register")).to_have_attribute(
+        "href", "https://example.org/register"
+    )
     assert violations(page) == []
 
 
 def test_the_image_dialog_inserts_an_image_only_with_an_alt_text(page, live_server):
     page.goto(live_server + "/admin/issues/new")
+    page.fill("#variant_en-subject", "Assembly")
     body = page.locator("#variant_en-body")
     editor_text(page).click()
     page.keyboard.type("Last year:")
@@ -153,6 +159,9 @@ def test_the_image_dialog_inserts_an_image_only_with_an_alt_text(page, live_serv
     toolbar_button(page, "Bold").click()
     page.keyboard.type("Thanks")
     expect(body).to_have_value("Last year:\n\n" + image_line + "\n\n**Thanks**")
+    preview = page.frame_locator("#preview-phone")
+    expect(preview.get_by_alt_text("A full hall, seen from the stage")).to_have_count(1)
+    expect(preview.locator("body")).to_contain_text("The assembly hall")  # the caption
 
 
 def test_the_image_dialog_offers_the_media_library_with_its_alt_text(page, live_server, in_app):
