@@ -59,7 +59,7 @@ export function askForButton() {
 
 // The media library, when the page offers it, fills the address and the alt text that the
 // library keeps for the panel's language.
-function offerLibrary(chooser, language) {
+function offerLibrary(chooser) {
   const form = chooser.form;
   const listUrl = chooser.dataset.listUrl;
   if (!listUrl || chooser.dataset.loaded) return;
@@ -92,7 +92,7 @@ export function askForImage(language) {
   if (chooser) {
     chooser.dataset.language = language;
     chooser.value = "";
-    offerLibrary(chooser, language);
+    offerLibrary(chooser);
   }
   return ask(box, {}, (values) => {
     if (!allowedImageUrl(values.url)) return "url";
