@@ -296,3 +296,28 @@ def test_a_saved_block_inserted_appears_in_the_editor(page, live_server, in_app)
     assert focus_stays_in_the_editor(page)
     page.keyboard.type(" Thanks.")
     expect(body).to_have_value("First.\n\n**Donate** to the network. Thanks.")
+
+
+def test_undo_takes_back_typing_but_never_the_saved_text(page, live_server, in_app):
+    saved = "# Spring\n\nWe meet in **April**."
+
+    def prepare():
+        issue_id = make_issue([make_lists()["newsletter"]], languages=("en",))
+        campaigns.set_variant(db.session.get(Issue, issue_id), "en", "Spring", saved)
+        db.session.commit()
+        return issue_id
+
+    issue_id = in_app(prepare)
+    page.goto(f"{live_server}/admin/issues/{issue_id}/edit")
+    body = page.locator("#variant_en-body")
+    expect(editor_text(page).locator("h1")).to_have_text("Spring")
+    expect(toolbar_button(page, "Undo")).to_be_disabled()
+
+    editor_text(page).locator("p").click()
+    page.keyboard.press("End")
+    page.keyboard.type(" Bring a chair.")
+    expect(body).to_have_value(saved + " Bring a chair.")
+    toolbar_button(page, "Undo").click()
+    expect(body).to_have_value(saved)
+    expect(toolbar_button(page, "Undo")).to_be_disabled()
+    expect(editor_text(page).locator("h1")).to_have_text("Spring")
