@@ -71,3 +71,14 @@ def log_in(client, email: str, password: str = "correct horse battery"):
     return client.post(
         "/admin/login", data={"email": email, "password": password, "csrf_token": token}
     )
+
+
+def markdown_field(page, language: str):
+    """The composer's Markdown field for ``language``, shown as an editor who writes
+    Markdown shows it: with the rich editor's Source button (the panel must be open)."""
+    source = page.get_by_test_id(f"editor-{language}").locator("[data-command=source]")
+    if source.get_attribute("aria-pressed") != "true":
+        source.click()
+    field = page.locator(f"#variant_{language}-body")
+    field.wait_for(state="visible")
+    return field

@@ -9,6 +9,7 @@ import re
 
 import pytest
 from factories import make_user
+from helpers import markdown_field
 from playwright.sync_api import Page, expect
 from workers import WorkerProcess
 
@@ -94,7 +95,7 @@ def compose(page: Page, base: str) -> None:
     for code, (subject, body) in ISSUE.items():
         page.click(f"#tab-{code}")
         page.fill(f"#variant_{code}-subject", subject)
-        page.fill(f"#variant_{code}-body", body)
+        markdown_field(page, code).fill(body)
         preview = page.frame_locator("#preview-phone")
         expect(preview.locator("h1")).to_contain_text(body.split("**")[1], timeout=15_000)
         assert preview.locator("title").text_content() == subject

@@ -7,7 +7,7 @@ from html import unescape
 import pytest
 from campaign_helpers import BODIES, make_audience, send_all, start
 from factories import PASSWORD, make_lists, make_user
-from helpers import csrf_token
+from helpers import csrf_token, markdown_field
 from playwright.sync_api import expect
 from sqlalchemy import event
 from workers import WorkerProcess, wait_until
@@ -545,7 +545,8 @@ def test_composer_previews_and_counts_while_the_editor_types(browser_page, live_
     expect(browser.locator("#tab-es")).to_have_attribute("aria-selected", "true")
     expect(browser.locator("#panel-en")).to_be_hidden()
     browser.fill("#variant_es-subject", "Asamblea")
-    browser.fill("#variant_es-body", "# Hola\n\nNos vemos el **viernes**.<script>alert(1)</script>")
+    hostile = "# Hola\n\nNos vemos el **viernes**.<script>alert(1)</script>"
+    markdown_field(browser, "es").fill(hostile)
     phone = browser.frame_locator("#preview-phone")
     expect(phone.locator("strong")).to_have_text("viernes")
     expect(phone.locator("script")).to_have_count(0)
@@ -561,7 +562,7 @@ def test_composer_previews_and_counts_while_the_editor_types(browser_page, live_
     browser.click("#tab-en")
     expect(browser.locator("#preview-status")).to_contain_text("Nothing to preview")
     browser.fill("#variant_en-subject", "Assembly")
-    browser.fill("#variant_en-body", "We meet on **Friday**.")
+    markdown_field(browser, "en").fill("We meet on **Friday**.")
     expect(browser.frame_locator("#preview-desktop").locator("strong")).to_have_text("Friday")
     browser.click("#save-issue")
     expect(browser.locator(".notice.ok")).to_contain_text("The issue is saved.")

@@ -4,6 +4,7 @@ import pytest
 import sample_images
 from campaign_helpers import make_issue
 from factories import make_lists, make_subscriber, make_user
+from helpers import markdown_field
 from playwright.sync_api import Page, expect
 
 from newsletter import campaigns
@@ -145,7 +146,7 @@ def test_the_preview_frames_grow_to_the_height_of_the_mail(page, live_server, in
         heights[width] = mail_height
 
     # A preview of new text is measured again.
-    page.fill("#variant_en-body", "# Short")
+    markdown_field(page, "en").fill("# Short")
     page.get_by_test_id("preview-phone-tab").click()
     expect(page.frame_locator("#preview-phone").locator("h1")).to_have_text("Short")
     short = page.frame_locator("#preview-phone").locator("html").evaluate("h => h.scrollHeight")
@@ -164,10 +165,10 @@ def test_composer_markers_and_errors_follow_the_text(page, live_server, in_app):
     page.click("#tab-es")
     page.fill("#variant_es-subject", "Asamblea")
     expect(spanish.locator("[data-marker=missing]")).to_be_visible()  # no body yet
-    page.fill("#variant_es-body", "Nos vemos.")
+    markdown_field(page, "es").fill("Nos vemos.")
     expect(spanish.locator("[data-marker]")).to_have_count(0)
     page.fill("#variant_es-subject", "")
-    page.fill("#variant_es-body", "")
+    markdown_field(page, "es").fill("")
     expect(spanish.locator("[data-marker=missing]")).to_have_text("missing")
 
     # A subject without a body is refused; the error goes once the body is written.
@@ -181,7 +182,7 @@ def test_composer_markers_and_errors_follow_the_text(page, live_server, in_app):
     expect(french.locator("[data-marker=error]")).to_be_visible()
     page.click("#tab-fr")
     expect(error).to_be_visible()
-    page.fill("#variant_fr-body", "Rendez-vous.")
+    markdown_field(page, "fr").fill("Rendez-vous.")
     expect(error).to_be_hidden()
     expect(french.locator("[data-marker=error]")).to_be_hidden()
     expect(page.locator("#variant_fr-body")).not_to_have_attribute("aria-invalid", "true")
@@ -195,6 +196,6 @@ def test_languages_left_alone_turn_stale_when_another_changes(page, live_server,
     page.goto(f"{live_server}/admin/issues/{issue_id}/edit")
     german = page.get_by_test_id("tab-de")
     expect(german.locator("[data-marker]")).to_have_count(0)
-    page.fill("#variant_en-body", "# New news")
+    markdown_field(page, "en").fill("# New news")
     expect(german.locator("[data-marker=stale]")).to_have_text("stale")
     expect(page.get_by_test_id("tab-en").locator("[data-marker]")).to_have_count(0)

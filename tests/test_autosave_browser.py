@@ -4,6 +4,7 @@ import re
 
 import pytest
 from factories import make_lists, make_user
+from helpers import markdown_field
 from playwright.sync_api import Page, expect
 
 from newsletter import campaigns
@@ -51,12 +52,12 @@ def test_typing_is_saved_by_itself_and_is_there_after_a_reload(window, live_serv
     page.get_by_test_id("issue-name").fill("Spring call")
     page.get_by_label("Newsletter").check()
     page.get_by_test_id("subject-en").fill("We meet in April")
-    page.get_by_test_id("body-en").fill("Bring a friend.")
+    markdown_field(page, "en").fill("Bring a friend.")
     expect(status).to_have_text("Not saved")
 
     expect(status).to_have_text(re.compile(r"^Saved at \d\d:\d\d$"))
     expect(page).to_have_url(re.compile(r"/admin/issues/\d+/edit$"))  # the new draft's page
-    page.get_by_test_id("body-en").fill("Bring a friend, and a chair.")
+    markdown_field(page, "en").fill("Bring a friend, and a chair.")
     expect(status).to_have_text("Not saved")
     expect(status).to_have_text(re.compile(r"^Saved at "))
     page.reload()
@@ -83,11 +84,11 @@ def test_the_second_of_two_editors_sees_the_difference_and_chooses(
     eddie.goto(url)
     ada.goto(url)
 
-    ada.get_by_test_id("body-en").fill("The meeting is on Saturday.")
+    markdown_field(ada, "en").fill("The meeting is on Saturday.")
     ada.get_by_test_id("save-issue").click()
     expect(ada.locator(".notice, .flash").first).to_contain_text("The issue is saved.")
 
-    eddie.get_by_test_id("body-en").fill("The meeting is on Friday, at noon.")
+    markdown_field(eddie, "en").fill("The meeting is on Friday, at noon.")
     eddie.get_by_test_id("save-issue").click()
 
     conflict = eddie.get_by_test_id("conflict-en")
@@ -98,7 +99,7 @@ def test_the_second_of_two_editors_sees_the_difference_and_chooses(
     conflict.get_by_role("button", name="Take their text").click()
 
     expect(eddie.get_by_test_id("body-en")).to_have_value("The meeting is on Saturday.")
-    eddie.get_by_test_id("body-en").fill("The meeting is on Saturday, at noon.")
+    markdown_field(eddie, "en").fill("The meeting is on Saturday, at noon.")
     eddie.get_by_test_id("save-issue").click()
     expect(eddie.locator(".notice, .flash").first).to_contain_text("The issue is saved.")
     body = in_app(lambda: db.session.get(Issue, issue_id).variant("en").body)

@@ -5,7 +5,7 @@ import re
 
 import pytest
 from factories import make_lists, make_user
-from helpers import csrf_token
+from helpers import csrf_token, markdown_field
 from playwright.sync_api import expect
 from test_admin_browser import log_in
 
@@ -115,7 +115,7 @@ def test_the_composer_inserts_a_block_where_the_cursor_is(app, browser, live_ser
 
         page.goto(live_server + "/admin/issues/new")
         page.get_by_test_id("tab-es").click()
-        body = page.get_by_test_id("body-es")
+        body = markdown_field(page, "es")
         body.fill("Primero.\n\nÚltimo.")
         body.evaluate("area => area.setSelectionRange(8, 8)")  # after "Primero."
         page.get_by_test_id("insert-block-es").select_option(label="Donate")

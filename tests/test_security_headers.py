@@ -5,6 +5,7 @@ import re
 
 import pytest
 from factories import make_list, make_subscriber, make_user
+from helpers import markdown_field
 from playwright.sync_api import expect
 
 from newsletter.extensions import db
@@ -115,7 +116,7 @@ def test_our_own_scripts_run_under_the_policy_in_a_real_browser(page, live_serve
     # The composer's preview is mail HTML with inline styles in a srcdoc frame.
     page.goto(base + "/admin/issues/new")
     page.fill("#variant_en-subject", "Spring")
-    page.fill("#variant_en-body", "# We meet in **April**")
+    markdown_field(page, "en").fill("# We meet in **April**")
     expect(page.frame_locator("#preview-phone").locator("h1")).to_contain_text("April")
     assert violations(page) == []
 

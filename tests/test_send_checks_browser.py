@@ -6,6 +6,7 @@ import re
 import pytest
 from campaign_helpers import make_issue
 from factories import make_lists, make_user
+from helpers import markdown_field
 from playwright.sync_api import expect
 from test_send_checks import save_organisation
 
@@ -37,7 +38,7 @@ def test_a_warning_follows_the_text_the_editor_types(editor_page, live_server, i
     checks = page.get_by_test_id("send-checks")
     expect(checks).to_contain_text("No problems found")
 
-    body = page.locator("#variant_en-body")
+    body = markdown_field(page, "en")
     body.fill("# Our news\n\nRead [the agenda](http://example.org/agenda).")
     warning = checks.locator("li[data-code=insecure_link]")
     expect(warning).to_contain_text("“http://example.org/agenda” uses http://")

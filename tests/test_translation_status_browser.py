@@ -4,6 +4,7 @@ language, and the panel of what changed in the source of a stale translation."""
 import pytest
 from campaign_helpers import make_issue
 from factories import make_lists, make_user
+from helpers import markdown_field
 from playwright.sync_api import expect
 
 from newsletter import campaigns
@@ -68,7 +69,7 @@ def test_an_editor_approves_a_language_and_reads_what_changed_in_the_source(
     # A change saved by autosave makes the approved text a draft again, on the page too.
     page.goto(f"{live_server}/admin/issues/{issue_id}/edit")
     page.click("#tab-fr")
-    page.fill("#variant_fr-body", "# Nos nouvelles\n\nL'assemblée se réunit **lundi**.")
+    markdown_field(page, "fr").fill("# Nos nouvelles\n\nL'assemblée se réunit **lundi**.")
     expect(page.get_by_test_id("autosave-status")).to_contain_text("Saved at", timeout=20_000)
     expect(page.get_by_test_id("tab-state-fr")).to_have_text("Draft")
     expect(page.get_by_test_id("state-fr")).to_have_text("Draft")

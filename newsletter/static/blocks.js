@@ -16,6 +16,8 @@
     const cursor = (head + text).length;
     textarea.setSelectionRange(cursor, cursor);
     textarea.dispatchEvent(new Event("input", { bubbles: true }));
+    // The rich editor above the field reloads from it: the field is the text's one copy.
+    textarea.dispatchEvent(new Event("markdown-replaced", { bubbles: true }));
   }
 
   form.querySelectorAll("[data-insert-block]").forEach((control) => {
