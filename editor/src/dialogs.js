@@ -86,7 +86,8 @@ function offerLibrary(chooser) {
   });
 }
 
-export function askForImage(language) {
+// `values` prefills the dialog (an image just uploaded, with the library's alt texts).
+export function askForImage(language, values = {}) {
   const box = dialog("image");
   const chooser = box.querySelector("select[data-list-url]");
   if (chooser) {
@@ -94,7 +95,7 @@ export function askForImage(language) {
     chooser.value = "";
     offerLibrary(chooser);
   }
-  return ask(box, {}, (values) => {
+  return ask(box, values, (values) => {
     if (!allowedImageUrl(values.url)) return "url";
     if (!values.alt) return "alt";
     // Either would end the text early in `![Alt](address "Caption")`.

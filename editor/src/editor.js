@@ -54,6 +54,8 @@ function mount(textarea, labels) {
       Markdown,
     ],
     editorProps: {
+      handlePaste: (_view, event) => takeImageFiles(event.clipboardData, event),
+      handleDrop: (_view, event) => takeImageFiles(event.dataTransfer, event),
       attributes: {
         class: "rich-editor-content",
         role: "textbox",
@@ -97,6 +99,45 @@ function mount(textarea, labels) {
     }
   }
 
+  // A pasted or dropped picture goes to the media library first (re-encoded, without its
+  // metadata), then the image dialog asks for its alt text.
+  const uploadError = document.createElement("p");
+  uploadError.className = "notice error small";
+  uploadError.setAttribute("role", "alert");
+  uploadError.dataset.testid = holder.dataset.testid + "-upload-error";
+  uploadError.hidden = true;
+
+  function takeImageFiles(transfer, event) {
+    const files = Array.from((transfer && transfer.files) || []).filter(
+      (file) => file.type.startsWith("image/"),
+    );
+    if (!files.length || !form.dataset.mediaUploadUrl) return false;
+    event.preventDefault();
+    uploadError.hidden = true;
+    const body = new FormData();
+    body.append("file", files[0]);
+    fetch(form.dataset.mediaUploadUrl, {
+      method: "POST",
+      body,
+      credentials: "same-origin",
+      headers: { Accept: "application/json", "X-CSRFToken": form.elements.csrf_token.value },
+    })
+      .then((response) => response.json().then((result) => ({ ok: response.ok, result })))
+      .then(({ ok, result }) => {
+        if (!ok) throw new Error(result.error || labels.uploadFailed);
+        return askForImage(language, { url: result.url, alt: (result.alt || {})[language] || "" });
+      })
+      .then((image) => {
+        if (image) insertBlock({ type: "image", attrs: image });
+        else editor.commands.focus();
+      })
+      .catch((error) => {
+        uploadError.textContent = error.message || labels.uploadFailed;
+        uploadError.hidden = false;
+      });
+    return true;
+  }
+
   const actions = {
     link: () => askForLink(editor.getAttributes("link").href).then((href) => {
       const chain = editor.chain().focus().extendMarkRange("link");
@@ -126,7 +167,7 @@ function mount(textarea, labels) {
   };
 
   const toolbar = buildToolbar(labels, editor, actions);
-  holder.append(toolbar.element, note, surface);
+  holder.append(toolbar.element, note, uploadError, surface);
 
   editor.on("update", () => {
     textarea.value = editor.getMarkdown().replace(/\s+$/, "");
