@@ -160,6 +160,14 @@ class AttachmentForm(FlaskForm):
     link_only = BooleanField(_l("Send as a download link instead of attaching it"))
 
 
+class XliffForm(FlaskForm):
+    """A translated XLIFF file coming back from a translator."""
+
+    file = FileField(
+        _l("Translated XLIFF file"), validators=[FileRequired(_l("Please choose a file."))]
+    )
+
+
 class ScheduleForm(FlaskForm):
     """A time typed in the editor's own zone (else the organisation's); stored in UTC."""
 

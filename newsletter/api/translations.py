@@ -2,10 +2,16 @@
 review, approve, mark up to date with the source, what changed in the source, and the
 choice to send a language the fallback instead. ``translation_status`` decides."""
 
-from .. import translation_status
+from flask import Response
+from flask_babel import gettext as _
+from flask_smorest.fields import Upload
+from marshmallow import Schema
+
+from .. import translation_status, xliff
 from ..extensions import db
 from ..models import Issue, User
 from .auth import current_token, token_blueprint
+from .errors import ApiError
 from .issues import ID, LANGUAGE, check_language, run_campaign
 from .schemas import SourceChangesSchema, TranslationsSchema, VariantSchema
 
@@ -115,3 +121,54 @@ def revoke_fallback(issue_id: int, language: str) -> dict:
     """Send this language its own translation again."""
     _changed(_issue(issue_id, language), translation_status.revoke_fallback, language)
     return read_translations(issue_id)
+
+
+class XliffUpload(Schema):
+    file = Upload(
+        required=True,
+        metadata={"description": "The translated XLIFF 2.0 file (512 KB at most)"},
+    )
+
+
+XLIFF_FILE = {"content": {"application/xliff+xml": {"schema": {"type": "string"}}}}
+
+
+@bp.route(f"/{ID}/xliff/{LANGUAGE}")
+@bp.doc(responses={"200": {"description": "The XLIFF 2.0 file", **XLIFF_FILE}})
+@bp.alt_response(404, response="NOT_FOUND")
+@bp.alt_response(409, response="CONFLICT")
+def export_xliff(issue_id: int, language: str):
+    """The XLIFF 2.0 file for translating the issue into one language: a unit for the
+    subject, the preheader and each paragraph of the source, the current translation as
+    target when it is up to date."""
+    issue = _issue(issue_id, language)
+    data = run_campaign(xliff.export, issue, language)
+    name = xliff.file_name(issue, language)
+    return Response(
+        data,
+        mimetype="application/xliff+xml",
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+    )
+
+
+@bp.route(f"/{ID}/xliff/{LANGUAGE}", methods=["PUT"])
+@bp.arguments(XliffUpload, location="files")
+@bp.response(200, VariantSchema)
+@bp.alt_response(404, response="NOT_FOUND")
+@bp.alt_response(409, response="CONFLICT")
+@bp.alt_response(422, response="UNPROCESSABLE_ENTITY")
+def import_xliff(files: dict, issue_id: int, language: str):
+    """Bring a translated XLIFF file back (multipart field `file`): the language's text
+    becomes its targets, up to date with the source. A file of another issue, language or
+    source version, or with segments missing or untranslated, is refused (422
+    `xliff_refused`, every reason in `fields.file`) and nothing changes."""
+    issue = _issue(issue_id, language)
+    try:
+        variant = run_campaign(xliff.import_, issue, language, files["file"].read(), token_user())
+    except xliff.XliffRefused as refused:
+        db.session.rollback()
+        raise ApiError(
+            422, "xliff_refused", _("The file was not imported."), {"file": refused.problems}
+        ) from None
+    db.session.commit()
+    return variant
