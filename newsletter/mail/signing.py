@@ -37,8 +37,7 @@ SIGNED_HEADERS = [
     b"list-unsubscribe-post",
 ]
 
-WSP = re.compile(rb"[ \t]+")
-# The same runs, but a single space (most of them, between words) is left alone: it is
+# Runs of spaces and tabs, but a single space (most of them, between words) is left alone: it is
 # already canonical, and not matching it takes less than half the time on a 20 KB body.
 WSP_TO_REPLACE = re.compile(rb"\t[ \t]*| [ \t]+")
 WSP_BEFORE_CRLF = re.compile(rb" \r\n")
@@ -68,8 +67,10 @@ def relaxed_body(body: bytes) -> bytes:
 def relaxed_header(field: bytes) -> bytes:
     """RFC 6376 3.4.2: lower-case name, unfolded value with runs of spaces as one."""
     name, _, value = field.partition(b":")
-    value = WSP.sub(b" ", value.replace(b"\r\n", b"")).strip(b" ")
-    return name.strip(b" \t").lower() + b":" + value
+    value = value.replace(b"\r\n", b"")
+    if b"\t" in value or b"  " in value:  # rare in our own headers: skip the expression
+        value = WSP_TO_REPLACE.sub(b" ", value)
+    return name.strip(b" \t").lower() + b":" + value.strip(b" ")
 
 
 def sign(data: bytes) -> bytes:
