@@ -1,6 +1,6 @@
-"""An editor's whole way through the composer in a real browser: a pasted photo with alt
-text in two languages, a button, a PDF for the Spanish readers only, the Invitation
-layout, a warning seen and fixed, and test mails that carry all of it."""
+"""An editor's whole way through the composer in a real browser, with the toolbar only: a
+pasted photo with alt text in two languages, a button, a PDF for the Spanish readers only,
+the Invitation layout, a warning seen and fixed, and test mails that carry all of it."""
 
 import base64
 import io
@@ -9,7 +9,6 @@ import re
 import pytest
 import sample_images
 from factories import make_lists, make_user
-from helpers import markdown_field
 from PIL import Image
 from playwright.sync_api import Page, expect
 from test_admin_browser import log_in
@@ -80,7 +79,13 @@ def test_an_invitation_from_first_word_to_test_mails(page, app, live_server, smt
     # English: text, a pasted phone photo (it goes to the media library first), a button.
     page.fill("#variant_en-subject", "Please register for the seminar")
     page.get_by_test_id("editor-en-content").click()
-    page.keyboard.type("Please register by 8 May.")
+    page.keyboard.type("Please register by 8 May. Read the programme")
+    for _ in range(len("the programme")):
+        page.keyboard.press("Shift+ArrowLeft")
+    toolbar_button(page, "Link", "en").click()
+    page.get_by_test_id("link-url").fill("http://example.org/programme")
+    page.get_by_test_id("link-insert").click()
+    page.keyboard.press("End")
     paste(page, "en", "phone.jpg", "image/jpeg", sample_images.photo_with_gps(3000, 2000))
     dialog = page.get_by_test_id("image-dialog")
     expect(dialog).to_be_visible()
@@ -93,12 +98,13 @@ def test_an_invitation_from_first_word_to_test_mails(page, app, live_server, smt
     expect(dialog).to_be_hidden()
     toolbar_button(page, "Button", "en").click()
     page.get_by_test_id("button-label").fill("Register")
-    page.get_by_test_id("button-url").fill("http://example.org/register")
+    page.get_by_test_id("button-url").fill("https://example.org/register")
     page.get_by_test_id("button-insert").click()
     body_en = page.locator("#variant_en-body")
     expect(body_en).to_have_value(
-        f"Please register by 8 May.\n\n![Delegates in the seminar hall]({address})\n\n"
-        "::button[Register](http://example.org/register)"
+        "Please register by 8 May. Read [the programme](http://example.org/programme)\n\n"
+        f"![Delegates in the seminar hall]({address})\n\n"
+        "::button[Register](https://example.org/register)"
     )
 
     # Spanish: the same photo from the library, with its Spanish alt text.
@@ -133,13 +139,17 @@ def test_an_invitation_from_first_word_to_test_mails(page, app, live_server, smt
     expect(page.get_by_test_id("attachment-es")).to_have_count(1)
     expect(page.get_by_test_id("attachment-en")).to_have_count(0)
 
-    # The check warns about the English button's http:// address; the editor fixes it.
+    # The check warns about the programme's http:// address; the toolbar's link fixes it.
     page.click("#tab-en")
     checks = page.get_by_test_id("send-checks")
     warning = checks.locator("li[data-code=insecure_link]")
-    expect(warning).to_contain_text("“http://example.org/register” uses http://")
-    body = markdown_field(page, "en")
-    body.fill(body.input_value().replace("http://example.org", "https://example.org"))
+    expect(warning).to_contain_text("“http://example.org/programme” uses http://")
+    page.get_by_test_id("editor-en-content").locator("a", has_text="the programme").click()
+    toolbar_button(page, "Link", "en").click()
+    expect(page.get_by_test_id("link-url")).to_have_value("http://example.org/programme")
+    page.get_by_test_id("link-url").fill("https://example.org/programme")
+    page.get_by_test_id("link-insert").click()
+    expect(body_en).to_have_value(re.compile(r"Read \[the programme\]\(https://example"))
     expect(warning).to_have_count(0)
     page.get_by_test_id("save-issue").click()
     assert page.url.split("#")[0] == issue_url.split("#")[0]
