@@ -93,6 +93,9 @@ def create_app(config: dict | None = None) -> Flask:
             "organisation": current_organisation,
             "logo_url": logo_url,
             "text_direction": text_direction,
+            # The side a line starts and ends on, for mail markup that needs left or right.
+            "start_side": lambda code: "right" if text_direction(code) == "rtl" else "left",
+            "end_side": lambda code: "left" if text_direction(code) == "rtl" else "right",
         }
 
     init_security_headers(app)

@@ -2,6 +2,7 @@
 and numbers people read (file sizes) in their language."""
 
 from datetime import UTC, datetime
+from functools import cache
 
 import pytz
 from babel import Locale, UnknownLocaleError
@@ -13,13 +14,6 @@ from flask_login import current_user
 
 from .organisation import current_organisation
 
-LANGUAGE_NAMES = {
-    "en": "English",
-    "es": "Español",
-    "fr": "Français",
-    "de": "Deutsch",
-}
-
 WORDING_VERSION = "2026-11"
 """Version of the consent wording shown on the subscribe form; recorded with each consent."""
 
@@ -28,8 +22,15 @@ def languages() -> list[str]:
     return current_app.config["LANGUAGES"]
 
 
+@cache
 def language_name(code: str) -> str:
-    return LANGUAGE_NAMES.get(code, code)
+    """A language's name in that language, from the locale data: "Español", "العربية";
+    adding a language needs no list here. A code Babel doesn't know is shown as it is."""
+    try:
+        name = Locale.parse(code.replace("-", "_")).get_display_name(code.replace("-", "_"))
+    except (ValueError, UnknownLocaleError):
+        return code
+    return name[:1].upper() + name[1:] if name else code
 
 
 def text_direction(code: str) -> str:

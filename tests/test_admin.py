@@ -121,12 +121,12 @@ def test_each_editor_sees_the_ui_in_their_language(client, in_app, translated):
     in_app(make_user, "de@example.org", language="de")
     log_in(client, "de@example.org")
     page = client.get("/admin/").get_data(as_text=True)
-    assert '<html lang="de">' in page
+    assert '<html lang="de" dir="ltr">' in page
     assert translated("de", "Subscribers by language") in page
     token = csrf_token(client, "/admin/")
     client.post("/admin/language", data={"csrf_token": token, "language": "es", "next": "/"})
     page = client.get("/admin/lists").get_data(as_text=True)
-    assert '<html lang="es">' in page and translated("es", "New list") in page
+    assert '<html lang="es" dir="ltr">' in page and translated("es", "New list") in page
 
 
 def test_post_without_csrf_token_is_refused_and_changes_nothing(editor_client, in_app):
@@ -443,7 +443,7 @@ def test_no_english_is_left_on_admin_pages(app, in_app, lang):
         response = client.get(path)
         assert response.status_code == 200, path
         page = response.get_data(as_text=True)
-        assert f'<html lang="{lang}">' in page, path
+        assert f'<html lang="{lang}" dir="ltr">' in page, path
         # The mail previews show an issue in its own language (English here), not the UI's.
         page = re.sub(r'srcdoc="[^"]*"|<pre id="preview-text".*?</pre>', "", page, flags=re.S)
         text = html.unescape(page)

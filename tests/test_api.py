@@ -132,7 +132,7 @@ def test_embedded_form_post_answers_with_a_thanks_page(client, smtp, in_app, tra
     assert response.status_code == 200
     assert response.mimetype == "text/html"
     page = html.unescape(response.get_data(as_text=True))
-    assert '<html lang="fr">' in page
+    assert '<html lang="fr" dir="ltr">' in page
     assert localized(translated, "fr", THANKS) in page
 
     tasks_done()

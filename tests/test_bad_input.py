@@ -170,7 +170,7 @@ def test_form_without_valid_csrf_token_has_expired(client, smtp, in_app, transla
     response = client.post(f"/{LANG}/", data=fields)
     assert response.status_code == 400
     page = text_of(response)
-    assert f'<html lang="{LANG}">' in page
+    assert f'<html lang="{LANG}" dir="ltr">' in page
     assert (
         localized(translated, "This form has expired. Please reload the page and try again.")
         in page
@@ -186,7 +186,7 @@ def test_body_over_64_kib_is_refused_as_too_large(app, client, smtp, in_app, tra
     response = post_form(client, valid_fields(lists, name="n" * (64 * 1024)))
     assert response.status_code == 413
     page = text_of(response)
-    assert f'<html lang="{LANG}">' in page
+    assert f'<html lang="{LANG}" dir="ltr">' in page
     assert localized(translated, "What you sent is too large.") in page
     assert in_app(row_counts) == before
     assert_nothing_sent(smtp)
@@ -219,7 +219,7 @@ def test_too_many_requests_from_one_ip(app, client, smtp, in_app, translated):
     assert [r.status_code for r in allowed] == [302, 302]
     assert refused.status_code == 429
     page = text_of(refused)
-    assert f'<html lang="{LANG}">' in page
+    assert f'<html lang="{LANG}" dir="ltr">' in page
     assert localized(translated, "Too many attempts. Please wait a while and try again.") in page
     assert after == before
     assert in_app(subscriber_state, "ip3@example.org") is None
@@ -291,7 +291,7 @@ def test_too_many_requests_for_one_address_even_from_many_ips(
     assert [r.status_code for r in allowed] == [302, 302]
     assert refused.status_code == 429
     page = text_of(refused)
-    assert f'<html lang="{LANG}">' in page
+    assert f'<html lang="{LANG}" dir="ltr">' in page
     assert localized(translated, "Too many attempts. Please wait a while and try again.") in page
     assert after == before
     assert len(in_app(subscriber_state, "target@example.org").consents) == 2
@@ -424,6 +424,6 @@ def test_odd_requests_never_answer_500_and_explain_in_the_visitors_language(
         assert response.mimetype == "text/html", where
         page = text_of(response)
         lang = LANG if url.startswith(f"/{LANG}/") else "de"
-        assert f'<html lang="{lang}">' in page, where
+        assert f'<html lang="{lang}" dir="ltr">' in page, where
         assert translated(lang, message) in page, where
         assert translated(lang, message) != message, where

@@ -38,7 +38,7 @@ def refused_page(response, translated, lang: str) -> None:
     assert response.status_code == 400, response.status_code
     assert response.mimetype == "text/html"
     page = page_text(response)
-    assert f'<html lang="{lang}">' in page
+    assert f'<html lang="{lang}" dir="ltr">' in page
     assert translated(lang, CONTROLS) in page
     assert lang == "en" or translated(lang, CONTROLS) != CONTROLS
 

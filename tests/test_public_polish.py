@@ -106,6 +106,6 @@ def test_dev_mailbox_follows_the_browsers_language(mailbox, client, translated):
     response = client.get("/dev/mailbox/", headers={"Accept-Language": "de-DE,de;q=0.9"})
     assert response.status_code == 200
     page = response.get_data(as_text=True)
-    assert '<html lang="de">' in page
+    assert '<html lang="de" dir="ltr">' in page
     assert translated("de", "Dev mailbox") in page
     assert translated("de", "The mailbox is empty.") in page

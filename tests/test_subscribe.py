@@ -276,15 +276,15 @@ def test_unsubscribed_address_can_subscribe_again_with_confirmation(
 )
 def test_language_follows_accept_language_without_prefix(client, translated, header, expected):
     page = client.get("/", headers={"Accept-Language": header}).get_data(as_text=True)
-    assert f'<html lang="{expected}">' in page
+    assert f'<html lang="{expected}" dir="ltr">' in page
     assert translated(expected, "Stay informed") in page
 
 
 def test_url_prefix_and_query_override_accept_language(client):
     page = client.get("/fr/", headers={"Accept-Language": "de"}).get_data(as_text=True)
-    assert '<html lang="fr">' in page
+    assert '<html lang="fr" dir="ltr">' in page
     page = client.get("/?lang=es", headers={"Accept-Language": "de"}).get_data(as_text=True)
-    assert '<html lang="es">' in page
+    assert '<html lang="es" dir="ltr">' in page
 
 
 def test_consent_is_recorded_even_before_confirmation(client, smtp, in_app):

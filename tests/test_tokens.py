@@ -101,7 +101,7 @@ def test_the_page_speaks_the_admins_language(app, in_app, translated):
     client = app.test_client()
     log_in(client, "german.admin@example.org")
     page = html.unescape(client.get("/admin/tokens").get_data(as_text=True))
-    assert '<html lang="de">' in page
+    assert '<html lang="de" dir="ltr">' in page
     assert translated("de", "API tokens") in page
     assert translated("de", "Create token") in page
 

@@ -95,7 +95,7 @@ def test_flask_start_runs_the_whole_flow_without_any_service(started_system):
     confirm_page = opener.open(confirm_url).read().decode()
     token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', confirm_page)[1]
     done = opener.open(confirm_url, data=urllib.parse.urlencode({"csrf_token": token}).encode())
-    assert '<html lang="de">' in done.read().decode()
+    assert '<html lang="de" dir="ltr">' in done.read().decode()
 
 
 def test_flask_start_creates_the_first_admin_who_can_log_in(started_system, tmp_path):
