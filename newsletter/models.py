@@ -125,6 +125,7 @@ class ConfirmationRequest(db.Model):
     nonce: Mapped[str] = mapped_column(String(32), unique=True)
     name: Mapped[str | None] = mapped_column(String(100))
     language: Mapped[str] = mapped_column(String(8))
+    second_language: Mapped[str | None] = mapped_column(String(8))
     list_ids: Mapped[list[int]] = mapped_column(JSON, default=list)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     # Set when the request was chosen to be mailed (not throttled): a task run again after

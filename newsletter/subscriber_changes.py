@@ -57,6 +57,11 @@ class AddressSuppressed(ChangeRefused):
     message = _l("This address was erased or complained; only its owner can subscribe it again.")
 
 
+class SameLanguages(ChangeRefused):
+    code = "same_languages"
+    message = _l("The second language must differ from the first.")
+
+
 class EmailTaken(ChangeRefused):
     code = "email_taken"
     message = _l("A subscriber with this address exists already.")
@@ -103,20 +108,24 @@ def _check_change(subscriber: Subscriber, list_ids: set[int] | None, status) -> 
 def change_subscriber(subscriber: Subscriber, changes: dict, info: RequestInfo) -> None:
     """An editor's or the API's change: the fields present in ``changes`` (validated).
 
-    ``name``, ``language``, ``lists`` (ids of existing lists) and ``status`` (confirmed or
-    unsubscribed). Raises a ``ChangeRefused`` and changes nothing when the rules forbid it.
-    A change of name, language or lists is recorded as a consent with ``info``.
+    ``name``, ``language``, ``second_language`` (None: none), ``lists`` (ids of existing
+    lists) and ``status`` (confirmed or unsubscribed). Raises a ``ChangeRefused`` and
+    changes nothing when the rules forbid it. A change of name, languages or lists is
+    recorded as a consent with ``info``.
     """
     status = SubscriberStatus(changes["status"]) if changes.get("status") else None
     list_ids = set(changes["lists"]) if changes.get("lists") is not None else None
     _check_change(subscriber, list_ids, status)
+    language = changes.get("language", subscriber.language)
+    second = changes.get("second_language", subscriber.second_language) or None
+    if second == language:
+        raise SameLanguages()
     if "name" in changes:
         subscriber.name = (changes["name"] or "").strip() or None
-    if "language" in changes:
-        subscriber.language = changes["language"]
+    subscriber.language, subscriber.second_language = language, second
     if list_ids is not None:
         set_lists(subscriber, list_ids)
-    if changes.keys() & {"name", "language", "lists"}:
+    if changes.keys() & {"name", "language", "second_language", "lists"}:
         record_consent(subscriber, ConsentAction.PREFERENCES, info)
     if status == SubscriberStatus.CONFIRMED and not lists_editable(subscriber):
         mark_confirmed(subscriber)
@@ -131,6 +140,7 @@ def create_subscriber(
     *,
     name: str | None = None,
     language: str | None = None,
+    second_language: str | None = None,
     list_ids: set[int] = frozenset(),
     status: SubscriberStatus = SubscriberStatus.CONFIRMED,
 ) -> Subscriber:
@@ -143,10 +153,14 @@ def create_subscriber(
         raise EmailTaken()
     if is_suppressed(email):
         raise AddressSuppressed()
+    language = language or current_app.config["DEFAULT_LANGUAGE"]
+    if second_language and second_language == language:
+        raise SameLanguages()
     subscriber = Subscriber(
         email=email,
         name=(name or "").strip() or None,
-        language=language or current_app.config["DEFAULT_LANGUAGE"],
+        language=language,
+        second_language=second_language or None,
         status=SubscriberStatus.PENDING,
     )
     db.session.add(subscriber)

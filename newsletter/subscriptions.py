@@ -168,6 +168,7 @@ def subscribe(
     list_ids: set[int],
     info: RequestInfo,
     nonce: str | None = None,
+    second_language: str | None = None,
 ) -> ConfirmationRequest | None:
     """Ask to subscribe ``email``; return the request to mail a confirmation for, if any.
 
@@ -186,7 +187,11 @@ def subscribe(
         return None
     if subscriber is None:
         subscriber = Subscriber(
-            email=email, name=name or None, language=language, status=SubscriberStatus.PENDING
+            email=email,
+            name=name or None,
+            language=language,
+            second_language=second_language or None,
+            status=SubscriberStatus.PENDING,
         )
         set_lists(subscriber, list_ids)
         db.session.add(subscriber)
@@ -195,11 +200,13 @@ def subscribe(
         if not list_ids:
             return None
         name, language = None, subscriber.language
+        second_language = subscriber.second_language
     _drop_expired_requests(subscriber)
     request = ConfirmationRequest(
         nonce=nonce or secrets.token_hex(16),
         name=name or None,
         language=language,
+        second_language=second_language or None,
         list_ids=sorted(list_ids),
     )
     subscriber.confirmation_requests.append(request)
@@ -213,7 +220,12 @@ def subscribe(
 
 
 def queue_subscription(
-    email: str, name: str | None, language: str, list_ids: set[int], info: RequestInfo
+    email: str,
+    name: str | None,
+    language: str,
+    list_ids: set[int],
+    info: RequestInfo,
+    second_language: str | None = None,
 ) -> bool:
     """Hand a validated subscribe request to a worker; False when the broker is unreachable.
 
@@ -233,6 +245,7 @@ def queue_subscription(
             user_agent=info.user_agent,
             source=info.source,
             nonce=secrets.token_hex(16),
+            second_language=second_language or None,
         )
     except OperationalError:
         current_app.logger.exception("Could not queue a subscription")
@@ -356,6 +369,7 @@ def confirm(token: str, info: RequestInfo) -> tuple[ConfirmOutcome, Subscriber |
         return ConfirmOutcome.CONFIRMED, subscriber
     subscriber.name = request.name or subscriber.name
     subscriber.language = request.language
+    subscriber.second_language = request.second_language
     set_lists(subscriber, _existing_lists(request.list_ids))
     mark_confirmed(subscriber)
     subscriber.soft_bounces = 0  # the owner just read our mail: the mailbox works

@@ -45,6 +45,7 @@ def handle_subscription(
     user_agent: str | None,
     source: str,
     nonce: str,
+    second_language: str | None = None,
 ) -> None:
     """Decide and record one subscribe request that the form or the API validated.
 
@@ -61,7 +62,7 @@ def handle_subscription(
             return
         try:
             request = subscriptions.subscribe(
-                email, name, language, set(list_ids), info, nonce=nonce
+                email, name, language, set(list_ids), info, nonce, second_language
             )
             db.session.commit()
         except IntegrityError:

@@ -69,6 +69,7 @@ def subscriber_state(email: str) -> SimpleNamespace | None:
         email=subscriber.email,
         name=subscriber.name,
         language=subscriber.language,
+        second_language=subscriber.second_language,
         status=subscriber.status,
         token=subscriber.token,
         requests=[

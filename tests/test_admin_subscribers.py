@@ -449,3 +449,28 @@ def test_export_reads_in_batches(editor_client, in_app, monkeypatch):
     response = editor_client.get("/admin/subscribers/export.csv")
     emails = [row["email"] for row in read_csv(response)]
     assert emails == [f"reader{n:03d}@example.org" for n in range(29, -1, -1)]
+
+
+def test_edit_sets_and_clears_the_second_language(editor_client, in_app):
+    in_app(make_subscriber, "jonas@example.org", "de", name="Jonas")
+    sub_id = in_app(subscriber_id, "jonas@example.org")
+    page = editor_client.get(f"/admin/subscribers/{sub_id}").get_data(as_text=True)
+    assert 'id="second_language"' in page and '<option selected value="">None</option>' in page
+    edit(editor_client, sub_id, name="Jonas", language="de", second_language="en")
+    assert in_app(subscriber_state, "jonas@example.org").second_language == "en"
+    page = editor_client.get(f"/admin/subscribers/{sub_id}").get_data(as_text=True)
+    assert '<option selected value="en">English</option>' in page
+
+    refused = edit(editor_client, sub_id, name="Jonas", language="en", second_language="en")
+    assert refused.status_code == 302
+    page = editor_client.get(f"/admin/subscribers/{sub_id}").get_data(as_text=True)
+    assert "The second language must differ from the first." in page
+    state = in_app(subscriber_state, "jonas@example.org")
+    assert (state.language, state.second_language) == ("de", "en"), "nothing changed"
+
+    edit(editor_client, sub_id, name="Jonas", language="de", second_language="")
+    assert in_app(subscriber_state, "jonas@example.org").second_language is None
+    assert (
+        edit(editor_client, sub_id, name="Jonas", language="de", second_language="xx").status_code
+        == 400
+    )

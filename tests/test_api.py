@@ -597,3 +597,23 @@ def test_a_concurrent_subscription_of_the_same_new_address_is_not_lost(app, smtp
     assert [r.language for r in person.requests] == ["fr"]
     [received] = smtp.wait_for(1)
     assert received.message["Content-Language"] == "fr"
+
+
+def test_json_subscription_may_give_a_second_language(client, smtp, in_app, translated):
+    lists = in_app(make_lists)
+    response = client.post(URL, json=payload(lists, language="de", second_language="en"))
+    assert response.status_code == 202
+    tasks_done()
+    person = in_app(subscriber_state, "partner.reader@example.org")
+    assert (person.language, person.second_language) == ("de", "en")
+
+    refused = client.post(
+        URL,
+        json=payload(lists, email="other@example.org", language="fr", second_language="fr"),
+        headers={"Accept-Language": "fr"},
+    )
+    assert refused.status_code == 400
+    assert refused.get_json()["errors"]["second_language"] == [
+        translated("fr", "Your second language must differ from your first.")
+    ]
+    assert in_app(subscriber_state, "other@example.org") is None

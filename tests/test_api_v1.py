@@ -845,3 +845,22 @@ def test_a_send_from_the_ui_and_one_from_the_api_at_once_start_one_campaign(
     assert len(rows) == len(set(rows)) == 10
     assert dispatched == [(issue_id,)] * app.config["DELIVERY_TASKS"]
     assert in_app(lambda: db.session.get(Issue, issue_id).status) == IssueStatus.SENDING
+
+
+def test_the_api_writes_the_second_language_and_refuses_the_first_again(api, in_app):
+    created = api.post(
+        "/subscribers", json={"email": "lea@example.org", "language": "fr", "second_language": "de"}
+    )
+    assert created.status_code == 201 and created.get_json()["second_language"] == "de"
+    sub_id = created.get_json()["id"]
+    same = api.patch(f"/subscribers/{sub_id}", json={"second_language": "fr"})
+    assert (same.status_code, same.get_json()["code"]) == (409, "same_languages")
+    unknown = api.patch(f"/subscribers/{sub_id}", json={"second_language": "xx"})
+    assert unknown.status_code == 422
+    cleared = api.patch(f"/subscribers/{sub_id}", json={"second_language": None})
+    assert cleared.status_code == 200 and cleared.get_json()["second_language"] is None
+    refused = api.post(
+        "/subscribers", json={"email": "max@example.org", "language": "de", "second_language": "de"}
+    )
+    assert (refused.status_code, refused.get_json()["code"]) == (409, "same_languages")
+    assert api.get("/subscribers?email=max@example.org").get_json()["items"] == []

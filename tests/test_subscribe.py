@@ -14,7 +14,9 @@ LANGUAGES = ["en", "es", "fr", "de"]
 CONFIRM_LINK = re.compile(r"http://newsletter\.test/(\w\w)/confirm/([\w.\-]+)")
 
 
-def subscribe(client, lang: str, email: str, lists: list[int], name: str = "") -> object:
+def subscribe(
+    client, lang: str, email: str, lists: list[int], name: str = "", second: str = ""
+) -> object:
     token = csrf_token(client, f"/{lang}/")
     response = client.post(
         f"/{lang}/",
@@ -23,6 +25,7 @@ def subscribe(client, lang: str, email: str, lists: list[int], name: str = "") -
             "email": email,
             "name": name,
             "language": lang,
+            "second_language": second,
             "lists": [str(i) for i in lists],
         },
     )
@@ -338,3 +341,55 @@ def test_subscribing_a_pending_address_again_changes_it_only_through_its_own_lin
     after = in_app(subscriber_state, "owner@example.org")
     assert (after.name, after.language, after.list_ids) == expected
     assert len(after.consents) == len(person.consents)
+
+
+def test_the_form_asks_for_a_second_language_which_the_confirmation_sets(
+    client, smtp, in_app, translated
+):
+    lists = in_app(make_lists)
+    page = client.get("/de/").get_data(as_text=True)
+    assert translated("de", "Second language (optional)") in page
+    subscribe(client, "de", "jonas@example.org", [lists["newsletter"]], second="en")
+    pending = in_app(subscriber_state, "jonas@example.org")
+    assert (pending.language, pending.second_language) == ("de", "en")
+    lang, token = confirm_link(smtp.wait_for(1)[0].message)
+    _confirm(client, lang, token)
+    person = in_app(subscriber_state, "jonas@example.org")
+    assert (person.status, person.language, person.second_language) == (
+        SubscriberStatus.CONFIRMED,
+        "de",
+        "en",
+    )
+
+
+@pytest.mark.parametrize(
+    "second, message",
+    [
+        ("es", "Your second language must differ from your first."),
+        ("xx", "Please choose one of the languages offered."),
+        ("<script>", "Please choose one of the languages offered."),
+    ],
+)
+def test_a_second_language_that_cannot_be_is_refused_and_nothing_is_asked(
+    client, smtp, in_app, translated, second, message
+):
+    lists = in_app(make_lists)
+    response = subscribe(client, "es", "lucia@example.org", [lists["newsletter"]], second=second)
+    assert response.status_code == 400
+    assert translated("es", message) in response.get_data(as_text=True)
+    assert in_app(subscriber_state, "lucia@example.org") is None
+    assert smtp.settle(quiet=0.3) == []
+
+
+def test_a_confirmed_subscriber_adding_a_topic_keeps_their_languages(client, smtp, in_app):
+    lists = in_app(make_lists)
+    subscribe(client, "fr", "noe@example.org", [lists["newsletter"]], second="es")
+    lang, token = confirm_link(smtp.wait_for(1)[0].message)
+    _confirm(client, lang, token)
+    smtp.reset()
+    subscribe(client, "en", "noe@example.org", [lists["events"]], second="de")
+    lang, token = confirm_link(smtp.wait_for(1)[0].message)
+    _confirm(client, lang, token)
+    person = in_app(subscriber_state, "noe@example.org")
+    assert (person.language, person.second_language) == ("fr", "es")
+    assert person.list_ids == {lists["newsletter"], lists["events"]}

@@ -115,6 +115,7 @@ class SubscriberForm(FlaskForm):
         ],
     )
     language = SelectField(_l("Language"))
+    second_language = SelectField(_l("Second language"), default="")
     lists = MultiCheckboxField(_l("Lists"), coerce=int)
 
     def __init__(self, *args, lists: list[MailingList], **kwargs):
@@ -122,6 +123,7 @@ class SubscriberForm(FlaskForm):
         self.language.choices = [
             (code, language_name(code)) for code in current_app.config["LANGUAGES"]
         ]
+        self.second_language.choices = [("", _l("None"))] + self.language.choices
         language = str(get_locale())
         self.lists.choices = [(item.id, item.name_in(language)) for item in lists]
 
@@ -162,6 +164,7 @@ def _render_subscriber(subscriber: Subscriber, form: SubscriberForm, status: int
 def subscriber(subscriber_id: int):
     found = db.get_or_404(Subscriber, subscriber_id)
     form = SubscriberForm(obj=found, lists=subscriptions.all_lists())
+    form.second_language.data = found.second_language or ""
     form.lists.data = sorted(found.list_ids)
     return _render_subscriber(found, form)
 
@@ -174,6 +177,8 @@ def edit_subscriber(subscriber_id: int):
     if not form.validate():
         return _render_subscriber(found, form, 400)
     changes = {"name": form.name.data, "language": form.language.data}
+    if "second_language" in request.form:  # a form without the field leaves it as it is
+        changes["second_language"] = form.second_language.data or None
     if form.lists.data or subscriber_changes.lists_editable(found):
         # Only a confirmed person's page offers lists; lists sent for anyone else are refused.
         changes["lists"] = set(form.lists.data or [])

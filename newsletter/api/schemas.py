@@ -161,6 +161,11 @@ LANGUAGE_DOC = {"description": "One of the configured LANGUAGES", "example": "en
 class SubscriberUpdate(Schema):
     name = Text(allow_none=True, validate=[validate.Length(max=100), single_line])
     language = Text(validate=known_language, metadata=LANGUAGE_DOC)
+    second_language = Text(
+        allow_none=True,
+        validate=known_language,
+        metadata={"description": "Read when an issue has no variant in `language`; null: none"},
+    )
     status = _choice(WRITABLE_STATUSES)
     lists = fields.List(_id(), validate=validate.Length(max=100))
 

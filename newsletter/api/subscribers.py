@@ -57,6 +57,7 @@ def create_subscriber(data: dict) -> Subscriber:
         _api_request_info(),
         name=data.get("name"),
         language=data.get("language"),
+        second_language=data.get("second_language"),
         list_ids=check_lists(data.get("lists", [])),
         status=SubscriberStatus(data.get("status") or SubscriberStatus.CONFIRMED),
     )
@@ -110,7 +111,9 @@ def read(subscriber_id: int) -> Subscriber:
 @bp.alt_response(404, response="NOT_FOUND")
 @bp.alt_response(409, response="CONFLICT")
 def update(data: dict, subscriber_id: int) -> Subscriber:
-    """Change name, language, lists or status (`confirmed` or `unsubscribed`)."""
+    """Change name, language, second language (null: none), lists or status (`confirmed`
+    or `unsubscribed`). A second language equal to the first is refused (409
+    `same_languages`)."""
     subscriber = db.get_or_404(Subscriber, subscriber_id)
     change_subscriber(subscriber, data)
     db.session.commit()

@@ -27,7 +27,7 @@ def list_label(mailing_list: MailingList) -> str:
 
 
 class ProfileFields(FlaskForm):
-    """Name, language and lists: asked when subscribing and in the preference centre."""
+    """Name, languages and lists: asked when subscribing and in the preference centre."""
 
     name = StringField(
         _l("Name (optional)"),
@@ -38,17 +38,27 @@ class ProfileFields(FlaskForm):
         ],
     )
     language = SelectField(_l("Language"), validate_choice=False)
+    second_language = SelectField(_l("Second language (optional)"), validate_choice=False)
     lists = SelectMultipleField(_l("Topics"), validate_choice=False, coerce=str)
 
     def __init__(self, *args, allowed_lists=None, **kwargs):
         super().__init__(*args, **kwargs)
         self.allowed_lists = public_lists() if allowed_lists is None else allowed_lists
         self.language.choices = [(code, language_name(code)) for code in languages()]
+        self.second_language.choices = [("", _l("None"))] + self.language.choices
         self.lists.choices = [(str(item.id), item.slug) for item in self.allowed_lists]
 
     def validate_language(self, field) -> None:
         if field.data not in languages():
             raise ValidationError(_l("Please choose one of the languages offered."))
+
+    def validate_second_language(self, field) -> None:
+        if not field.data:
+            field.data = None
+        elif field.data not in languages():
+            raise ValidationError(_l("Please choose one of the languages offered."))
+        elif field.data == self.language.data:
+            raise ValidationError(_l("Your second language must differ from your first."))
 
     def validate_lists(self, field) -> None:
         allowed = {str(item.id) for item in self.allowed_lists}
@@ -95,24 +105,17 @@ class SubscribeForm(ProfileFields):
         if self.is_bot:
             return True
         return queue_subscription(
-            self.normalized_email, self.name.data, self.language.data, self.list_ids, info
+            self.normalized_email,
+            self.name.data,
+            self.language.data,
+            self.list_ids,
+            info,
+            self.second_language.data,
         )
 
 
 class PreferencesForm(ProfileFields):
-    second_language = SelectField(_l("Second language (optional)"), validate_choice=False)
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.second_language.choices = [("", _l("None"))] + self.language.choices
-
-    def validate_second_language(self, field) -> None:
-        if not field.data:
-            field.data = None
-        elif field.data not in languages():
-            raise ValidationError(_l("Please choose one of the languages offered."))
-        elif field.data == self.language.data:
-            raise ValidationError(_l("Your second language must differ from your first."))
+    """What a subscriber changes in the preference centre: the profile fields as they are."""
 
 
 class EraseForm(FlaskForm):
