@@ -4,7 +4,15 @@ import csv
 import io
 from collections.abc import Iterable, Iterator
 
-EXPORT_COLUMNS = ("email", "name", "language", "status", "lists", "created_at")
+EXPORT_COLUMNS = (
+    "email",
+    "name",
+    "language",
+    "second_language",
+    "status",
+    "lists",
+    "created_at",
+)
 BATCH = 1000
 """Rows written per piece of the streamed response."""
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")

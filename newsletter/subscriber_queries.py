@@ -149,6 +149,7 @@ def export_rows(filters: SubscriberFilter, batch: int | None = None):
         Subscriber.email,
         Subscriber.name,
         Subscriber.language,
+        Subscriber.second_language,
         Subscriber.status,
         Subscriber.created_at,
     )
@@ -166,6 +167,7 @@ def export_rows(filters: SubscriberFilter, batch: int | None = None):
                 row.email,
                 row.name or "",
                 row.language,
+                row.second_language or "",
                 row.status.value,
                 "|".join(slugs[list_id] for list_id in lists.get(row.id, [])),
                 row.created_at.isoformat(timespec="seconds") + "Z",

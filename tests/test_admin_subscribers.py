@@ -424,7 +424,15 @@ def test_export_is_streamed_filtered_and_neutralizes_formulas(editor_client, in_
     assert response.mimetype == "text/csv"
     assert "attachment" in response.headers["Content-Disposition"]
     rows = read_csv(response)
-    assert list(rows[0]) == ["email", "name", "language", "status", "lists", "created_at"]
+    assert list(rows[0]) == [
+        "email",
+        "name",
+        "language",
+        "second_language",
+        "status",
+        "lists",
+        "created_at",
+    ]
     names = {row["email"]: row["name"] for row in rows}
     assert names == {
         "a@example.org": "'=cmd|' /C calc'!A0",

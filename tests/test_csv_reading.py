@@ -154,19 +154,22 @@ def test_other_values_are_exported_unchanged(name):
 
 def test_an_exported_file_imports_back_as_it_was(tmp_path):
     exported = [
-        ("ana@example.org", "=cmd|' /C calc'!A0", "es", "confirmed", "news|events", "2026"),
-        ("ben@example.org", "-Ben", "de", "confirmed", "news", "2026"),
-        ("cy@example.org", "Cy 'Quote' \"Marks\"", "fr", "confirmed", "events", "2026"),
+        ("ana@example.org", "=cmd|' /C calc'!A0", "es", "en", "confirmed", "news|events", "2026"),
+        ("ben@example.org", "-Ben", "de", "", "confirmed", "news", "2026"),
+        ("cy@example.org", "Cy 'Quote' \"Marks\"", "fr", "en", "confirmed", "events", "2026"),
     ]
     text = "".join(csv_lines(exported))
     assert text.startswith("\ufeff")
     cells = list(csv.reader(io.StringIO(text.removeprefix("\ufeff"))))
     assert cells[1][1] == "'=cmd|' /C calc'!A0", "a spreadsheet sees text, not a formula"
     rows = rows_of(text.encode(), tmp_path)
-    assert [(row.email, row.name, row.language, row.list_ids) for row in rows] == [
-        ("ana@example.org", "=cmd|' /C calc'!A0", "es", {1, 2}),
-        ("ben@example.org", "-Ben", "de", {1}),
-        ("cy@example.org", "Cy 'Quote' \"Marks\"", "fr", {1, 2}),
+    assert [
+        (row.email, row.name, row.language, row.second_language, row.list_ids, row.problem)
+        for row in rows
+    ] == [
+        ("ana@example.org", "=cmd|' /C calc'!A0", "es", "en", {1, 2}, None),
+        ("ben@example.org", "-Ben", "de", None, {1}, None),
+        ("cy@example.org", "Cy 'Quote' \"Marks\"", "fr", "en", {1, 2}, None),
     ]
 
 
@@ -177,3 +180,20 @@ def test_the_export_streams_in_batches(monkeypatch):
     pieces = list(csv_lines((f"r{n}@example.org",) for n in range(5)))
     assert len(pieces) == 4, "header, two full batches, the rest"
     assert "".join(pieces).count("\r\n") == 6
+
+
+def test_a_second_language_column_is_checked_like_the_first(tmp_path):
+    data = (
+        b"email,language,second language\n"
+        b"a@example.org,de,EN\n"
+        b"b@example.org,de,de-AT\n"
+        b"c@example.org,de,klingon\n"
+        b"d@example.org,de,\n"
+    )
+    rows = rows_of(data, tmp_path)
+    assert [(row.second_language, row.problem, row.value) for row in rows] == [
+        ("en", None, None),
+        (None, "same_languages", "de-AT"),
+        (None, "unknown_language", "klingon"),
+        (None, None, None),
+    ]

@@ -417,3 +417,24 @@ def test_the_fast_address_check_agrees_with_normalize_email():
 
     for raw in TRICKY_ADDRESSES:
         assert outcome(checker, raw) == outcome(subscriptions.normalize_email, raw), raw
+
+
+def test_an_import_sets_the_second_language_of_new_people_only(editor_client, in_app):
+    lists = in_app(make_lists)
+    in_app(make_subscriber, "known@example.org", "fr", SubscriberStatus.PENDING)
+    content = (
+        "email,language,second_language\r\n"
+        "jonas@example.org,de,en\r\n"
+        "known@example.org,fr,es\r\n"
+        "same@example.org,es,es\r\n"
+    ).encode()
+    job_id = job_of(upload(editor_client, content, [lists["newsletter"]]))
+    report = editor_client.get(f"/admin/imports/{job_id}").get_data(as_text=True)
+    assert html.escape("The second language “es” is the same as the first.") in report
+    assert confirm(editor_client, job_id).status_code == 302
+    assert wait_until_finished(editor_client, job_id)["status"] == "done"
+    jonas = in_app(subscriber_state, "jonas@example.org")
+    assert (jonas.language, jonas.second_language) == ("de", "en")
+    known = in_app(subscriber_state, "known@example.org")
+    assert (known.language, known.second_language) == ("fr", None), "languages never change"
+    assert in_app(subscriber_state, "same@example.org") is None

@@ -82,6 +82,10 @@ PROBLEMS = {
         _l("Unknown language"),
         _l("Unknown language “%(value)s” (use one of: %(languages)s)."),
     ),
+    "same_languages": (
+        _l("Same second language"),
+        _l("The second language “%(value)s” is the same as the first."),
+    ),
     "unknown_list": (_l("Unknown list"), _l("There is no list “%(value)s”.")),
     "no_lists": (_l("No list"), _l("There is no list to subscribe to.")),
     "duplicate": (

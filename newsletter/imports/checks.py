@@ -1,4 +1,4 @@
-"""Each record of an upload checked on its own (address, name, language, lists), not
+"""Each record of an upload checked on its own (address, name, languages, lists), not
 against the database; duplicates within the file are marked, the first one wins."""
 
 import re
@@ -23,6 +23,7 @@ class Row:
     email: str = ""
     name: str | None = None
     language: str = ""
+    second_language: str | None = None
     list_ids: set[int] = field(default_factory=set)
     problem: str | None = None
     value: str | None = None  # the offending text, for the report
@@ -93,14 +94,31 @@ def _check_name(row: Row, name: str) -> None:
         row.name = name or None
 
 
+def _language_code(raw: str) -> str:
+    """ "es-MX", "es_MX" and "ES" all mean Spanish."""
+    return raw.lower().replace("_", "-").split("-")[0]
+
+
 def _check_language(row: Row, raw: str, settings: Settings) -> None:
-    code = raw.lower().replace("_", "-").split("-")[0]
+    code = _language_code(raw)
     if not raw:
         row.language = settings.default_language
     elif code in settings.languages:
         row.language = code
     else:
         row.problem, row.value = "unknown_language", shown(raw)
+
+
+def _check_second_language(row: Row, raw: str, settings: Settings) -> None:
+    code = _language_code(raw)
+    if not raw:
+        row.second_language = None
+    elif code not in settings.languages:
+        row.problem, row.value = "unknown_language", shown(raw)
+    elif code == row.language:
+        row.problem, row.value = "same_languages", shown(raw)
+    else:
+        row.second_language = code
 
 
 def _check_lists(row: Row, raw: str, settings: Settings) -> None:
@@ -133,6 +151,7 @@ def check_row(
     checks = (
         lambda: _check_name(row, cell(cells, positions, "name")),
         lambda: _check_language(row, cell(cells, positions, "language"), settings),
+        lambda: _check_second_language(row, cell(cells, positions, "second_language"), settings),
         lambda: _check_lists(row, cell(cells, positions, "lists"), settings),
     )
     for check in checks:

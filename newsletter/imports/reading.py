@@ -15,8 +15,14 @@ CHUNK_SIZE = 1000
 """Rows per transaction, in the analysis's look-ups and in the import."""
 MAX_SHOWN_VALUE = 80
 DELIMITERS = (",", ";", "\t")
-COLUMNS = ("email", "name", "language", "lists")
-ALIASES = {"e-mail": "email", "email address": "email", "mail": "email", "list": "lists"}
+COLUMNS = ("email", "name", "language", "second_language", "lists")
+ALIASES = {
+    "e-mail": "email",
+    "email address": "email",
+    "mail": "email",
+    "list": "lists",
+    "second language": "second_language",
+}
 
 
 class FileRefused(Exception):

@@ -40,6 +40,7 @@ def _insert_new(rows: list[Row], source: str) -> dict[str, int]:
                 "email": row.email,
                 "name": row.name,
                 "language": row.language,
+                "second_language": row.second_language,
                 "status": SubscriberStatus.CONFIRMED,
                 "token": new_token(),
                 "confirmed_at": now,
@@ -59,7 +60,7 @@ def _insert_new(rows: list[Row], source: str) -> dict[str, int]:
 
 
 def _update_existing(rows: list[Row], existing: dict[str, dict]) -> None:
-    """Pending people become confirmed; a missing name is filled; nobody's language changes."""
+    """Pending people become confirmed; a missing name is filled; nobody's languages change."""
     now = utcnow()
     values = []
     for row in rows:
