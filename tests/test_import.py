@@ -423,11 +423,11 @@ def test_an_import_sets_the_second_language_of_new_people_only(editor_client, in
     lists = in_app(make_lists)
     in_app(make_subscriber, "known@example.org", "fr", SubscriberStatus.PENDING)
     content = (
-        "email,language,second_language\r\n"
-        "jonas@example.org,de,en\r\n"
-        "known@example.org,fr,es\r\n"
-        "same@example.org,es,es\r\n"
-    ).encode()
+        b"email,language,second_language\r\n"
+        b"jonas@example.org,de,en\r\n"
+        b"known@example.org,fr,es\r\n"
+        b"same@example.org,es,es\r\n"
+    )
     job_id = job_of(upload(editor_client, content, [lists["newsletter"]]))
     report = editor_client.get(f"/admin/imports/{job_id}").get_data(as_text=True)
     assert html.escape("The second language “es” is the same as the first.") in report
