@@ -3,6 +3,7 @@ every file that must not come in (another issue, language or source version, seg
 missing or untranslated, not XLIFF at all, hostile XML), which changes nothing."""
 
 import io
+import re
 
 import pytest
 from factories import make_lists, make_user
@@ -273,3 +274,28 @@ def test_the_api_exports_and_imports_with_every_reason_for_a_refusal(client, in_
     saved = put(translated(response.data, SPANISH))
     assert saved.status_code == 200 and saved.get_json()["subject"] == "Asamblea de primavera"
     assert client.get(f"/api/v1/issues/{issue_id}/xliff/en", headers=headers).status_code == 409
+
+
+def test_each_translation_shows_the_source_in_the_files_segments(editor_client, in_app):
+    issue_id = in_app(make_issue_to_translate)
+
+    def hostile_source():
+        issue = db.session.get(Issue, issue_id)
+        body = SOURCE + "\n\n<script>x()</script>"
+        campaigns.set_variant(issue, "en", "Spring <b>assembly</b>", body, "On Friday")
+        db.session.commit()
+
+    in_app(hostile_source)
+    page = editor_client.get(f"/admin/issues/{issue_id}/edit").get_data(as_text=True)
+    spanish = page[page.index('data-testid="source-beside-es"') :]
+    spanish = spanish[: spanish.index("</details>")]
+    assert "Source: English, version 2" in spanish
+    assert "Spring &lt;b&gt;assembly&lt;/b&gt;" in spanish and "On Friday" in spanish
+    segments = re.findall(r'<li id="source-es-p(\d+)"><pre>(.*?)</pre></li>', spanish, re.S)
+    assert segments == [
+        ("1", "# Spring assembly"),
+        ("2", "We meet on **Friday**."),
+        ("3", "::button[Register](https://example.org/r)"),
+        ("4", "&lt;script&gt;x()&lt;/script&gt;"),
+    ]
+    assert 'data-testid="source-beside-en"' not in page, "the source is not beside itself"

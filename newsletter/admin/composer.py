@@ -15,7 +15,7 @@ from markupsafe import Markup
 from sqlalchemy.exc import IntegrityError
 from wtforms.fields.choices import SelectChoice
 
-from .. import attachments, campaigns, delivery, translation_status, variant_versions
+from .. import attachments, campaigns, delivery, translation_status, variant_versions, xliff
 from ..extensions import db
 from ..form_fields import ActionForm, small_number
 from ..i18n import language_name
@@ -161,6 +161,12 @@ def conflict_view(conflict: variant_versions.Conflict) -> ConflictView:
     )
 
 
+def _source_paragraphs(issue: Issue | None) -> list[str]:
+    """The saved source text's paragraphs, shown beside each translation."""
+    source = translation_status.source_variant(issue) if issue else None
+    return xliff.paragraphs(source.body) if source else []
+
+
 def render_composer(
     form: IssueForm,
     issue: Issue | None,
@@ -204,6 +210,7 @@ def render_composer(
             action_form=ActionForm(),
             attachment_form=AttachmentForm(),
             xliff_form=XliffForm(),
+            source_paragraphs=_source_paragraphs(issue),
             attach_limit=attachments.attach_limit(),
             hosted_limit=attachments.hosted_limit(),
             attached_sizes=attachments.attached_bytes_by_language(issue) if issue else {},
