@@ -491,21 +491,29 @@ def audience_counts(
     return counts
 
 
+def audience_conditions(list_ids: set[int], languages: list[str] | None) -> list:
+    """Who an issue goes to, as SQL conditions on ``Subscriber``: the confirmed
+    subscribers of its lists, of its languages when it names some. The one rule the ledger
+    (ledger.py) and the counts before sending follow."""
+    conditions = [
+        Subscriber.status == SubscriberStatus.CONFIRMED,
+        exists().where(
+            Subscription.subscriber_id == Subscriber.id,
+            Subscription.list_id.in_(list_ids),
+        ),
+    ]
+    if languages:
+        conditions.append(Subscriber.language.in_(languages))
+    return conditions
+
+
 def reader_language_orders(list_ids: set[int], languages: list[str] | None):
     """Confirmed readers per (language, second language), in one GROUP BY."""
     if not list_ids:
         return []
     query = (
         select(Subscriber.language, Subscriber.second_language, func.count())
-        .where(
-            Subscriber.status == SubscriberStatus.CONFIRMED,
-            exists().where(
-                Subscription.subscriber_id == Subscriber.id,
-                Subscription.list_id.in_(list_ids),
-            ),
-        )
+        .where(*audience_conditions(list_ids, languages))
         .group_by(Subscriber.language, Subscriber.second_language)
     )
-    if languages:
-        query = query.where(Subscriber.language.in_(languages))
     return db.session.execute(query).all()

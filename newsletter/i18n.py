@@ -23,23 +23,26 @@ def languages() -> list[str]:
 
 
 @cache
+def _locale(code: str) -> Locale | None:
+    """Babel's data for a language code ("de", "pt-BR"), or None when it knows none."""
+    try:
+        return Locale.parse(code.replace("-", "_"))
+    except (ValueError, UnknownLocaleError):
+        return None
+
+
 def language_name(code: str) -> str:
     """A language's name in that language, from the locale data: "Español", "العربية";
     adding a language needs no list here. A code Babel doesn't know is shown as it is."""
-    try:
-        name = Locale.parse(code.replace("-", "_")).get_display_name(code.replace("-", "_"))
-    except (ValueError, UnknownLocaleError):
-        return code
+    locale = _locale(code)
+    name = locale.get_display_name(locale) if locale else None
     return name[:1].upper() + name[1:] if name else code
 
 
 def text_direction(code: str) -> str:
     """Text direction of a language: rtl for Arabic, Hebrew, Persian and the like, else ltr."""
-    try:
-        locale = Locale.parse(code.replace("-", "_"))
-    except (ValueError, UnknownLocaleError):
-        return "ltr"
-    return "rtl" if locale.character_order == "right-to-left" else "ltr"
+    locale = _locale(code)
+    return "rtl" if locale and locale.character_order == "right-to-left" else "ltr"
 
 
 def file_size(size: int) -> str:

@@ -8,10 +8,10 @@ one starts again from the cursor, and the unique (issue, subscriber) pair guards
 """
 
 from flask import current_app
-from sqlalchemy import and_, case, exists, func, insert, literal, select
+from sqlalchemy import case, func, insert, literal, select
 from sqlalchemy.exc import IntegrityError
 
-from .campaigns import variant_language
+from .campaigns import audience_conditions, variant_language
 from .extensions import db
 from .models import (
     Delivery,
@@ -20,8 +20,6 @@ from .models import (
     Issue,
     IssueStatus,
     Subscriber,
-    SubscriberStatus,
-    Subscription,
     utcnow,
 )
 
@@ -47,21 +45,9 @@ def _audience(issue: Issue, after: int):
         else_=literal(DeliveryState.QUEUED.value),
     )
     now = utcnow()
-    audience = select(
+    return select(
         literal(issue.id), Subscriber.id, language, state, literal(0), literal(now), literal(now)
-    ).where(
-        Subscriber.id > after,
-        Subscriber.status == SubscriberStatus.CONFIRMED,
-        exists().where(
-            and_(
-                Subscription.subscriber_id == Subscriber.id,
-                Subscription.list_id.in_(issue.list_ids),
-            )
-        ),
-    )
-    if issue.audience_languages:
-        audience = audience.where(Subscriber.language.in_(issue.audience_languages))
-    return audience
+    ).where(Subscriber.id > after, *audience_conditions(issue.list_ids, issue.audience_languages))
 
 
 def begin(issue: Issue) -> int:

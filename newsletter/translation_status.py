@@ -114,14 +114,18 @@ def variant_or_error(issue: Issue, language: str) -> IssueVariant:
     return variant
 
 
+def not_a_translation() -> CampaignError:
+    return CampaignError(
+        _("The default language is the source of the translations."), "not_a_translation"
+    )
+
+
 def mark_up_to_date(issue: Issue, language: str) -> IssueVariant:
     """Say that the translation in ``language`` now covers the source as it is."""
     check_editable(issue)
     variant = variant_or_error(issue, language)
     if is_source(issue, variant):
-        raise CampaignError(
-            _("The default language is the source of the translations."), "not_a_translation"
-        )
+        raise not_a_translation()
     track_source(issue, variant)
     return variant
 
@@ -255,9 +259,7 @@ def source_changes(issue: Issue, language: str) -> SourceChanges:
     variant = variant_or_error(issue, language)
     source = source_variant(issue)
     if source is None or is_source(issue, variant):
-        raise CampaignError(
-            _("The default language is the source of the translations."), "not_a_translation"
-        )
+        raise not_a_translation()
     old = revision(source, variant.source_version) if variant.source_version else None
     diffs = {
         name: word_diff(getattr(old, name) if old else "", getattr(source, name))

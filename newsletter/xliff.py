@@ -51,9 +51,7 @@ def _source(issue: Issue, language: str) -> IssueVariant:
             _("The issue has no text in its default language to translate."), "no_source"
         )
     if language == issue.default_language:
-        raise campaigns.CampaignError(
-            _("The default language is the source of the translations."), "not_a_translation"
-        )
+        raise translation_status.not_a_translation()
     return source
 
 

@@ -4,6 +4,7 @@ and waiting for the tasks a request queued."""
 import collections
 import re
 import threading
+from contextlib import contextmanager
 
 from celery.signals import before_task_publish, task_postrun
 
@@ -82,3 +83,26 @@ def markdown_field(page, language: str):
     field = page.locator(f"#variant_{language}-body")
     field.wait_for(state="visible")
     return field
+
+
+RECORD_CSP_VIOLATIONS = (
+    "window.violations = [];"
+    "document.addEventListener('securitypolicyviolation', e =>"
+    " window.violations.push(e.violatedDirective + ' ' + e.blockedURI));"
+)
+
+
+@contextmanager
+def recording_page(browser, width: int = 1400, height: int = 1000):
+    """A browser page that records every Content-Security-Policy violation (``violations``)."""
+    context = browser.new_context(viewport={"width": width, "height": height}, locale="en-GB")
+    context.set_default_timeout(15_000)
+    context.add_init_script(RECORD_CSP_VIOLATIONS)
+    try:
+        yield context.new_page()
+    finally:
+        context.close()
+
+
+def violations(page) -> list[str]:
+    return page.evaluate("window.violations")

@@ -9,9 +9,9 @@ import pytest
 import sample_images
 from campaign_helpers import make_issue
 from factories import make_lists, make_user
+from helpers import recording_page, violations
 from playwright.sync_api import Page, expect
 from test_admin_browser import log_in
-from test_security_headers import violations
 
 from newsletter import campaigns
 from newsletter.extensions import db
@@ -23,17 +23,17 @@ from newsletter.models import Issue, SavedBlock
 def page(browser, live_server, in_app):
     """A logged-in editor's window that records every Content-Security-Policy violation."""
     in_app(make_user, "editor@example.org", "editor")
-    context = browser.new_context(viewport={"width": 1400, "height": 1000}, locale="en-GB")
-    context.set_default_timeout(15_000)
-    context.add_init_script(
-        "window.violations = [];"
-        "document.addEventListener('securitypolicyviolation', e =>"
-        " window.violations.push(e.violatedDirective + ' ' + e.blockedURI));"
-    )
-    window = context.new_page()
-    log_in(window, live_server)
-    yield window
-    context.close()
+    with recording_page(browser) as window:
+        log_in(window, live_server)
+        yield window
+
+
+def english_issue(subject: str, body: str) -> int:
+    """A draft in English only, with this saved text."""
+    issue_id = make_issue([make_lists()["newsletter"]], languages=("en",))
+    campaigns.set_variant(db.session.get(Issue, issue_id), "en", subject, body)
+    db.session.commit()
+    return issue_id
 
 
 def toolbar_button(page: Page, name: str, language: str = "en"):
@@ -254,13 +254,7 @@ def test_source_mode_shows_the_field_and_its_edits_reach_the_editor(page, live_s
 def test_a_text_the_editor_cannot_keep_exactly_opens_as_source_untouched(page, live_server, in_app):
     table = "| Day | Room |\n|-----|------|\n| Monday | Hall A |"
 
-    def prepare():
-        issue_id = make_issue([make_lists()["newsletter"]], languages=("en",))
-        campaigns.set_variant(db.session.get(Issue, issue_id), "en", "Rooms", table)
-        db.session.commit()
-        return issue_id
-
-    issue_id = in_app(prepare)
+    issue_id = in_app(english_issue, "Rooms", table)
     page.goto(f"{live_server}/admin/issues/{issue_id}/edit")
     body = page.locator("#variant_en-body")
     expect(body).to_be_visible()
@@ -301,13 +295,7 @@ def test_a_saved_block_inserted_appears_in_the_editor(page, live_server, in_app)
 def test_undo_takes_back_typing_but_never_the_saved_text(page, live_server, in_app):
     saved = "# Spring\n\nWe meet in **April**."
 
-    def prepare():
-        issue_id = make_issue([make_lists()["newsletter"]], languages=("en",))
-        campaigns.set_variant(db.session.get(Issue, issue_id), "en", "Spring", saved)
-        db.session.commit()
-        return issue_id
-
-    issue_id = in_app(prepare)
+    issue_id = in_app(english_issue, "Spring", saved)
     page.goto(f"{live_server}/admin/issues/{issue_id}/edit")
     body = page.locator("#variant_en-body")
     expect(editor_text(page).locator("h1")).to_have_text("Spring")

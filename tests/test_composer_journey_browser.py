@@ -9,11 +9,11 @@ import re
 import pytest
 import sample_images
 from factories import make_lists, make_user
+from helpers import recording_page, violations
 from PIL import Image
 from playwright.sync_api import Page, expect
 from test_admin_browser import log_in
 from test_attachments import SPANISH_NAME, pdf
-from test_security_headers import violations
 from test_send_checks import save_organisation
 
 from newsletter.extensions import db
@@ -46,17 +46,9 @@ def page(browser, live_server, in_app):
         db.session.commit()
 
     in_app(prepare)
-    context = browser.new_context(viewport={"width": 1400, "height": 1000}, locale="en-GB")
-    context.set_default_timeout(15_000)
-    context.add_init_script(
-        "window.violations = [];"
-        "document.addEventListener('securitypolicyviolation', e =>"
-        " window.violations.push(e.violatedDirective + ' ' + e.blockedURI));"
-    )
-    window = context.new_page()
-    log_in(window, live_server)
-    yield window
-    context.close()
+    with recording_page(browser) as window:
+        log_in(window, live_server)
+        yield window
 
 
 def paste(page: Page, language: str, name: str, kind: str, data: bytes) -> None:

@@ -5,7 +5,7 @@ import re
 
 import pytest
 from factories import make_list, make_subscriber, make_user
-from helpers import markdown_field
+from helpers import markdown_field, recording_page, violations
 from playwright.sync_api import expect
 
 from newsletter.extensions import db
@@ -83,19 +83,8 @@ def test_personal_and_admin_pages_are_never_cached_public_ones_may_be(
 @pytest.fixture
 def page(browser, live_server):
     """A browser page that records every Content-Security-Policy violation."""
-    context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="en-GB")
-    context.set_default_timeout(15_000)
-    context.add_init_script(
-        "window.violations = [];"
-        "document.addEventListener('securitypolicyviolation', e =>"
-        " window.violations.push(e.violatedDirective + ' ' + e.blockedURI));"
-    )
-    yield context.new_page()
-    context.close()
-
-
-def violations(page) -> list[str]:
-    return page.evaluate("window.violations")
+    with recording_page(browser, 1280, 900) as window:
+        yield window
 
 
 def test_our_own_scripts_run_under_the_policy_in_a_real_browser(page, live_server, in_app):

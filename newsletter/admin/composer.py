@@ -161,12 +161,6 @@ def conflict_view(conflict: variant_versions.Conflict) -> ConflictView:
     )
 
 
-def _source_paragraphs(issue: Issue | None) -> list[str]:
-    """The saved source text's paragraphs, shown beside each translation."""
-    source = translation_status.source_variant(issue) if issue else None
-    return xliff.paragraphs(source.body) if source else []
-
-
 def render_composer(
     form: IssueForm,
     issue: Issue | None,
@@ -190,6 +184,7 @@ def render_composer(
         test_form.test_address.data = current_user.email
         test_form.test_language.data = active
     saved_blocks = all_blocks()
+    source = translation_status.source_variant(issue) if issue else None
     return (
         render_template(
             "admin/issues/composer.html",
@@ -210,7 +205,9 @@ def render_composer(
             action_form=ActionForm(),
             attachment_form=AttachmentForm(),
             xliff_form=XliffForm(),
-            source_paragraphs=_source_paragraphs(issue),
+            # The saved source, shown beside each translation in the XLIFF file's segments.
+            source=source,
+            source_paragraphs=xliff.paragraphs(source.body) if source else [],
             attach_limit=attachments.attach_limit(),
             hosted_limit=attachments.hosted_limit(),
             attached_sizes=attachments.attached_bytes_by_language(issue) if issue else {},

@@ -1,7 +1,7 @@
 """XLIFF files for outside translators in the composer: download one language's file, and
 bring the translated file back in. ``xliff`` decides; refusals become messages."""
 
-from flask import Response, abort, current_app, flash, redirect, url_for
+from flask import Response, abort, flash, redirect, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
@@ -13,16 +13,10 @@ from ..models import Issue
 from . import bp
 from .auth import accepts_uploads
 from .issue_forms import XliffForm
+from .translations import issue_and_language
 
 BASE = "/issues/<int:issue_id>/languages/<lang>/xliff"
 FORM_ROOM = 64 * 1024  # the multipart envelope and the CSRF token around the file
-
-
-def _issue(issue_id: int, lang: str) -> Issue:
-    issue = db.get_or_404(Issue, issue_id)
-    if lang not in current_app.config["LANGUAGES"]:
-        abort(404)
-    return issue
 
 
 def _back(issue: Issue, lang: str):
@@ -31,7 +25,7 @@ def _back(issue: Issue, lang: str):
 
 @bp.get(BASE)
 def download_xliff(issue_id: int, lang: str):
-    issue = _issue(issue_id, lang)
+    issue = issue_and_language(issue_id, lang)
     try:
         data = xliff.export(issue, lang)
     except CampaignError:
@@ -52,7 +46,7 @@ def _too_large():
 @bp.post(BASE)
 @accepts_uploads(lambda: xliff.MAX_BYTES + FORM_ROOM, too_large=_too_large)
 def upload_xliff(issue_id: int, lang: str):
-    issue = _issue(issue_id, lang)
+    issue = issue_and_language(issue_id, lang)
     form = XliffForm()
     if not form.validate_on_submit():
         flash(_("Please choose a file."), "error")

@@ -102,22 +102,9 @@ def _transaction(conn: smtplib.SMTP, sender: str, recipients: list[str], data: b
 
 
 def _envelope(conn: smtplib.SMTP, sender: str, recipients: list[str]) -> None:
-    code, reply = conn.mail(sender)
-    if code != 250:
-        conn.rset()
-        raise smtplib.SMTPSenderRefused(code, reply, sender)
-    refused = {}
-    for recipient in recipients:
-        code, reply = conn.rcpt(recipient)
-        if code not in (250, 251):
-            refused[recipient] = (code, reply)
-    if len(refused) == len(recipients):
-        conn.rset()
-        raise smtplib.SMTPRecipientsRefused(refused)
-    code, reply = conn.docmd("data")
-    if code != 354:
-        conn.rset()
-        raise smtplib.SMTPDataError(code, reply)
+    _check_sender(conn, sender, conn.mail(sender))
+    _check_recipients(conn, recipients, [conn.rcpt(recipient) for recipient in recipients])
+    _check_data(conn, conn.docmd("data"))
 
 
 def _pipelined_envelope(conn: smtplib.SMTP, sender: str, recipients: list[str]) -> None:
@@ -129,24 +116,41 @@ def _pipelined_envelope(conn: smtplib.SMTP, sender: str, recipients: list[str]) 
     mail = conn.getreply()
     rcpts = [conn.getreply() for _ in recipients]
     data = conn.getreply()
-    if data[0] == 354 and (mail[0] != 250 or all(code not in (250, 251) for code, _ in rcpts)):
+    if data[0] == 354 and (mail[0] != 250 or not any(_accepted(reply) for reply in rcpts)):
         # A server that took DATA without a sender or a recipient: end the empty message.
         conn.send(b".\r\n")
         conn.getreply()
-    if mail[0] != 250:
+    _check_sender(conn, sender, mail)
+    _check_recipients(conn, recipients, rcpts)
+    _check_data(conn, data)
+
+
+def _accepted(reply: tuple[int, bytes]) -> bool:
+    return reply[0] in (250, 251)
+
+
+# Each refusal raises what smtplib.SMTP.sendmail raises, after RSET ends the transaction.
+def _check_sender(conn: smtplib.SMTP, sender: str, reply: tuple[int, bytes]) -> None:
+    if reply[0] != 250:
         conn.rset()
-        raise smtplib.SMTPSenderRefused(mail[0], mail[1], sender)
+        raise smtplib.SMTPSenderRefused(reply[0], reply[1], sender)
+
+
+def _check_recipients(conn: smtplib.SMTP, recipients: list[str], replies: list) -> None:
     refused = {
         recipient: reply
-        for recipient, reply in zip(recipients, rcpts, strict=True)
-        if reply[0] not in (250, 251)
+        for recipient, reply in zip(recipients, replies, strict=True)
+        if not _accepted(reply)
     }
     if len(refused) == len(recipients):
         conn.rset()
         raise smtplib.SMTPRecipientsRefused(refused)
-    if data[0] != 354:
+
+
+def _check_data(conn: smtplib.SMTP, reply: tuple[int, bytes]) -> None:
+    if reply[0] != 354:
         conn.rset()
-        raise smtplib.SMTPDataError(*data)
+        raise smtplib.SMTPDataError(*reply)
 
 
 def _content(conn: smtplib.SMTP, data: bytes) -> None:
