@@ -4,6 +4,7 @@ import functools
 import hashlib
 import secrets
 
+from flask import current_app
 from flask_babel import gettext as _
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -21,7 +22,12 @@ class AccountError(ValueError):
 
 
 def create_user(
-    email: str, password: str, role: Role = Role.EDITOR, name: str = "", language: str = "en"
+    email: str,
+    password: str,
+    role: Role = Role.EDITOR,
+    name: str = "",
+    language: str = "en",
+    translation_languages: list[str] | None = None,
 ) -> User:
     try:
         email = normalize_email(email)
@@ -33,7 +39,13 @@ def create_user(
         )
     if db.session.execute(db.select(User.id).where(User.email == email)).first():
         raise AccountError(_("An account with this address exists already."))
-    user = User(email=email, name=name, role=role, language=language)
+    user = User(
+        email=email,
+        name=name,
+        role=role,
+        language=language,
+        translation_languages=checked_translation_languages(role, translation_languages),
+    )
     user.set_password(password)
     db.session.add(user)
     db.session.flush()
@@ -54,15 +66,43 @@ def authenticate(email: str, password: str) -> User | None:
 
 
 def update_user(
-    user: User, *, name: str, role: Role, language: str, active: bool, password: str = ""
+    user: User,
+    *,
+    name: str,
+    role: Role,
+    language: str,
+    active: bool,
+    password: str = "",
+    translation_languages: list[str] | None = None,
 ) -> None:
     """Save an admin's changes to an account; a lock or a new password ends its sessions."""
+    languages = checked_translation_languages(role, translation_languages)
     ends_sessions = (user.active and not active) or bool(password)
     user.name, user.role, user.language, user.active = name, role, language, active
+    user.translation_languages = languages
     if password:
         user.set_password(password)
     if ends_sessions:
         sessions.revoke_all(user)
+
+
+def set_translation_languages(user: User, languages: list[str]) -> None:
+    """Give a translator the languages they write (at least one)."""
+    user.translation_languages = checked_translation_languages(user.role, languages)
+
+
+def checked_translation_languages(role: Role, languages: list[str] | None) -> list[str]:
+    """The languages a translator writes, in the configured order; a translator needs one.
+    Other roles write every language and keep none."""
+    if role != Role.TRANSLATOR:
+        return []
+    configured = current_app.config["LANGUAGES"]
+    unknown = set(languages or []) - set(configured)
+    if unknown:
+        raise AccountError(_("Unknown languages: %(codes)s.", codes=", ".join(sorted(unknown))))
+    if not languages:
+        raise AccountError(_("Give a translator one or more languages."))
+    return [code for code in configured if code in languages]
 
 
 @functools.cache

@@ -24,6 +24,7 @@ from sqlalchemy import (
     update,
 )
 
+from . import translators
 from .extensions import db
 from .layouts import default_layout
 from .models import (
@@ -224,6 +225,8 @@ def set_variant(
     translation_status.reset_to_draft(variant)
     variant.subject, variant.preheader, variant.body = text
     variant.version += 1
+    if language == issue.default_language:
+        translators.note_source_change(issue)
     if variant.version == 1 and language == issue.default_language:
         translation_status.adopt_new_source(issue, variant)
     # The unique (variant, version) makes the later of two simultaneous saves fail.

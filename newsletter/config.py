@@ -101,6 +101,9 @@ def from_environment(env: dict[str, str] | None = None) -> dict:
         "INSTANCE": str(instance),
         "CELERY": _celery_config(redis_url, instance, env),
         "SOFT_BOUNCE_LIMIT": int(env.get("SOFT_BOUNCE_LIMIT", 3)),
+        # Changes of an issue's source wait this long for more before its translators
+        # get one mail about all of them.
+        "TRANSLATOR_MAIL_INTERVAL": float(env.get("TRANSLATOR_MAIL_INTERVAL", 600)),
         # Ledger rows written per transaction when a campaign starts (the first chunk in
         # the request, the rest by the delivery tasks).
         "LEDGER_CHUNK_ROWS": int(env.get("LEDGER_CHUNK_ROWS", 20_000)),
@@ -163,7 +166,11 @@ def _celery_config(redis_url: str | None, instance: Path, env: dict[str, str]) -
             "watch-campaigns": {
                 "task": "newsletter.tasks.watch_campaigns",
                 "schedule": float(env.get("WATCH_INTERVAL", 30)),
-            }
+            },
+            "tell-translators": {
+                "task": "newsletter.tasks.tell_translators",
+                "schedule": float(env.get("WATCH_INTERVAL", 30)),
+            },
         }
         | (
             {

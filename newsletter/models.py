@@ -256,6 +256,10 @@ class Issue(db.Model):
     ledger_written: Mapped[int] = mapped_column(default=0, server_default="0")
     ledger_cursor: Mapped[int | None]
     ledger_ready_at: Mapped[datetime | None]
+    # The translators' mail about changes of the source: when it last went out, and when
+    # the next one is due (None: no change waiting to be told).
+    translators_told_at: Mapped[datetime | None]
+    translators_due_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
@@ -530,6 +534,7 @@ class UnattributedReport(db.Model):
 class Role(enum.StrEnum):
     ADMIN = "admin"  # also manages users, settings, tokens and erasure
     EDITOR = "editor"  # writes, tests and sends issues; manages lists and subscribers
+    TRANSLATOR = "translator"  # writes the variants of their languages; reads the others
 
 
 class User(UserMixin, db.Model):
@@ -544,6 +549,8 @@ class User(UserMixin, db.Model):
     role: Mapped[Role] = mapped_column(_enum(Role, "user_role"), default=Role.EDITOR)
     language: Mapped[str] = mapped_column(String(8), default="en")
     time_zone: Mapped[str | None] = mapped_column(String(64))  # None: the organisation's
+    # The languages a translator writes (ignored for editors and admins, who write all).
+    translation_languages: Mapped[list[str]] = mapped_column(JSON, default=list)
     active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_login_at: Mapped[datetime | None]
@@ -573,6 +580,10 @@ class User(UserMixin, db.Model):
     @property
     def is_admin(self) -> bool:
         return self.role == Role.ADMIN
+
+    @property
+    def is_translator(self) -> bool:
+        return self.role == Role.TRANSLATOR
 
     @property
     def has_two_factor(self) -> bool:

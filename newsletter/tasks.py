@@ -7,7 +7,7 @@ from celery import shared_task
 from flask import current_app
 from sqlalchemy.exc import IntegrityError
 
-from . import bounce_mailbox, campaigns, delivery, subscriptions
+from . import bounce_mailbox, campaigns, delivery, subscriptions, translators
 from .extensions import db
 from .imports import jobs, writing
 from .logs import log
@@ -142,3 +142,9 @@ def read_bounce_mailbox() -> None:
         tally.read,
         extra={"event": "bounce_mailbox", "read": tally.read, **dict(tally.actions)},
     )
+
+
+@shared_task
+def tell_translators() -> None:
+    """Mail the translators of issues whose source changed (beat, every WATCH_INTERVAL)."""
+    translators.tell_due_translators()

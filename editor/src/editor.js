@@ -195,7 +195,7 @@ function mount(textarea, labels) {
 
 if (labelsBlock && form) {
   const labels = { ...labelsBlock.dataset };
-  form.querySelectorAll("[role=tabpanel][data-language] textarea[id$='-body']").forEach(
+  form.querySelectorAll("[role=tabpanel][data-language] textarea[id$='-body']:enabled").forEach(
     (textarea) => mount(textarea, labels),
   );
 }

@@ -15,7 +15,7 @@ from wtforms import EmailField, PasswordField, SelectField, StringField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, ValidationError
 
-from .. import accounts, sessions, two_factor
+from .. import accounts, sessions, translators, two_factor
 from ..extensions import csrf, db, limiter, login_manager
 from ..i18n import language_name
 from ..models import User
@@ -40,15 +40,65 @@ def load_user(session_key: str) -> User | None:
 SETUP_ENDPOINTS = {"admin.two_factor_setup", "admin.logout", "admin.set_language"}
 
 
+# What a translator may reach: the issues, read; the texts of every language, read; their
+# own account. Anything not named here answers them 403, including pages added later.
+TRANSLATOR_ENDPOINTS = SETUP_ENDPOINTS | {
+    "admin.issues",
+    "admin.edit_issue",  # saves only their languages (issue_forms.keep_translator_to_own)
+    "admin.autosave_issue",
+    "admin.preview_issue",
+    "admin.translation_source_changes",
+    "admin.variant_versions_list",
+    "admin.variant_version",
+    "admin.download_xliff",
+    "admin.media_list_json",
+    "admin.blocks_json",
+    "admin.account",
+    "admin.set_time_zone",
+    "admin.end_all_sessions",
+    "admin.end_other_sessions",
+    "admin.two_factor_disable",
+    "admin.two_factor_new_recovery_codes",
+}
+# ... and these only for a language given to them (the ``lang`` or ``language`` in the URL).
+TRANSLATOR_LANGUAGE_ENDPOINTS = {
+    "admin.translation_ready",
+    "admin.translation_up_to_date",
+    "admin.upload_xliff",
+    "admin.restore_variant_version",
+    "admin.add_attachment",
+    "admin.remove_attachment",
+}
+
+
+@bp.context_processor
+def writing_rights():
+    return {"may_write": lambda language: translators.may_write(current_user, language)}
+
+
+def translator_may_reach() -> bool:
+    if request.endpoint in TRANSLATOR_ENDPOINTS:
+        return True
+    if request.endpoint in TRANSLATOR_LANGUAGE_ENDPOINTS:
+        args = request.view_args or {}
+        return translators.may_write(current_user, args.get("lang", args.get("language")))
+    return False
+
+
 @bp.before_request
 def require_login():
-    """Every admin page needs a user, but the login steps themselves."""
+    """Every admin page needs a user, but the login steps themselves; a translator reaches
+    only the pages of their work."""
     if request.endpoint in {"admin.login", "admin.login_code", "admin.static"}:
         return None
     if not current_user.is_authenticated:
         return login_manager.unauthorized()
     if request.endpoint not in SETUP_ENDPOINTS and two_factor.setup_required(current_user):
         return redirect(url_for("admin.two_factor_setup"))
+    if current_user.is_translator and not translator_may_reach():
+        if request.endpoint == "admin.dashboard":
+            return redirect(url_for("admin.issues"))
+        abort(403)
     return None
 
 

@@ -15,7 +15,15 @@ from markupsafe import Markup
 from sqlalchemy.exc import IntegrityError
 from wtforms.fields.choices import SelectChoice
 
-from .. import attachments, campaigns, delivery, translation_status, variant_versions, xliff
+from .. import (
+    attachments,
+    campaigns,
+    delivery,
+    translation_status,
+    translators,
+    variant_versions,
+    xliff,
+)
 from ..extensions import db
 from ..form_fields import ActionForm, small_number
 from ..i18n import language_name
@@ -168,7 +176,11 @@ def render_composer(
     conflicts: list[variant_versions.Conflict] | None = None,
 ):
     languages = current_app.config["LANGUAGES"]
-    active = request.args.get("lang")
+    # ?tab= opens a language's panel (?lang= would also switch the page's own language).
+    active = request.args.get("tab") or request.args.get("lang")
+    writable = translators.writable_languages(current_user)
+    if active not in languages and current_user.is_translator and writable:
+        active = writable[0]
     if conflicts:
         active = conflicts[0].language
     if active not in languages:
@@ -184,7 +196,7 @@ def render_composer(
         test_form.test_address.data = current_user.email
         test_form.test_language.data = active
     saved_blocks = all_blocks()
-    source = translation_status.source_variant(issue) if issue else None
+    beside = beside_variant(issue)
     return (
         render_template(
             "admin/issues/composer.html",
@@ -205,14 +217,41 @@ def render_composer(
             action_form=ActionForm(),
             attachment_form=AttachmentForm(),
             xliff_form=XliffForm(),
-            # The saved source, shown beside each translation in the XLIFF file's segments.
-            source=source,
-            source_paragraphs=xliff.paragraphs(source.body) if source else [],
+            # The saved source (or the language picked to read beside), shown beside each
+            # other language in the XLIFF file's segments, with its mail.
+            source=translation_status.source_variant(issue) if issue else None,
+            beside=beside,
+            beside_paragraphs=xliff.paragraphs(beside.body) if beside else [],
+            beside_preview=saved_preview(issue, beside) if beside else None,
+            # A translator writes only their languages and changes nothing else.
+            writable=writable,
+            writable_names=", ".join(language_name(code) for code in writable),
+            locked=current_user.is_translator,
             attach_limit=attachments.attach_limit(),
             hosted_limit=attachments.hosted_limit(),
             attached_sizes=attachments.attached_bytes_by_language(issue) if issue else {},
         ),
         status,
+    )
+
+
+def beside_variant(issue: Issue | None) -> IssueVariant | None:
+    """The saved text shown beside the others: the language in ``?beside=``, else the source."""
+    if issue is None:
+        return None
+    picked = request.args.get("beside")
+    chosen = issue.variant(picked) if isinstance(picked, str) else None
+    return chosen or translation_status.source_variant(issue)
+
+
+def saved_preview(issue: Issue, variant: IssueVariant) -> SentParts:
+    return preview_parts(
+        variant.language,
+        variant.subject,
+        variant.preheader or "",
+        variant.body,
+        issue.id,
+        issue.layout,
     )
 
 
@@ -304,6 +343,8 @@ def edit_issue(issue_id: int):
     issue = db.get_or_404(Issue, issue_id)
     if issue.status not in campaigns.EDITABLE and request.method == "GET":
         flash(_("This issue can no longer be changed: sending has started."), "error")
+        if current_user.is_translator:
+            return redirect(url_for("admin.issues"))
         return redirect(url_for("admin.campaign", issue_id=issue.id))
     return submit_composer(composer_form(issue), issue)
 

@@ -9,6 +9,7 @@ from flask import current_app, request
 from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from flask_login import current_user
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
 from wtforms import (
@@ -26,7 +27,7 @@ from wtforms import (
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, InputRequired, Length, Optional, ValidationError
 
-from .. import campaigns, subscriptions
+from .. import campaigns, subscriptions, translators
 from ..form_fields import MultiCheckboxField, small_number
 from ..i18n import OUT_OF_RANGE, language_name, local_to_utc
 from ..layouts import all_layouts, default_layout, layout_of
@@ -117,7 +118,27 @@ def composer_form(issue: Issue | None = None) -> IssueForm:
     if issue is None and request.method == "GET":
         form.default_language.data = current_app.config["DEFAULT_LANGUAGE"]
         form.layout.data = default_layout().id
+    if issue is not None and request.method == "POST" and current_user.is_translator:
+        keep_translator_to_own(form, issue, translators.writable_languages(current_user))
     return form
+
+
+SETTINGS_FIELDS = ("name", "default_language", "fallback", "lists", "audience_languages", "layout")
+
+
+def keep_translator_to_own(form: IssueForm, issue: Issue, languages: list[str]) -> None:
+    """A translator's form changes only the texts of ``languages``: every other field is
+    what is saved, whatever the browser sent."""
+    saved = issue_data(issue)
+    for name in SETTINGS_FIELDS:
+        getattr(form, name).data = saved[name]
+    for code, variant in variant_forms(form).items():
+        if code not in languages:
+            text = saved[variant_field_name(code)]
+            variant.subject.data = text.get("subject", "")
+            variant.preheader.data = text.get("preheader", "")
+            variant.body.data = text.get("body", "")
+            variant.version.data = str(text["version"])
 
 
 def issue_data(issue: Issue) -> dict:
@@ -232,6 +253,8 @@ def save_issue(form: IssueForm, issue: Issue | None, saved_by: User | None) -> S
     drafts = variant_drafts(form)
     results = outcomes(issue, drafts) if issue is not None else {}
     if issue is None:
+        if saved_by is not None and saved_by.is_translator:
+            raise campaigns.CampaignError(_("Translators can't create issues."), "forbidden")
         issue = campaigns.create_issue(
             form.name.data.strip(),
             form.default_language.data,
@@ -240,7 +263,7 @@ def save_issue(form: IssueForm, issue: Issue | None, saved_by: User | None) -> S
             languages,
             form.layout.data,
         )
-    else:
+    elif saved_by is None or not saved_by.is_translator:
         campaigns.set_audience(issue, set(form.lists.data), languages)  # refuses first
         issue.name = form.name.data.strip()[:200]
         campaigns.set_default_language(issue, form.default_language.data)
@@ -249,7 +272,7 @@ def save_issue(form: IssueForm, issue: Issue | None, saved_by: User | None) -> S
             campaigns.set_layout(issue, form.layout.data)
     kept = {code for code, result in results.items() if result is Outcome.KEEP_SAVED}
     for code, draft in drafts.items():
-        if code not in kept:
+        if code not in kept and (saved_by is None or translators.may_write(saved_by, code)):
             save_variant(issue, code, draft, saved_by)
     return SavedComposer(issue, kept)
 

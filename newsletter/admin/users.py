@@ -1,6 +1,7 @@
-"""Users (admins): editors' and admins' accounts."""
+"""Users (admins): the accounts of admins, editors and translators; and the languages of
+each translator, which editors may change too."""
 
-from flask import current_app, flash, redirect, render_template, url_for
+from flask import abort, current_app, flash, redirect, render_template, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
@@ -11,12 +12,17 @@ from wtforms.validators import DataRequired, Length, Optional
 
 from .. import accounts
 from ..extensions import db
+from ..form_fields import MultiCheckboxField
 from ..i18n import language_name
 from ..models import Role, User
 from . import bp
 from .auth import admin_required
 
-ROLE_LABELS = {Role.ADMIN: _l("Admin"), Role.EDITOR: _l("Editor")}
+ROLE_LABELS = {
+    Role.ADMIN: _l("Admin"),
+    Role.EDITOR: _l("Editor"),
+    Role.TRANSLATOR: _l("Translator"),
+}
 
 
 class UserForm(FlaskForm):
@@ -24,6 +30,10 @@ class UserForm(FlaskForm):
     name = StringField(_l("Name"), validators=[Optional(), Length(max=100)])
     role = SelectField(
         _l("Role"), choices=[SelectChoice(r.value, label) for r, label in ROLE_LABELS.items()]
+    )
+    translation_languages = MultiCheckboxField(
+        _l("Languages this translator writes"),
+        description=_l("Only for translators, who read every language and write these."),
     )
     language = SelectField(_l("Language of the interface"))
     password = PasswordField(
@@ -38,6 +48,7 @@ class UserForm(FlaskForm):
         self.language.choices = [
             SelectChoice(c, language_name(c)) for c in current_app.config["LANGUAGES"]
         ]
+        self.translation_languages.choices = self.language.choices
 
 
 @bp.get("/users")
@@ -62,6 +73,7 @@ def new_user():
                 Role(form.role.data),
                 name=(form.name.data or "").strip(),
                 language=form.language.data,
+                translation_languages=form.translation_languages.data,
             )
         except accounts.AccountError as error:
             db.session.rollback()
@@ -86,17 +98,23 @@ def edit_user(user_id: int):
         if problem:
             form.role.errors.append(problem)
         else:
-            accounts.update_user(
-                user,
-                name=(form.name.data or "").strip(),
-                role=Role(form.role.data),
-                language=form.language.data,
-                active=form.active.data,
-                password=form.password.data or "",
-            )
-            db.session.commit()
-            flash(_("The account is saved."), "ok")
-            return redirect(url_for("admin.users"))
+            try:
+                accounts.update_user(
+                    user,
+                    name=(form.name.data or "").strip(),
+                    role=Role(form.role.data),
+                    language=form.language.data,
+                    active=form.active.data,
+                    password=form.password.data or "",
+                    translation_languages=form.translation_languages.data,
+                )
+            except accounts.AccountError as error:
+                db.session.rollback()
+                form.translation_languages.errors.append(str(error))
+            else:
+                db.session.commit()
+                flash(_("The account is saved."), "ok")
+                return redirect(url_for("admin.users"))
     return render_template("admin/users/edit.html", form=form, user=user), (
         422 if form.errors else 200
     )
@@ -112,3 +130,63 @@ def _check_change(user: User, form: UserForm) -> str | None:
             count=accounts.MIN_PASSWORD_LENGTH,
         )
     return None
+
+
+class TranslatorLanguagesForm(FlaskForm):
+    translation_languages = MultiCheckboxField(_l("Languages this translator writes"))
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.translation_languages.choices = [
+            SelectChoice(c, language_name(c)) for c in current_app.config["LANGUAGES"]
+        ]
+
+
+def translator_accounts() -> list[User]:
+    return list(
+        db.session.execute(
+            db.select(User).where(User.role == Role.TRANSLATOR).order_by(User.email)
+        ).scalars()
+    )
+
+
+@bp.get("/translators")
+def translators_page():
+    """Editors and admins give each translator the languages they write."""
+    rows = [
+        (
+            user,
+            TranslatorLanguagesForm(
+                prefix=f"translator-{user.id}",  # one form per translator: unique ids
+                data={"translation_languages": user.translation_languages},
+            ),
+        )
+        for user in translator_accounts()
+    ]
+    return render_template("admin/users/translators.html", rows=rows)
+
+
+@bp.post("/translators/<int:user_id>")
+def set_translator_languages(user_id: int):
+    user = db.get_or_404(User, user_id)
+    if not user.is_translator:
+        abort(404)
+    form = TranslatorLanguagesForm(prefix=f"translator-{user.id}")
+    if not form.validate_on_submit():
+        abort(400)
+    try:
+        accounts.set_translation_languages(user, form.translation_languages.data)
+    except accounts.AccountError as error:
+        db.session.rollback()
+        flash(f"{user.email}: {error}", "error")
+    else:
+        db.session.commit()
+        flash(
+            _(
+                "%(email)s now translates %(languages)s.",
+                email=user.email,
+                languages=", ".join(language_name(c) for c in user.translation_languages),
+            ),
+            "ok",
+        )
+    return redirect(url_for("admin.translators_page"))
