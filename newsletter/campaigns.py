@@ -27,6 +27,7 @@ from sqlalchemy import (
 from . import translators
 from .extensions import db
 from .layouts import default_layout
+from .mail.message import one_line
 from .models import (
     Delivery,
     DeliveryState,
@@ -177,8 +178,10 @@ class VersionConflict(CampaignError):
 
 
 def normalized_text(subject: str, preheader: str, body: str) -> tuple[str, str, str]:
-    """A variant's text as it is stored: subject and preheader on one line, cut to size."""
-    return " ".join(subject.split())[:200], " ".join(preheader.split())[:200], body
+    """A variant's text as it is stored: subject and preheader on one line (keeping
+    no-break spaces), cut to size; the body with LF line ends (browsers post CRLF)."""
+    body = body.replace("\r\n", "\n").replace("\r", "\n")
+    return one_line(subject)[:200], one_line(preheader)[:200], body
 
 
 def stored_text(variant: IssueVariant | None) -> tuple[str, str, str]:

@@ -2,6 +2,7 @@
 
 import ipaddress
 import os
+import re
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -24,6 +25,18 @@ class ConfigError(RuntimeError):
 
 def _languages(raw: str) -> list[str]:
     return [code.strip() for code in raw.split(",") if code.strip()]
+
+
+LANGUAGE_CODE = re.compile(r"[a-z]{2,3}(-[A-Za-z]{2,4})?")
+
+
+def _reader_languages(languages: list[str], raw: str) -> list[str]:
+    """The interface's languages, then the others readers may name (``ca``, ``pt``)."""
+    extra = _languages(raw)
+    for code in extra:
+        if not LANGUAGE_CODE.fullmatch(code):
+            raise ConfigError(f"READER_LANGUAGES: {code!r} is not a language code such as ca.")
+    return languages + [code for code in extra if code not in languages]
 
 
 def from_environment(env: dict[str, str] | None = None) -> dict:
@@ -59,6 +72,7 @@ def from_environment(env: dict[str, str] | None = None) -> dict:
         "BASE_URL": base_url,
         "MAIL_FROM": env.get("MAIL_FROM", "Newsletter <newsletter@localhost>"),
         "LANGUAGES": languages,
+        "READER_LANGUAGES": _reader_languages(languages, env.get("READER_LANGUAGES", "")),
         "DEFAULT_LANGUAGE": default_language,
         "BABEL_DEFAULT_LOCALE": default_language,
         "BABEL_TRANSLATION_DIRECTORIES": str(TRANSLATIONS),

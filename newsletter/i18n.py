@@ -19,7 +19,22 @@ WORDING_VERSION = "2026-11"
 
 
 def languages() -> list[str]:
+    """The languages of the interface, and of issues."""
     return current_app.config["LANGUAGES"]
+
+
+def reader_languages() -> list[str]:
+    """The languages a reader may name as their first or second: the interface's and
+    those of ``READER_LANGUAGES`` (Catalan, say), which have no issue texts of their own."""
+    return current_app.config["READER_LANGUAGES"]
+
+
+def ui_language(*codes: str | None) -> str:
+    """The first of ``codes`` the interface speaks, else the default: the language of the
+    pages and mails of a reader of Catalan, then Spanish, is Spanish."""
+    return next(
+        (code for code in codes if code in languages()), current_app.config["DEFAULT_LANGUAGE"]
+    )
 
 
 @cache

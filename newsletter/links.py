@@ -4,6 +4,8 @@ from urllib.parse import urlsplit
 
 from flask import current_app
 
+from . import i18n  # a module: i18n needs organisation, which needs this module
+
 
 def external_url(endpoint: str, **values) -> str:
     base = urlsplit(current_app.config["BASE_URL"])
@@ -13,7 +15,7 @@ def external_url(endpoint: str, **values) -> str:
 
 def subscriber_links(subscriber, lang: str | None = None) -> dict[str, str]:
     """The personal links every mail carries in its footer (pages in ``lang``, if given)."""
-    lang = lang or subscriber.language
+    lang = lang or i18n.ui_language(subscriber.language, subscriber.second_language)
     return {
         "preferences_url": external_url("public.preferences", lang=lang, token=subscriber.token),
         "unsubscribe_url": external_url("public.unsubscribe", lang=lang, token=subscriber.token),

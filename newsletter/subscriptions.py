@@ -20,7 +20,7 @@ from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from kombu.exceptions import OperationalError
 
 from .extensions import db
-from .i18n import WORDING_VERSION
+from .i18n import WORDING_VERSION, ui_language
 from .links import external_url, subscriber_links
 from .mail.message import build_message
 from .mail.render import render_email
@@ -282,8 +282,10 @@ def confirmation_token(request: ConfirmationRequest) -> str:
 
 
 def build_confirmation(request: ConfirmationRequest) -> EmailMessage:
-    """The confirmation mail for one request, in the language that request asked for."""
-    subscriber, language = request.subscriber, request.language
+    """The confirmation mail for one request, in the language that request asked for
+    (or, for a language the interface does not speak, its second language or the default)."""
+    subscriber = request.subscriber
+    language = ui_language(request.language, request.second_language)
     name = request.name or subscriber.name
     lists = db.session.execute(
         db.select(MailingList).where(MailingList.id.in_(request.list_ids)).order_by(MailingList.id)

@@ -621,3 +621,11 @@ def test_review_page_warns_when_a_language_has_no_postal_address(editor_client, 
     assert "without a postal address: English, Español, Français." in review
     in_app(save_address, {"en": "1 Main Street\nSpringfield"})  # the others fall back to it
     assert warning not in page(editor_client, f"/admin/issues/{issue_id}/send")
+
+
+def test_a_body_posted_with_crlf_line_ends_is_stored_with_lf(editor_client, in_app):
+    list_ids = [in_app(lambda: make_lists()["newsletter"])]
+    variants = {"en": ("Réunion\u00a0: demain", "# Title\r\n\r\nOne.\r\n\r\nTwo.")}
+    issue_id = create_issue(editor_client, list_ids, variants=variants)
+    saved = in_app(lambda: db.session.get(Issue, issue_id).variant("en"))
+    assert (saved.subject, saved.body) == ("Réunion\u00a0: demain", "# Title\n\nOne.\n\nTwo.")

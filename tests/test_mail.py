@@ -161,3 +161,10 @@ def test_lines_starting_with_a_dot_arrive_intact(app, in_app, smtp):
         transport.close()
     [received] = smtp.wait_for(1)
     assert received.data.split(b"\r\n\r\n", 1)[1] == body.encode()
+
+
+def test_one_line_keeps_no_break_spaces_and_drops_line_breaks():
+    from newsletter.mail.message import one_line
+
+    french = "Réunion\u00a0: «\u202fdemain\u202f»\u202f!"
+    assert one_line(f"  {french}\r\n\tnext\x00line  ") == f"{french} next line"

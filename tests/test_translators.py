@@ -362,3 +362,23 @@ def test_an_editor_changes_the_languages_of_a_translator(editor_client, in_app):
     # Only translators have languages to give; the page is not the users page.
     no_translator = editor_client.post(f"/admin/translators/{editor}", data={"csrf_token": token})
     assert no_translator.status_code == 404
+
+
+def test_the_database_accepts_the_translator_role_and_nothing_unknown(in_app):
+    from sqlalchemy import text
+    from sqlalchemy.exc import IntegrityError
+
+    def insert(role: str) -> None:
+        db.session.execute(
+            text(
+                "INSERT INTO user_account (email, name, password_hash, role, language, active,"
+                " created_at, translation_languages)"
+                " VALUES (:email, '', 'x', :role, 'en', true, :now, '[]')"
+            ),
+            {"email": f"{role}@example.org", "role": role, "now": utcnow()},
+        )
+        db.session.commit()
+
+    in_app(insert, "translator")
+    with pytest.raises(IntegrityError):
+        in_app(insert, "owner")

@@ -121,7 +121,7 @@ class SubscriberForm(FlaskForm):
     def __init__(self, *args, lists: list[MailingList], **kwargs):
         super().__init__(*args, **kwargs)
         self.language.choices = [
-            (code, language_name(code)) for code in current_app.config["LANGUAGES"]
+            (code, language_name(code)) for code in current_app.config["READER_LANGUAGES"]
         ]
         self.second_language.choices = [("", _l("None"))] + self.language.choices
         language = str(get_locale())

@@ -53,6 +53,11 @@ def known_language(value: str) -> None:
         raise ValidationError(str(_l("Please choose one of the languages offered.")))
 
 
+def reader_language(value: str) -> None:
+    if value not in current_app.config["READER_LANGUAGES"]:
+        raise ValidationError(str(_l("Please choose one of the languages offered.")))
+
+
 def not_blank(value: str) -> None:
     if not value.strip():
         raise ValidationError(str(_l("This field may not be empty.")))
@@ -156,14 +161,18 @@ class SubscriberSchema(Schema):
 # Only these may be set through the API; bounced and complained come from mail servers.
 WRITABLE_STATUSES = [SubscriberStatus.CONFIRMED.value, SubscriberStatus.UNSUBSCRIBED.value]
 LANGUAGE_DOC = {"description": "One of the configured LANGUAGES", "example": "en"}
+READER_LANGUAGE_DOC = {
+    "description": "One of the configured LANGUAGES or READER_LANGUAGES",
+    "example": "en",
+}
 
 
 class SubscriberUpdate(Schema):
     name = Text(allow_none=True, validate=[validate.Length(max=100), single_line])
-    language = Text(validate=known_language, metadata=LANGUAGE_DOC)
+    language = Text(validate=reader_language, metadata=READER_LANGUAGE_DOC)
     second_language = Text(
         allow_none=True,
-        validate=known_language,
+        validate=reader_language,
         metadata={"description": "Read when an issue has no variant in `language`; null: none"},
     )
     status = _choice(WRITABLE_STATUSES)

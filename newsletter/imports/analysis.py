@@ -19,7 +19,7 @@ MAX_LISTED_PROBLEMS = 200
 def settings_for(job: ImportJob) -> Settings:
     lists = db.session.execute(db.select(MailingList.slug, MailingList.id)).all()
     return Settings(
-        languages=list(current_app.config["LANGUAGES"]),
+        languages=list(current_app.config["READER_LANGUAGES"]),
         default_language=job.language,
         list_ids=set(job.list_ids),
         lists_by_slug={slug.lower(): list_id for slug, list_id in lists},

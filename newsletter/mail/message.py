@@ -1,6 +1,7 @@
 """MIME messages built with the standard library, ready for SMTP (CRLF, ≤ 998 octets)."""
 
 import base64
+import re
 from email.header import decode_header, make_header
 from email.headerregistry import Address
 from email.message import EmailMessage
@@ -9,13 +10,23 @@ from urllib.parse import quote
 
 from .render import RenderedEmail
 
+# Spaces that hold two words together: French sets them before : ; ! ? and inside « ».
+NO_BREAK_SPACES = "\u00a0\u202f\u2007"
+BREAKING_SPACE_RUN = re.compile(f"[^\\S{NO_BREAK_SPACES}]+")
+
+
+def one_line(text: str) -> str:
+    """``text`` on one line: control characters and runs of other white space become one
+    space; no-break spaces stay as they are."""
+    printable = "".join(ch if ch.isprintable() or ch in NO_BREAK_SPACES else " " for ch in text)
+    return BREAKING_SPACE_RUN.sub(" ", printable).strip(" ")
+
 
 def clean_display_name(name: str | None) -> str:
     """A display name on one line: no CR, LF or other control characters."""
     if not name:
         return ""
-    printable = "".join(ch if ch.isprintable() else " " for ch in name)
-    return " ".join(printable.split())[:100]
+    return one_line(name)[:100]
 
 
 # Base64 of 39 bytes is 52 characters: with "=?utf-8?b?" and "?=", a 64-character word,

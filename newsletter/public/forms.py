@@ -8,7 +8,7 @@ from wtforms import BooleanField, SelectField, SelectMultipleField, StringField
 from wtforms.validators import DataRequired, InputRequired, Length, ValidationError
 
 from ..form_fields import single_line, strip_whitespace
-from ..i18n import language_name, languages
+from ..i18n import language_name, reader_languages
 from ..models import MailingList
 from ..subscriptions import (
     MAX_EMAIL_LENGTH,
@@ -44,18 +44,18 @@ class ProfileFields(FlaskForm):
     def __init__(self, *args, allowed_lists=None, **kwargs):
         super().__init__(*args, **kwargs)
         self.allowed_lists = public_lists() if allowed_lists is None else allowed_lists
-        self.language.choices = [(code, language_name(code)) for code in languages()]
+        self.language.choices = [(code, language_name(code)) for code in reader_languages()]
         self.second_language.choices = [("", _l("None"))] + self.language.choices
         self.lists.choices = [(str(item.id), item.slug) for item in self.allowed_lists]
 
     def validate_language(self, field) -> None:
-        if field.data not in languages():
+        if field.data not in reader_languages():
             raise ValidationError(_l("Please choose one of the languages offered."))
 
     def validate_second_language(self, field) -> None:
         if not field.data:
             field.data = None
-        elif field.data not in languages():
+        elif field.data not in reader_languages():
             raise ValidationError(_l("Please choose one of the languages offered."))
         elif field.data == self.language.data:
             raise ValidationError(_l("Your second language must differ from your first."))

@@ -24,6 +24,7 @@ from flask_babel import gettext as _
 from .. import attachments, campaigns, organisation, subscriptions
 from ..delivery import prepared_variant
 from ..extensions import csrf, db
+from ..i18n import ui_language
 from ..links import external_url
 from ..mail import issue_mail
 from ..media import library as media_library
@@ -160,7 +161,8 @@ def preferences(token: str):
         second_language=form.second_language.data,
     )
     db.session.commit()
-    return redirect(url_for("public.preferences", lang=subscriber.language, token=token, saved=1))
+    lang = ui_language(subscriber.language, subscriber.second_language)
+    return redirect(url_for("public.preferences", lang=lang, token=token, saved=1))
 
 
 @bp.route("/<lang>/preferences/<token>/export")
