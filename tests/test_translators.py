@@ -382,3 +382,100 @@ def test_the_database_accepts_the_translator_role_and_nothing_unknown(in_app):
     in_app(insert, "translator")
     with pytest.raises(IntegrityError):
         in_app(insert, "owner")
+
+
+# A token acting for a translator
+
+TOKEN_BLUEPRINTS = (
+    "issues",
+    "layouts",
+    "lists",
+    "media",
+    "subscribers",
+    "translations",
+    "attachments",
+)
+
+
+def translator_token() -> str:
+    from newsletter.accounts import create_token
+    from newsletter.models import TokenScope
+
+    user = db.session.get(User, make_translator())
+    _token, secret = create_token("CAT tool", TokenScope.WRITE, created_by=user)
+    db.session.commit()
+    return secret
+
+
+def api_rules(app):
+    return [r for r in app.url_map.iter_rules() if r.endpoint.split(".")[0] in TOKEN_BLUEPRINTS]
+
+
+def test_a_translators_token_gets_403_on_every_operation_not_of_their_work(app, in_app, issue_id):
+    from newsletter.api.auth import TRANSLATOR_LANGUAGE_OPERATIONS, TRANSLATOR_OPERATIONS
+
+    secret = in_app(translator_token)
+    client = app.test_client()
+    headers = {"Authorization": f"Bearer {secret}"}
+    reached, refused = set(), set()
+    for rule in api_rules(app):
+        for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
+            language = "fr" if rule.endpoint in TRANSLATOR_LANGUAGE_OPERATIONS else "es"
+            url = url_for_rule(rule, issue_id, language)
+            response = client.open(url, method=method, headers=headers, json={})
+            if rule.endpoint in TRANSLATOR_OPERATIONS | TRANSLATOR_LANGUAGE_OPERATIONS:
+                assert response.status_code != 403, (method, url, response.get_json())
+                reached.add(rule.endpoint)
+            else:
+                assert response.status_code == 403, (method, url, response.status_code)
+                assert response.get_json()["code"] == "translator_forbidden"
+                refused.add(rule.endpoint)
+    assert {
+        "issues.send",
+        "issues.update",
+        "issues.create",
+        "subscribers.list_subscribers",
+        "translations.approve",
+        "translations.choose_fallback",
+        "lists.create",
+        "issues.deliveries",
+    } <= refused
+    assert {"issues.read", "translations.export_xliff", "issues.put_variant"} <= reached
+
+
+def test_a_translators_token_writes_their_language_only(app, in_app, issue_id):
+    secret = in_app(translator_token)
+    client = app.test_client()
+    headers = {"Authorization": f"Bearer {secret}"}
+    before = in_app(saved_issue, issue_id)
+    text = {"subject": "Sujet", "preheader": "", "body": "Corps du texte."}
+    spanish = client.put(f"/api/v1/issues/{issue_id}/variants/es", headers=headers, json=text)
+    assert spanish.status_code == 403
+    assert in_app(saved_issue, issue_id) == before
+    french = client.put(f"/api/v1/issues/{issue_id}/variants/fr", headers=headers, json=text)
+    assert french.status_code == 200, french.get_json()
+    assert in_app(saved_issue, issue_id)["variants"]["fr"][:2] == ("Sujet", "Corps du texte.")
+
+
+def test_an_admin_makes_a_token_that_acts_for_a_translator(admin_client, in_app):
+    from newsletter.models import ApiToken
+
+    translator = in_app(make_translator)
+    token = csrf_token(admin_client, "/admin/tokens")
+    made = admin_client.post(
+        "/admin/tokens",
+        data={"csrf_token": token, "name": "OmegaT", "scope": "write", "acts_as": translator},
+    )
+    assert made.status_code == 201
+    assert TRANSLATOR in made.get_data(as_text=True)
+    owner = in_app(
+        lambda: db.session.execute(
+            db.select(ApiToken.created_by_id).filter_by(name="OmegaT")
+        ).scalar_one()
+    )
+    assert owner == translator
+    forged = admin_client.post(
+        "/admin/tokens",
+        data={"csrf_token": token, "name": "Forged", "scope": "write", "acts_as": 999999},
+    )
+    assert forged.status_code == 400

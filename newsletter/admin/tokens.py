@@ -1,5 +1,8 @@
 """API tokens: admins list, create and revoke the keys of the JSON API.
 
+A token acts with the rights of one account (its ``created_by``): the admin who creates it,
+or an account they choose, such as a translator's, whose token reaches only their work.
+
 A token's secret is shown once, in the answer to the form that created it; only a hash of
 it is stored, so it can't be shown again (nor kept in the session cookie).
 """
@@ -16,9 +19,10 @@ from wtforms.validators import DataRequired, Length, ValidationError
 from .. import accounts
 from ..extensions import db
 from ..form_fields import ActionForm
-from ..models import ApiToken, TokenScope
+from ..models import ApiToken, TokenScope, User
 from . import bp
 from .auth import admin_required
+from .users import ROLE_LABELS
 
 
 class TokenForm(FlaskForm):
@@ -35,10 +39,32 @@ class TokenForm(FlaskForm):
         ],
         default=TokenScope.READ.value,
     )
+    acts_as = SelectField(
+        _l("Acts with the rights of"),
+        coerce=int,
+        description=_l(
+            "A translator's token reaches only the issues and the languages of that translator."
+        ),
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.acts_as.choices = [
+            SelectChoice(user.id, f"{user.email} ({ROLE_LABELS[user.role]})")
+            for user in active_users()
+        ]
+        if self.acts_as.data is None:
+            self.acts_as.data = current_user.id
 
     def validate_name(self, field) -> None:
         if any(ord(char) < 32 or ord(char) == 127 for char in field.data or ""):
             raise ValidationError(_l("A name must fit on one line, without control characters."))
+
+
+def active_users() -> list[User]:
+    return list(
+        db.session.execute(db.select(User).where(User.active).order_by(User.email)).scalars()
+    )
 
 
 def _all_tokens() -> list[ApiToken]:
@@ -55,6 +81,7 @@ def _page(form: TokenForm, secret: str | None = None, created: ApiToken | None =
         form=form,
         revoke_form=ActionForm(),
         tokens=_all_tokens(),
+        users={user.id: user for user in db.session.execute(db.select(User)).scalars()},
         secret=secret,
         created=created,
     )
@@ -73,7 +100,9 @@ def create_token():
     if not form.validate_on_submit():
         return _page(form), 400
     token, secret = accounts.create_token(
-        form.name.data, TokenScope(form.scope.data), created_by=current_user
+        form.name.data,
+        TokenScope(form.scope.data),
+        created_by=db.session.get(User, form.acts_as.data),
     )
     db.session.commit()
     page = _page(TokenForm(formdata=None), secret=secret, created=token)

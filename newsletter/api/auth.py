@@ -12,10 +12,10 @@ from flask_babel import gettext as _
 from flask_limiter.util import get_remote_address
 from flask_smorest import Blueprint as SmorestBlueprint
 
-from .. import accounts
+from .. import accounts, translators
 from ..extensions import csrf, db, limiter
 from ..hygiene import refuse_hostile_body
-from ..models import ApiToken, TokenScope, utcnow
+from ..models import ApiToken, TokenScope, User, utcnow
 from .errors import ApiError, register_json_errors
 
 READ_METHODS = {"GET", "HEAD", "OPTIONS"}
@@ -57,7 +57,50 @@ def require_token() -> None:
         raise ApiError(401, "token_invalid", _("This API token is not valid or was revoked."))
     if request.method not in READ_METHODS and token.scope != TokenScope.WRITE:
         raise ApiError(403, "insufficient_scope", _("This token may only read."))
+    if not translator_may_call(token):
+        raise ApiError(
+            403,
+            "translator_forbidden",
+            _("A translator's token reaches only the issues and the languages given to them."),
+        )
     _record_use(token)
+
+
+# What a token acting for a translator may call: reading issues, and, for the languages
+# given to them, writing the text, its files, its XLIFF and its review state. Anything not
+# named here answers 403, including operations added later.
+TRANSLATOR_OPERATIONS = {
+    "issues.list_issues",
+    "issues.read",
+    "issues.read_variant",
+    "issues.preview",
+    "layouts.list_layouts",
+    "media.list_media",
+    "media.read",
+    "attachments.list_attachments",
+    "translations.read_translations",
+    "translations.source_changes",
+    "translations.export_xliff",
+}
+TRANSLATOR_LANGUAGE_OPERATIONS = {
+    "issues.put_variant",
+    "attachments.add",
+    "attachments.remove",
+    "translations.import_xliff",
+    "translations.ready_for_review",
+    "translations.mark_up_to_date",
+}
+
+
+def translator_may_call(token: ApiToken) -> bool:
+    user = db.session.get(User, token.created_by_id) if token.created_by_id else None
+    if user is None or not user.is_translator:
+        return True
+    if request.endpoint in TRANSLATOR_OPERATIONS:
+        return True
+    if request.endpoint in TRANSLATOR_LANGUAGE_OPERATIONS:
+        return translators.may_write(user, (request.view_args or {}).get("language"))
+    return False
 
 
 def _record_use(token: ApiToken) -> None:
