@@ -7,6 +7,8 @@ from flask_wtf import FlaskForm
 from wtforms import SelectMultipleField, ValidationError
 from wtforms.widgets import CheckboxInput, ListWidget
 
+from .mail.message import NO_BREAK_SPACES
+
 SMALL_NUMBER = re.compile(r"[0-9]{1,9}")
 
 
@@ -21,7 +23,8 @@ def strip_whitespace(value):
 
 
 def single_line(form, field) -> None:
-    if field.data and any(not ch.isprintable() for ch in field.data):
+    """No line breaks or control characters (no-break spaces are welcome: French uses them)."""
+    if field.data and any(not ch.isprintable() and ch not in NO_BREAK_SPACES for ch in field.data):
         raise ValidationError(_l("A name must fit on one line, without control characters."))
 
 

@@ -739,3 +739,57 @@ class MediaFile(db.Model):
     )
 
     created_by: Mapped[User | None] = relationship()
+
+
+class Event(db.Model):
+    """Something the organisation invites to: its times once, its texts per language.
+
+    Times are stored in UTC with the zone they were given in, in which pages show them.
+    """
+
+    __tablename__ = "event"
+    __table_args__ = (
+        CheckConstraint("ends_at > starts_at", name="ends_after_start"),
+        CheckConstraint("capacity IS NULL OR capacity > 0", name="capacity_positive"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    starts_at: Mapped[datetime] = mapped_column(index=True)
+    ends_at: Mapped[datetime]
+    time_zone: Mapped[str] = mapped_column(String(64))
+    registration_deadline: Mapped[datetime | None]
+    capacity: Mapped[int | None]
+    waiting_list: Mapped[bool] = mapped_column(default=False)
+    online_url: Mapped[str | None] = mapped_column(String(500))
+    published: Mapped[bool] = mapped_column(default=False)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    texts: Mapped[list["EventText"]] = relationship(
+        back_populates="event", cascade="all, delete-orphan", order_by="EventText.language"
+    )
+
+    def text(self, language: str) -> "EventText | None":
+        return next((text for text in self.texts if text.language == language), None)
+
+    @property
+    def texts_by_language(self) -> dict[str, "EventText"]:
+        return {text.language: text for text in self.texts}
+
+
+class EventText(db.Model):
+    """An event in one language: what it is called and where it takes place."""
+
+    __tablename__ = "event_text"
+    __table_args__ = (UniqueConstraint("event_id", "language"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    event_id: Mapped[int] = mapped_column(ForeignKey("event.id", ondelete="CASCADE"))
+    language: Mapped[str] = mapped_column(String(8))
+    title: Mapped[str] = mapped_column(String(200))
+    summary: Mapped[str] = mapped_column(String(500), default="")
+    description: Mapped[str] = mapped_column(Text, default="")  # Markdown
+    place_name: Mapped[str] = mapped_column(String(200), default="")
+    place_address: Mapped[str] = mapped_column(String(500), default="")
+
+    event: Mapped[Event] = relationship(back_populates="texts")

@@ -13,6 +13,7 @@ from . import (  # noqa: E402, F401
     campaign_views,
     composer,
     dashboard,
+    events,
     imports,
     layouts,
     lists,

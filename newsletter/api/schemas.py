@@ -551,3 +551,39 @@ class DeliveryPage(Page):
 
 
 TOKEN_SCOPES = [s.value for s in TokenScope]
+
+
+# Events
+
+
+class EventTextSchema(Schema):
+    title = Text(required=True)
+    summary = Text(required=True)
+    description = Text(required=True, metadata={"description": "Markdown"})
+    place_name = Text(required=True)
+    place_address = Text(required=True)
+
+
+class EventSchema(Schema):
+    id = fields.Integer(required=True)
+    starts_at = _when(required=True)
+    ends_at = _when(required=True)
+    time_zone = Text(required=True, metadata={"description": "IANA zone the event is shown in"})
+    registration_deadline = _when(allow_none=True, required=True)
+    capacity = fields.Integer(
+        allow_none=True, required=True, metadata={"description": "null: no limit"}
+    )
+    waiting_list = fields.Boolean(required=True)
+    online_url = Text(allow_none=True, required=True)
+    published = fields.Boolean(required=True)
+    texts = fields.Dict(
+        keys=Text(),
+        values=fields.Nested(EventTextSchema),
+        attribute="texts_by_language",
+        required=True,
+        metadata={"description": "By language; a language without a text is absent"},
+    )
+
+
+class EventList(Schema):
+    items = fields.List(fields.Nested(EventSchema), required=True)

@@ -288,3 +288,6 @@ def hosted_file(token: str, filename: str):
     )
     response.cache_control.immutable = True
     return response
+
+
+from . import events  # noqa: E402, F401  (its pages are on this blueprint)

@@ -1,0 +1,203 @@
+"""Events in the editors' UI: the list, and one form for an event's times and its texts in
+every language. ``events`` decides; a refusal is shown on the form."""
+
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
+
+from flask import current_app, flash, redirect, render_template, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import (
+    BooleanField,
+    DateTimeLocalField,
+    Form,
+    FormField,
+    IntegerField,
+    SelectField,
+    StringField,
+    TextAreaField,
+    URLField,
+)
+from wtforms.fields.choices import SelectChoice
+from wtforms.validators import InputRequired, Length, NumberRange, Optional, ValidationError
+
+from .. import events
+from ..extensions import db
+from ..form_fields import single_line
+from ..i18n import OUT_OF_RANGE, TIME_ZONES
+from ..models import Event
+from ..organisation import current_organisation
+from . import bp
+
+LOCAL_FORMAT = "%Y-%m-%dT%H:%M"
+
+
+class EventTextForm(Form):
+    """One language's text; plain ``Form``: the event form around it carries the CSRF token."""
+
+    title = StringField(_l("Title"), validators=[Optional(), Length(max=200), single_line])
+    summary = TextAreaField(_l("Summary"), validators=[Optional(), Length(max=500)])
+    description = TextAreaField(
+        _l("Description (Markdown)"), validators=[Optional(), Length(max=20_000)]
+    )
+    place_name = StringField(_l("Place"), validators=[Optional(), Length(max=200), single_line])
+    place_address = StringField(
+        _l("Address"), validators=[Optional(), Length(max=500), single_line]
+    )
+
+
+def web_address(_form, field) -> None:
+    if field.data and not field.data.startswith(("https://", "http://")):
+        raise ValidationError(_l("Enter an address that starts with https:// or http://."))
+
+
+class EventForm(FlaskForm):
+    starts_at = DateTimeLocalField(_l("Starts"), format=LOCAL_FORMAT, validators=[InputRequired()])
+    ends_at = DateTimeLocalField(_l("Ends"), format=LOCAL_FORMAT, validators=[InputRequired()])
+    time_zone = SelectField(
+        _l("Time zone"),
+        choices=[SelectChoice(zone, zone) for zone in TIME_ZONES],
+        description=_l("The times above are in this zone, and pages show them in it."),
+    )
+    registration_deadline = DateTimeLocalField(
+        _l("Registration deadline"), format=LOCAL_FORMAT, validators=[Optional()]
+    )
+    capacity = IntegerField(
+        _l("Capacity"),
+        validators=[Optional(), NumberRange(min=1, max=1_000_000)],
+        description=_l("Leave empty for no limit."),
+    )
+    waiting_list = BooleanField(_l("Open a waiting list when it is full"))
+    online_url = URLField(
+        _l("Online link (optional)"), validators=[Optional(), Length(max=500), web_address]
+    )
+    published = BooleanField(_l("Shown on the public events page"))
+
+
+def text_field_name(code: str) -> str:
+    return f"text_{code}"
+
+
+def event_form(event: Event | None = None) -> EventForm:
+    class LanguagesForm(EventForm):
+        pass
+
+    for code in current_app.config["LANGUAGES"]:
+        setattr(LanguagesForm, text_field_name(code), FormField(EventTextForm))
+    form = LanguagesForm(data=event_data(event) if event else None)
+    if event is None and not form.is_submitted():
+        form.time_zone.data = current_organisation().time_zone or "UTC"
+    return form
+
+
+def in_zone(moment: datetime | None, zone: str) -> datetime | None:
+    """A stored time (naive UTC) as the form shows it: naive, in ``zone``."""
+    if moment is None:
+        return None
+    return moment.replace(tzinfo=UTC).astimezone(ZoneInfo(zone)).replace(tzinfo=None)
+
+
+def from_zone(moment: datetime | None, zone: str) -> datetime | None:
+    """A time typed in ``zone``, as stored (naive UTC); OverflowError at the calendar's ends."""
+    if moment is None:
+        return None
+    return moment.replace(tzinfo=ZoneInfo(zone)).astimezone(UTC).replace(tzinfo=None)
+
+
+def event_data(event: Event) -> dict:
+    zone = event.time_zone
+    data = {
+        "starts_at": in_zone(event.starts_at, zone),
+        "ends_at": in_zone(event.ends_at, zone),
+        "time_zone": zone,
+        "registration_deadline": in_zone(event.registration_deadline, zone),
+        "capacity": event.capacity,
+        "waiting_list": event.waiting_list,
+        "online_url": event.online_url or "",
+        "published": event.published,
+    }
+    for text in event.texts:
+        data[text_field_name(text.language)] = {
+            name: getattr(text, name) for name in events.TEXT_FIELDS
+        }
+    return data
+
+
+def text_forms(form: EventForm) -> dict[str, EventTextForm]:
+    return {
+        code: getattr(form, text_field_name(code)).form for code in current_app.config["LANGUAGES"]
+    }
+
+
+def save(form: EventForm, event: Event | None) -> Event | None:
+    """The event as the form says, or None with the reason on the form."""
+    zone = form.time_zone.data
+    try:
+        times = events.EventTimes(
+            from_zone(form.starts_at.data, zone),
+            from_zone(form.ends_at.data, zone),
+            zone,
+            from_zone(form.registration_deadline.data, zone),
+        )
+    except OverflowError:
+        form.starts_at.errors = [str(OUT_OF_RANGE)]
+        return None
+    texts = {code: sub.data for code, sub in text_forms(form).items()}
+    try:
+        return events.save_event(
+            event,
+            times,
+            texts,
+            capacity=form.capacity.data,
+            waiting_list=form.waiting_list.data,
+            online_url=(form.online_url.data or "").strip() or None,
+            published=form.published.data,
+        )
+    except events.EventError as error:
+        db.session.rollback()
+        form.form_errors.append(str(error))
+        return None
+
+
+def edit_page(form: EventForm, event: Event | None):
+    status = 200
+    if form.is_submitted():
+        status = 422
+    return (
+        render_template(
+            "admin/events/edit.html",
+            form=form,
+            event=event,
+            texts=text_forms(form),
+        ),
+        status,
+    )
+
+
+def submit(form: EventForm, event: Event | None):
+    if form.validate_on_submit():
+        saved = save(form, event)
+        if saved is not None:
+            db.session.commit()
+            flash(_("The event is saved."), "ok")
+            return redirect(url_for("admin.edit_event", event_id=saved.id))
+    return edit_page(form, event)
+
+
+@bp.get("/events")
+def events_index():
+    return render_template(
+        "admin/events/index.html", rows=events.all_events(), text_in=events.text_in
+    )
+
+
+@bp.route("/events/new", methods=["GET", "POST"])
+def new_event():
+    return submit(event_form(), None)
+
+
+@bp.route("/events/<int:event_id>", methods=["GET", "POST"])
+def edit_event(event_id: int):
+    event = db.get_or_404(Event, event_id)
+    return submit(event_form(event), event)
