@@ -77,6 +77,9 @@ PAGES = (
     "/admin/users",
     "/admin/users/new",
     "/admin/tokens",
+    "/admin/translators",
+    "/admin/events",
+    "/admin/events/new",
     "/admin/settings",
     "/admin/account",
 )

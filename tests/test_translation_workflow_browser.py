@@ -90,7 +90,8 @@ def test_a_translation_goes_from_assignment_to_each_readers_inbox(
     # The editor gives Françoise French instead of Spanish.
     editor = pages("en-GB")
     log_in(editor, live_server, "editor@example.org")
-    editor.goto(live_server + "/admin/translators")
+    editor.goto(live_server + "/admin/issues")
+    editor.get_by_test_id("translators-link").click()
     card = editor.get_by_test_id("translator-francoise@example.org")
     card.get_by_label("Español").uncheck()
     card.get_by_label("Français").check()
