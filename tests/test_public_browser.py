@@ -106,3 +106,42 @@ def test_dev_mailbox_message_with_a_long_link_fits_a_phone(app, live_server, ger
     expect(german_phone.locator("pre.mail-text")).to_contain_text(link)
     scroll_width = german_phone.evaluate("document.documentElement.scrollWidth")
     assert scroll_width <= PHONE["width"], f"the page is {scroll_width} px wide"
+
+
+def test_the_events_pages_fit_a_phone_and_lead_to_the_calendar(live_server, german_phone, in_app):
+    from datetime import timedelta
+
+    from newsletter import events
+    from newsletter.models import utcnow
+
+    def make_event() -> int:
+        start = (utcnow() + timedelta(days=20)).replace(second=0, microsecond=0)
+        event = events.save_event(
+            None,
+            events.EventTimes(start, start + timedelta(hours=4), "Europe/Berlin"),
+            {
+                "en": {"title": "Spring meeting"},
+                "de": {
+                    "title": COMPOUND,
+                    "summary": "Ein Tag mit Vorträgen.",
+                    "description": "## Programm\n\n- Begrüßung\n- Vorträge",
+                    "place_name": "Gewerkschaftshaus",
+                    "place_address": "Hauptstraße 1, 10115 Berlin",
+                },
+            },
+            published=True,
+        )
+        db.session.commit()
+        return event.id
+
+    event_id = in_app(make_event)
+    german_phone.goto(f"{live_server}/de/")
+    german_phone.get_by_test_id("events-link").click()
+    german_phone.get_by_role("link", name=COMPOUND).click()
+    expect(german_phone.locator("h1")).to_have_text(COMPOUND)
+    assert_fits_and_hyphenates(german_phone, "h1")
+    expect(german_phone.get_by_test_id("event")).to_contain_text("Gewerkschaftshaus")
+    with german_phone.expect_download() as download:
+        german_phone.get_by_test_id("event-ics").click()
+    assert download.value.suggested_filename == f"event-{event_id}.ics"
+    assert "SUMMARY;LANGUAGE=de:" in Path(download.value.path()).read_text()
