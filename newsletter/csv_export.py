@@ -1,4 +1,5 @@
-"""The subscribers' CSV export: cells no spreadsheet runs as formulas, streamed in batches."""
+"""CSV exports (subscribers, an event's registrations): cells no spreadsheet runs as
+formulas, streamed in batches."""
 
 import csv
 import io
@@ -34,7 +35,7 @@ def unneutralized(value: str) -> str:
     return value
 
 
-def csv_lines(rows: Iterable[tuple]) -> Iterator[str]:
+def csv_lines(rows: Iterable[tuple], columns: tuple[str, ...] = EXPORT_COLUMNS) -> Iterator[str]:
     """The export as text, a batch of rows at a time (for a streamed response).
 
     Starts with a UTF-8 BOM so that spreadsheets read accents correctly; every cell is
@@ -42,7 +43,7 @@ def csv_lines(rows: Iterable[tuple]) -> Iterator[str]:
     """
     buffer = io.StringIO()
     writer = csv.writer(buffer, quoting=csv.QUOTE_ALL, lineterminator="\r\n")
-    writer.writerow(EXPORT_COLUMNS)
+    writer.writerow(columns)
     yield "\ufeff" + buffer.getvalue()
     buffer.seek(0)
     buffer.truncate()

@@ -793,3 +793,38 @@ class EventText(db.Model):
     place_address: Mapped[str] = mapped_column(String(500), default="")
 
     event: Mapped[Event] = relationship(back_populates="texts")
+
+
+class RegistrationStatus(enum.StrEnum):
+    PENDING = "pending"  # waits for its address to be confirmed
+    REGISTERED = "registered"
+    WAITING = "waiting"  # on the waiting list, in the order they came
+    CANCELLED = "cancelled"
+
+
+class Registration(db.Model):
+    """Someone's place at an event, reached from their mails by ``token``.
+
+    One per address and event: registering again comes back to the same row.
+    """
+
+    __tablename__ = "registration"
+    __table_args__ = (UniqueConstraint("event_id", "email"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    event_id: Mapped[int] = mapped_column(ForeignKey("event.id", ondelete="CASCADE"), index=True)
+    subscriber_id: Mapped[int | None] = mapped_column(
+        ForeignKey("subscriber.id", ondelete="SET NULL"), index=True
+    )
+    email: Mapped[str] = mapped_column(String(254))
+    name: Mapped[str] = mapped_column(String(100), default="")
+    language: Mapped[str] = mapped_column(String(8))
+    status: Mapped[RegistrationStatus] = mapped_column(
+        _enum(RegistrationStatus, "registration_status"), default=RegistrationStatus.PENDING
+    )
+    token: Mapped[str] = mapped_column(String(64), unique=True, default=new_token)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    confirmed_at: Mapped[datetime | None]
+    cancelled_at: Mapped[datetime | None]
+
+    event: Mapped[Event] = relationship()

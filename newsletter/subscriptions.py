@@ -29,6 +29,7 @@ from .models import (
     Consent,
     ConsentAction,
     MailingList,
+    Registration,
     Subscriber,
     SubscriberStatus,
     Subscription,
@@ -470,7 +471,28 @@ def export_data(subscriber: Subscriber) -> dict:
             }
             for c in subscriber.consents
         ],
+        "registrations": [
+            {
+                "event_id": r.event_id,
+                "status": r.status.value,
+                "name": r.name,
+                "language": r.language,
+                "at": iso(r.created_at),
+                "confirmed_at": iso(r.confirmed_at),
+                "cancelled_at": iso(r.cancelled_at),
+            }
+            for r in registrations_of(subscriber.email)
+        ],
     }
+
+
+def registrations_of(email: str) -> list[Registration]:
+    """Event registrations made with ``email`` (as a subscriber or not)."""
+    return list(
+        db.session.execute(
+            db.select(Registration).where(Registration.email == email).order_by(Registration.id)
+        ).scalars()
+    )
 
 
 def erase(subscriber: Subscriber, reason: str = "erased") -> None:
@@ -478,4 +500,6 @@ def erase(subscriber: Subscriber, reason: str = "erased") -> None:
     digest = email_hash(subscriber.email)
     if db.session.get(Suppression, digest) is None:
         db.session.add(Suppression(email_hash=digest, reason=reason))
+    for registration in registrations_of(subscriber.email):
+        db.session.delete(registration)
     db.session.delete(subscriber)

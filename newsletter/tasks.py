@@ -7,12 +7,12 @@ from celery import shared_task
 from flask import current_app
 from sqlalchemy.exc import IntegrityError
 
-from . import bounce_mailbox, campaigns, delivery, subscriptions, translators
+from . import bounce_mailbox, campaigns, delivery, registrations, subscriptions, translators
 from .extensions import db
 from .imports import jobs, writing
 from .logs import log
 from .mail.transport import reply_code, send_message
-from .models import ConfirmationRequest
+from .models import ConfirmationRequest, Registration
 
 
 @shared_task(bind=True, max_retries=8)
@@ -148,3 +148,19 @@ def read_bounce_mailbox() -> None:
 def tell_translators() -> None:
     """Mail the translators of issues whose source changed (beat, every WATCH_INTERVAL)."""
     translators.tell_due_translators()
+
+
+@shared_task(bind=True, max_retries=8)
+def send_registration_mail(self, registration_id: int, kind: str) -> None:
+    """Tell a registrant where they stand; retried like the confirmation mail."""
+    registration = db.session.get(Registration, registration_id)
+    if registration is None:
+        return
+    try:
+        send_message(registrations.build_mail(registration, registrations.Mail(kind)))
+    except (smtplib.SMTPException, OSError) as error:
+        code = reply_code(error) if isinstance(error, smtplib.SMTPException) else None
+        if code is not None and code >= 500:
+            current_app.logger.warning("Registration mail %s refused: %s", registration_id, error)
+            return
+        raise self.retry(exc=error, countdown=min(600, 5 * 2**self.request.retries)) from error

@@ -4,7 +4,7 @@ every language. ``events`` decides; a refusal is shown on the form."""
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
-from flask import current_app, flash, redirect, render_template, url_for
+from flask import Response, current_app, flash, redirect, render_template, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
@@ -22,7 +22,8 @@ from wtforms import (
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import InputRequired, Length, NumberRange, Optional, ValidationError
 
-from .. import events
+from .. import events, registrations
+from ..csv_export import csv_lines
 from ..extensions import db
 from ..form_fields import single_line
 from ..i18n import OUT_OF_RANGE, TIME_ZONES
@@ -201,3 +202,43 @@ def new_event():
 def edit_event(event_id: int):
     event = db.get_or_404(Event, event_id)
     return submit(event_form(event), event)
+
+
+REGISTRATION_COLUMNS = ("email", "name", "language", "status", "registered_at", "confirmed_at")
+
+
+@bp.get("/events/<int:event_id>/registrations")
+def event_registrations(event_id: int):
+    """Who registered, who waits, who cancelled, by language."""
+    event = db.get_or_404(Event, event_id)
+    rows = registrations.event_registrations(event.id)
+    return render_template(
+        "admin/events/registrations.html",
+        event=event,
+        rows=rows,
+        counts=registrations.counts(rows),
+        text_in=events.text_in,
+    )
+
+
+@bp.get("/events/<int:event_id>/registrations.csv")
+def export_registrations(event_id: int):
+    event = db.get_or_404(Event, event_id)
+    rows = (
+        (
+            r.email,
+            r.name,
+            r.language,
+            r.status.value,
+            r.created_at.isoformat(timespec="seconds") + "Z",
+            r.confirmed_at.isoformat(timespec="seconds") + "Z" if r.confirmed_at else "",
+        )
+        for r in registrations.event_registrations(event.id)
+    )
+    return Response(
+        csv_lines(rows, REGISTRATION_COLUMNS),
+        content_type="text/csv; charset=utf-8",
+        headers={
+            "Content-Disposition": f'attachment; filename="event-{event.id}-registrations.csv"'
+        },
+    )

@@ -1,16 +1,21 @@
-"""Public event pages: upcoming and past events, one event, and both as iCalendar."""
+"""Public event pages: upcoming and past events, one event, and both as iCalendar; and
+registering for an event, confirming it, seeing it and cancelling it."""
 
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 from babel.dates import format_datetime, get_timezone_name
-from flask import Response, abort, render_template
+from flask import Response, abort, redirect, render_template, request, url_for
 from flask_babel import get_locale
 from markupsafe import Markup
 
-from .. import event_calendar, events
+from .. import event_calendar, events, registrations
+from ..extensions import db
 from ..mail.markdown_dialect import markdown_to_html
-from ..models import Event
+from ..models import Event, Registration
+from ..request_limits import per_address, per_ip
+from ..tasks import send_registration_mail
+from .forms import ConfirmForm, RegistrationForm
 from .routes import bp
 
 
@@ -39,12 +44,102 @@ def events_page():
     return render_template("public/events.html", upcoming=upcoming, past=past, **page_helpers())
 
 
-@bp.route("/<lang>/events/<int:event_id>")
-def event(event_id: int):
+def event_page(event: Event, form: RegistrationForm | None = None, status: int = 200, **extra):
+    return (
+        render_template(
+            "public/event.html",
+            event=event,
+            form=form or RegistrationForm(),
+            registration_open=registrations.is_open(event),
+            full=registrations.is_full(event),
+            **page_helpers(),
+            **extra,
+        ),
+        status,
+    )
+
+
+def published_or_404(event_id: int) -> Event:
     found = events.published_event(event_id)
     if found is None:
         abort(404)
-    return render_template("public/event.html", event=found, **page_helpers())
+    return found
+
+
+@bp.route("/<lang>/events/<int:event_id>")
+def event(event_id: int):
+    return event_page(published_or_404(event_id), sent=request.args.get("sent") == "1")
+
+
+@bp.post("/<lang>/events/<int:event_id>/register")
+@per_ip
+@per_address
+def register(event_id: int):
+    """Take a registration; the answer is the same whoever the address belongs to."""
+    found = published_or_404(event_id)
+    form = RegistrationForm()
+    if not form.validate_on_submit():
+        return event_page(found, form, 400)
+    if form.is_bot:
+        return redirect(url_for("public.event", event_id=found.id, sent=1))
+    try:
+        registration, mail = registrations.register(
+            found, form.normalized_email, form.name.data, str(get_locale())
+        )
+    except registrations.Closed as error:
+        db.session.rollback()
+        return event_page(found, form, 409, refusal=str(error))
+    db.session.commit()
+    send_registration_mail.delay(registration.id, mail.value)
+    return redirect(url_for("public.event", event_id=found.id, sent=1))
+
+
+def registration_or_404(token: str) -> Registration:
+    registration = registrations.by_token(token)
+    if registration is None:
+        abort(404)
+    return registration
+
+
+@bp.route("/<lang>/registrations/<token>/confirm", methods=["GET", "POST"])
+def confirm_registration(token: str):
+    """GET shows a button (mail scanners follow links); POST confirms."""
+    registration = registration_or_404(token)
+    form = ConfirmForm()
+    refusal = None
+    if form.validate_on_submit():
+        try:
+            mail = registrations.confirm(registration)
+        except registrations.Closed as error:
+            db.session.rollback()
+            refusal = str(error)
+        else:
+            db.session.commit()
+            if mail is not None:
+                send_registration_mail.delay(registration.id, mail.value)
+            return redirect(url_for("public.registration", token=token))
+    return render_template(
+        "public/registration_confirm.html",
+        registration=registration,
+        form=form,
+        refusal=refusal,
+        **page_helpers(),
+    ), (409 if refusal else 200)
+
+
+@bp.route("/<lang>/registrations/<token>", methods=["GET", "POST"])
+def registration(token: str):
+    """Where a registration stands; POST cancels it."""
+    found = registration_or_404(token)
+    form = ConfirmForm()
+    if form.validate_on_submit():
+        promoted = registrations.cancel(found)
+        db.session.commit()
+        for moved_up in promoted:
+            send_registration_mail.delay(moved_up.id, registrations.Mail.PROMOTED.value)
+    return render_template(
+        "public/registration.html", registration=found, form=form, **page_helpers()
+    )
 
 
 def ics(body: bytes, filename: str) -> Response:

@@ -127,3 +127,30 @@ class EraseForm(FlaskForm):
 
 class ConfirmForm(FlaskForm):
     pass
+
+
+class RegistrationForm(FlaskForm):
+    """Registering for an event: a name and an address (and the field bots fill in)."""
+
+    name = StringField(
+        _l("Name"),
+        filters=[strip_whitespace],
+        validators=[
+            InputRequired(message=_l("Please enter your name.")),
+            Length(max=MAX_NAME_LENGTH, message=_l("A name can be at most %(max)d characters.")),
+            single_line,
+        ],
+    )
+    email = StringField(
+        _l("Email address"),
+        filters=[strip_whitespace],
+        validators=[InputRequired(message=_l("Please enter your email address."))],
+    )
+    website = StringField(_l("Leave this field empty"))
+
+    def validate_email(self, field) -> None:
+        SubscribeForm.validate_email(self, field)
+
+    @property
+    def is_bot(self) -> bool:
+        return bool(self.website.data)
