@@ -11,12 +11,29 @@ from datetime import datetime
 
 from flask import current_app
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 
 from .extensions import db
 from .models import Event, EventText, utcnow
 
-TEXT_FIELDS = ("title", "summary", "description", "place_name", "place_address")
-TEXT_LIMITS = {"title": 200, "summary": 500, "place_name": 200, "place_address": 500}
+TEXT_FIELDS = ("title", "summary", "description", "place_name", "place_address", "free_question")
+TEXT_LIMITS = {
+    "title": 200,
+    "summary": 500,
+    "place_name": 200,
+    "place_address": 500,
+    "free_question": 200,
+}
+# What the registration form may ask, in the form's order; each "optional" or "required".
+QUESTIONS = ("organisation", "country", "dietary", "accessibility", "free_text")
+ASKED = ("optional", "required")
+QUESTION_LABELS = {
+    "organisation": _l("Organisation"),
+    "country": _l("Country"),
+    "dietary": _l("Dietary needs"),
+    "accessibility": _l("Accessibility needs"),
+    "free_text": _l("Your own question"),
+}
 
 
 class EventError(ValueError):
@@ -42,17 +59,25 @@ def save_event(
     waiting_list: bool = False,
     online_url: str | None = None,
     published: bool = False,
+    questions: dict[str, str] | None = None,
 ) -> Event:
     """Create or change an event; ``texts`` maps a language to its fields (a language whose
     title is empty has no text). Raises ``EventError`` and changes nothing if it can't be."""
     check_times(times)
     if online_url and not online_url.startswith(("https://", "http://")):
         raise EventError(_("Enter an address that starts with https:// or http://."))
+    questions = {key: value for key, value in (questions or {}).items() if value}
+    if any(key not in QUESTIONS or value not in ASKED for key, value in questions.items()):
+        raise EventError(_("Choose for each question whether it is asked."))
+    if (
+        "free_text" in questions
+        and not (texts.get(default_language(), {}).get("free_question") or "").strip()
+    ):
+        raise EventError(_("Your own question needs a wording in the default language."))
     if capacity is not None and capacity < 1:
         raise EventError(_("The capacity must be at least 1, or empty for no limit."))
     written = {code: fields for code, fields in texts.items() if fields.get("title", "").strip()}
-    default = current_app.config["DEFAULT_LANGUAGE"]
-    if default not in written:
+    if default_language() not in written:
         raise EventError(_("An event needs a title in the default language."))
     unknown = set(written) - set(current_app.config["LANGUAGES"])
     if unknown:
@@ -64,6 +89,7 @@ def save_event(
     event.time_zone, event.registration_deadline = times.time_zone, times.registration_deadline
     event.capacity, event.waiting_list = capacity, waiting_list
     event.online_url, event.published = online_url or None, published
+    event.questions = questions
     for text in list(event.texts):
         if text.language not in written:
             event.texts.remove(text)
@@ -79,6 +105,10 @@ def save_event(
     return event
 
 
+def default_language() -> str:
+    return current_app.config["DEFAULT_LANGUAGE"]
+
+
 def check_times(times: EventTimes) -> None:
     if times.ends_at <= times.starts_at:
         raise EventError(_("An event must end after it starts."))
@@ -89,8 +119,7 @@ def check_times(times: EventTimes) -> None:
 
 def text_in(event: Event, language: str) -> EventText:
     """The event's text in ``language``, else in the default language, else the first."""
-    default = current_app.config["DEFAULT_LANGUAGE"]
-    return event.text(language) or event.text(default) or event.texts[0]
+    return event.text(language) or event.text(default_language()) or event.texts[0]
 
 
 def published_events() -> tuple[list[Event], list[Event]]:

@@ -762,6 +762,9 @@ class Event(db.Model):
     waiting_list: Mapped[bool] = mapped_column(default=False)
     online_url: Mapped[str | None] = mapped_column(String(500))
     published: Mapped[bool] = mapped_column(default=False)
+    # The questions the registration form asks: {"country": "required", "dietary":
+    # "optional", ...} (events.QUESTIONS); "free_text" is labelled per language.
+    questions: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
@@ -791,6 +794,7 @@ class EventText(db.Model):
     description: Mapped[str] = mapped_column(Text, default="")  # Markdown
     place_name: Mapped[str] = mapped_column(String(200), default="")
     place_address: Mapped[str] = mapped_column(String(500), default="")
+    free_question: Mapped[str] = mapped_column(String(200), default="")  # its label here
 
     event: Mapped[Event] = relationship(back_populates="texts")
 
@@ -823,6 +827,7 @@ class Registration(db.Model):
         _enum(RegistrationStatus, "registration_status"), default=RegistrationStatus.PENDING
     )
     token: Mapped[str] = mapped_column(String(64), unique=True, default=new_token)
+    answers: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)  # by question
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     confirmed_at: Mapped[datetime | None]
     cancelled_at: Mapped[datetime | None]

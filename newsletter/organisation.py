@@ -5,8 +5,8 @@ from pathlib import Path
 
 from flask import current_app
 
+from . import links  # a module: links needs i18n, which needs this module
 from .extensions import db
-from .links import external_url
 from .models import Organisation
 
 LOGO_TYPES = {
@@ -65,4 +65,4 @@ def save_logo(data: bytes) -> str:
 
 def logo_url(org: Organisation) -> str | None:
     """The logo's absolute address, for mails read far from this site."""
-    return external_url("public.media", name=org.logo) if org.logo else None
+    return links.external_url("public.media", name=org.logo) if org.logo else None

@@ -67,7 +67,9 @@ def is_full(event: Event) -> bool:
     return event.capacity is not None and registered_count(event.id) >= event.capacity
 
 
-def register(event: Event, email: str, name: str, language: str) -> tuple[Registration, Mail]:
+def register(
+    event: Event, email: str, name: str, language: str, answers: dict[str, str] | None = None
+) -> tuple[Registration, Mail]:
     """Take a registration for a normalized ``email``; returns it and the mail to send.
 
     Someone already registered, waiting or pending is sent where they stand again, and a
@@ -88,13 +90,15 @@ def register(event: Event, email: str, name: str, language: str) -> tuple[Regist
         registration = Registration(event=event, email=email)
         db.session.add(registration)
     registration.name, registration.language = name.strip()[:100], language
+    registration.answers = answers or {}
     registration.status, registration.cancelled_at = RegistrationStatus.PENDING, None
     subscriber = db.session.execute(
         db.select(Subscriber).where(Subscriber.email == email)
     ).scalar_one_or_none()
-    registration.subscriber = subscriber
+    registration.subscriber_id = subscriber.id if subscriber is not None else None
     if subscriber is None or subscriber.status != SubscriberStatus.CONFIRMED:
         return registration, Mail.CONFIRM
+    registration.confirmed_at = utcnow()  # the subscription confirmed the address
     db.session.flush()
     return registration, admit(registration)
 
@@ -157,6 +161,15 @@ def promote(event_id: int) -> list[Registration]:
     return promoted
 
 
+def give_place(registration: Registration) -> bool:
+    """An editor moves someone from the waiting list to a place, even past the capacity
+    (the editor decides there is room); False if they were not waiting."""
+    if registration.status != RegistrationStatus.WAITING:
+        return False
+    registration.status = RegistrationStatus.REGISTERED
+    return True
+
+
 def by_token(token: str) -> Registration | None:
     if not isinstance(token, str) or len(token) > 64:
         return None
@@ -173,6 +186,17 @@ def event_registrations(event_id: int) -> list[Registration]:
             .order_by(Registration.created_at, Registration.id)
         ).scalars()
     )
+
+
+def totals(event_id: int) -> dict[str, int]:
+    """How many registrations of the event have each status (every status present)."""
+    rows = db.session.execute(
+        db.select(Registration.status, db.func.count(Registration.id))
+        .where(Registration.event_id == event_id)
+        .group_by(Registration.status)
+    ).all()
+    found = {status.value: count for status, count in rows}
+    return {status.value: found.get(status.value, 0) for status in RegistrationStatus}
 
 
 def counts(registrations: list[Registration]) -> dict[str, dict[str, int]]:

@@ -87,9 +87,11 @@ def test_someone_new_confirms_by_mail_and_gets_the_calendar(client, in_app, smtp
 
 def test_a_confirmed_subscriber_is_registered_at_once(client, in_app, smtp):
     event_id = in_app(make_event)
-    in_app(make_subscriber, "member@example.org", "de")
+    member = in_app(lambda: make_subscriber("member@example.org", "de").id)
     register(client, "de", event_id, "Member@Example.org")
     assert in_app(statuses, event_id) == {"member@example.org": "registered"}
+    linked = in_app(lambda: db.session.execute(db.select(Registration.subscriber_id)).scalar_one())
+    assert linked == member
     mail = smtp.wait_for(1)[0].message
     assert mail["Content-Language"] == "de" and mail["Subject"].endswith("Seminar DE")
 
@@ -276,3 +278,159 @@ def test_cancelling_twice_changes_nothing(in_app):
 
     promoted, again, status = in_app(run)
     assert (promoted, again, status) == (["y@example.org"], [], RegistrationStatus.CANCELLED)
+
+
+def test_an_editor_gives_a_waiting_person_a_place_and_prints_the_check_in_list(
+    editor_client, in_app, smtp
+):
+    event_id = in_app(make_event, 1, True)
+
+    def prepare():
+        event = db.session.get(Event, event_id)
+        for email, name in (("zoe@example.org", "Zoé"), ("adam@example.org", "Adam")):
+            make_subscriber(email, "fr")
+            registrations.register(event, email, name, "fr")
+        db.session.commit()
+        return db.session.execute(
+            db.select(Registration.id).filter_by(email="adam@example.org")
+        ).scalar_one()
+
+    waiting = in_app(prepare)
+    page = f"/admin/events/{event_id}/registrations"
+    token = csrf_token(editor_client, page)
+    moved = editor_client.post(
+        f"/admin/events/{event_id}/registrations/{waiting}/place", data={"csrf_token": token}
+    )
+    tasks_done()
+    assert moved.status_code == 302
+    assert in_app(statuses, event_id) == {
+        "zoe@example.org": "registered",
+        "adam@example.org": "registered",
+    }
+    [mail] = [m.message for m in smtp.wait_for(1) if "adam@example.org" in m.recipients]
+    assert mail["Content-Language"] == "fr" and "place" in mail["Subject"]
+    # Only a waiting person moves, only with a valid form, only within their event.
+    again = editor_client.post(
+        f"/admin/events/{event_id}/registrations/{waiting}/place", data={"csrf_token": token}
+    )
+    assert again.status_code == 302 and len(smtp.settle()) == 1
+    assert (
+        editor_client.post(
+            f"/admin/events/{event_id + 1}/registrations/{waiting}/place",
+            data={"csrf_token": token},
+        ).status_code
+        == 404
+    )
+    listing = editor_client.get(f"/admin/events/{event_id}/check-in").get_data(as_text=True)
+    rows = listing.split('data-testid="check-in-list"')[1]
+    assert rows.index("Adam") < rows.index("Zoé")
+    assert "2 people registered" in listing
+
+
+# Questions
+
+
+def make_event_with_questions() -> int:
+    start = (utcnow() + timedelta(days=20)).replace(microsecond=0)
+    event = events.save_event(
+        None,
+        events.EventTimes(start, start + timedelta(hours=3), "Europe/Paris"),
+        {
+            "en": {"title": "Seminar", "free_question": "Which workshop?"},
+            "fr": {"title": "Séminaire", "free_question": "Quel atelier\u202f?"},
+        },
+        published=True,
+        questions={"country": "required", "dietary": "optional", "free_text": "required"},
+    )
+    db.session.commit()
+    return event.id
+
+
+ANSWERS = {"answer_country": "DE", "answer_dietary": "Vegetarian", "answer_free_text": "B"}
+
+
+def test_the_form_asks_the_events_questions_in_the_readers_language(client, in_app):
+    event_id = in_app(make_event_with_questions)
+    page = client.get(f"/fr/events/{event_id}").get_data(as_text=True)
+    assert ">Pays</label>" in page and '<option value="DE">Allemagne</option>' in page
+    assert "Quel atelier\u202f?" in page
+    assert "answer_organisation" not in page  # not asked
+
+
+@pytest.mark.parametrize(
+    "changes, message",
+    [
+        ({"answer_country": ""}, "Please answer this question."),
+        ({"answer_free_text": ""}, "Please answer this question."),
+        ({"answer_country": "XX"}, "Not a valid choice."),
+        ({"answer_dietary": "No \x7f delete"}, "An answer can't contain control characters."),
+        ({"answer_dietary": "evil\u202etxt.exe"}, "An answer can't contain control characters."),
+        ({"answer_dietary": "No \x07 bell"}, "control characters"),  # refused site-wide first
+        ({"answer_dietary": "x" * 501}, "Field cannot be longer than 500 characters."),
+    ],
+)
+def test_bad_answers_are_refused_and_nothing_is_written(client, in_app, smtp, changes, message):
+    event_id = in_app(make_event_with_questions)
+    response = register(client, "en", event_id, "q@example.org", **(ANSWERS | changes))
+    assert response.status_code == 400
+    assert message in response.get_data(as_text=True)
+    assert in_app(statuses, event_id) == {}
+    assert smtp.settle() == []
+
+
+def test_answers_are_kept_and_shown_to_editors_and_in_the_export(client, editor_client, in_app):
+    event_id = in_app(make_event_with_questions)
+    answers = ANSWERS | {"answer_dietary": "=cmd|' /C calc'!A0\nno nuts"}
+    assert register(client, "en", event_id, "q@example.org", **answers).status_code == 302
+    stored = in_app(lambda: db.session.execute(db.select(Registration.answers)).scalar_one())
+    assert stored == {"country": "DE", "dietary": answers["answer_dietary"], "free_text": "B"}
+    page = editor_client.get(f"/admin/events/{event_id}/registrations").get_data(as_text=True)
+    assert ">Dietary needs</th>" in page and ">DE</td>" in page
+    csv = editor_client.get(f"/admin/events/{event_id}/registrations.csv").get_data(as_text=True)
+    header = csv.splitlines()[0]
+    assert header.endswith('"country","dietary","free_text"')
+    assert "\"'=cmd" in csv
+
+
+def test_an_editor_sets_the_questions_and_a_free_question_needs_its_wording(editor_client, in_app):
+    from test_events import form_data
+
+    token = csrf_token(editor_client, "/admin/events/new")
+    data = form_data(token, question_country="required", question_free_text="optional")
+    refused = editor_client.post("/admin/events/new", data=data)
+    assert refused.status_code == 422
+    assert "Your own question needs a wording in the default language." in refused.get_data(
+        as_text=True
+    )
+    data["text_en-free_question"] = "Which workshop?"
+    made = editor_client.post("/admin/events/new", data=data)
+    assert made.status_code == 302
+    questions = in_app(lambda: db.session.execute(db.select(Event.questions)).scalar_one())
+    assert questions == {"country": "required", "free_text": "optional"}
+    forged = editor_client.post("/admin/events/new", data=data | {"question_dietary": "always"})
+    assert forged.status_code == 422
+
+
+def test_the_api_gives_the_registration_counts_and_the_people(app, in_app):
+    from test_api_v1 import ApiClient, make_token
+
+    event_id = in_app(make_event_with_questions)
+
+    def prepare():
+        event = db.session.get(Event, event_id)
+        make_subscriber("api@example.org", "fr")
+        registrations.register(event, "api@example.org", "Api", "fr", {"country": "FR"})
+        registrations.register(event, "new@example.org", "New", "en")
+        db.session.commit()
+
+    in_app(prepare)
+    api = ApiClient(app.test_client(), in_app(make_token, "read"))
+    event = api.get(f"/events/{event_id}").get_json()
+    assert event["registrations"] == {"pending": 1, "registered": 1, "waiting": 0, "cancelled": 0}
+    assert event["questions"]["country"] == "required"
+    people = api.get(f"/events/{event_id}/registrations").get_json()["items"]
+    assert [(p["email"], p["status"], p["answers"]) for p in people] == [
+        ("api@example.org", "registered", {"country": "FR"}),
+        ("new@example.org", "pending", {}),
+    ]
+    assert api.get("/events/999999/registrations").status_code == 404

@@ -4,7 +4,7 @@ every language. ``events`` decides; a refusal is shown on the form."""
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
-from flask import Response, current_app, flash, redirect, render_template, url_for
+from flask import Response, abort, current_app, flash, redirect, render_template, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
@@ -25,10 +25,11 @@ from wtforms.validators import InputRequired, Length, NumberRange, Optional, Val
 from .. import events, registrations
 from ..csv_export import csv_lines
 from ..extensions import db
-from ..form_fields import single_line
+from ..form_fields import ActionForm, single_line
 from ..i18n import OUT_OF_RANGE, TIME_ZONES
-from ..models import Event
+from ..models import Event, Registration, RegistrationStatus
 from ..organisation import current_organisation
+from ..tasks import send_registration_mail
 from . import bp
 
 LOCAL_FORMAT = "%Y-%m-%dT%H:%M"
@@ -45,6 +46,11 @@ class EventTextForm(Form):
     place_name = StringField(_l("Place"), validators=[Optional(), Length(max=200), single_line])
     place_address = StringField(
         _l("Address"), validators=[Optional(), Length(max=500), single_line]
+    )
+    free_question = StringField(
+        _l("Your own question"),
+        validators=[Optional(), Length(max=200), single_line],
+        description=_l("Asked when “Your own question” is asked below."),
     )
 
 
@@ -76,6 +82,17 @@ class EventForm(FlaskForm):
     published = BooleanField(_l("Shown on the public events page"))
 
 
+ASKED_CHOICES = [
+    SelectChoice("", _l("Not asked")),
+    SelectChoice("optional", _l("Optional")),
+    SelectChoice("required", _l("Required")),
+]
+
+
+def question_field_name(key: str) -> str:
+    return f"question_{key}"
+
+
 def text_field_name(code: str) -> str:
     return f"text_{code}"
 
@@ -86,6 +103,9 @@ def event_form(event: Event | None = None) -> EventForm:
 
     for code in current_app.config["LANGUAGES"]:
         setattr(LanguagesForm, text_field_name(code), FormField(EventTextForm))
+    for key in events.QUESTIONS:
+        field = SelectField(events.QUESTION_LABELS[key], choices=ASKED_CHOICES, default="")
+        setattr(LanguagesForm, question_field_name(key), field)
     form = LanguagesForm(data=event_data(event) if event else None)
     if event is None and not form.is_submitted():
         form.time_zone.data = current_organisation().time_zone or "UTC"
@@ -118,6 +138,8 @@ def event_data(event: Event) -> dict:
         "online_url": event.online_url or "",
         "published": event.published,
     }
+    for key, asked in (event.questions or {}).items():
+        data[question_field_name(key)] = asked
     for text in event.texts:
         data[text_field_name(text.language)] = {
             name: getattr(text, name) for name in events.TEXT_FIELDS
@@ -129,6 +151,10 @@ def text_forms(form: EventForm) -> dict[str, EventTextForm]:
     return {
         code: getattr(form, text_field_name(code)).form for code in current_app.config["LANGUAGES"]
     }
+
+
+def question_fields(form: EventForm) -> dict[str, SelectField]:
+    return {key: getattr(form, question_field_name(key)) for key in events.QUESTIONS}
 
 
 def save(form: EventForm, event: Event | None) -> Event | None:
@@ -154,6 +180,7 @@ def save(form: EventForm, event: Event | None) -> Event | None:
             waiting_list=form.waiting_list.data,
             online_url=(form.online_url.data or "").strip() or None,
             published=form.published.data,
+            questions={key: question_fields(form)[key].data for key in events.QUESTIONS},
         )
     except events.EventError as error:
         db.session.rollback()
@@ -171,6 +198,7 @@ def edit_page(form: EventForm, event: Event | None):
             form=form,
             event=event,
             texts=text_forms(form),
+            questions=question_fields(form),
         ),
         status,
     )
@@ -218,12 +246,50 @@ def event_registrations(event_id: int):
         rows=rows,
         counts=registrations.counts(rows),
         text_in=events.text_in,
+        action_form=ActionForm(),
+        asked=asked_questions(event),
+        labels=events.QUESTION_LABELS,
+    )
+
+
+def asked_questions(event: Event) -> list[str]:
+    return [key for key in events.QUESTIONS if (event.questions or {}).get(key)]
+
+
+@bp.post("/events/<int:event_id>/registrations/<int:registration_id>/place")
+def give_place(event_id: int, registration_id: int):
+    """Move one person from the waiting list to a place, and tell them."""
+    registration = db.get_or_404(Registration, registration_id)
+    if registration.event_id != event_id or not ActionForm().validate_on_submit():
+        abort(404 if registration.event_id != event_id else 400)
+    if registrations.give_place(registration):
+        db.session.commit()
+        send_registration_mail.delay(registration.id, registrations.Mail.PROMOTED.value)
+        flash(_("%(name)s has a place now and is told so.", name=registration.name), "ok")
+    return redirect(url_for("admin.event_registrations", event_id=event_id))
+
+
+@bp.get("/events/<int:event_id>/check-in")
+def check_in_list(event_id: int):
+    """The registered, by name, to print for the door."""
+    event = db.get_or_404(Event, event_id)
+    people = sorted(
+        (
+            r
+            for r in registrations.event_registrations(event.id)
+            if r.status == RegistrationStatus.REGISTERED
+        ),
+        key=lambda r: (r.name.casefold(), r.email),
+    )
+    return render_template(
+        "admin/events/check_in.html", event=event, people=people, text_in=events.text_in
     )
 
 
 @bp.get("/events/<int:event_id>/registrations.csv")
 def export_registrations(event_id: int):
     event = db.get_or_404(Event, event_id)
+    asked = asked_questions(event)
     rows = (
         (
             r.email,
@@ -232,11 +298,12 @@ def export_registrations(event_id: int):
             r.status.value,
             r.created_at.isoformat(timespec="seconds") + "Z",
             r.confirmed_at.isoformat(timespec="seconds") + "Z" if r.confirmed_at else "",
+            *((r.answers or {}).get(key, "") for key in asked),
         )
         for r in registrations.event_registrations(event.id)
     )
     return Response(
-        csv_lines(rows, REGISTRATION_COLUMNS),
+        csv_lines(rows, (*REGISTRATION_COLUMNS, *asked)),
         content_type="text/csv; charset=utf-8",
         headers={
             "Content-Disposition": f'attachment; filename="event-{event.id}-registrations.csv"'

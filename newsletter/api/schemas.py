@@ -9,6 +9,7 @@ from flask_babel import lazy_gettext as _l
 from flask_smorest.fields import Upload
 from marshmallow import Schema, ValidationError, fields, validate
 
+from .. import registrations
 from ..i18n import OUT_OF_RANGE
 from ..links import external_url
 from ..models import (
@@ -558,6 +559,7 @@ TOKEN_SCOPES = [s.value for s in TokenScope]
 
 class EventTextSchema(Schema):
     title = Text(required=True)
+    free_question = Text(required=True, metadata={"description": "The wording of its own question"})
     summary = Text(required=True)
     description = Text(required=True, metadata={"description": "Markdown"})
     place_name = Text(required=True)
@@ -583,6 +585,40 @@ class EventSchema(Schema):
         required=True,
         metadata={"description": "By language; a language without a text is absent"},
     )
+    questions = fields.Dict(
+        keys=Text(),
+        values=Text(),
+        required=True,
+        metadata={"description": "Asked questions: optional or required"},
+    )
+    registrations = fields.Method(
+        "registration_counts",
+        required=True,
+        metadata={
+            "description": "How many registrations have each status",
+            "type": "object",
+            "additionalProperties": {"type": "integer"},
+        },
+    )
+
+    def registration_counts(self, event) -> dict[str, int]:
+        return registrations.totals(event.id)
+
+
+class RegistrationSchema(Schema):
+    id = fields.Integer(required=True)
+    email = Text(required=True)
+    name = Text(required=True)
+    language = Text(required=True)
+    status = Text(required=True, attribute="status.value")
+    answers = fields.Dict(keys=Text(), values=Text(), required=True)
+    created_at = _when(required=True)
+    confirmed_at = _when(allow_none=True, required=True)
+    cancelled_at = _when(allow_none=True, required=True)
+
+
+class RegistrationList(Schema):
+    items = fields.List(fields.Nested(RegistrationSchema), required=True)
 
 
 class EventList(Schema):

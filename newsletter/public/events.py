@@ -15,7 +15,13 @@ from ..mail.markdown_dialect import markdown_to_html
 from ..models import Event, Registration
 from ..request_limits import per_address, per_ip
 from ..tasks import send_registration_mail
-from .forms import ConfirmForm, RegistrationForm
+from .forms import (
+    ConfirmForm,
+    RegistrationForm,
+    answer_field_name,
+    answers,
+    registration_form,
+)
 from .routes import bp
 
 
@@ -49,7 +55,8 @@ def event_page(event: Event, form: RegistrationForm | None = None, status: int =
         render_template(
             "public/event.html",
             event=event,
-            form=form or RegistrationForm(),
+            form=form or registration_form(event, str(get_locale())),
+            answer_fields=answer_fields,
             registration_open=registrations.is_open(event),
             full=registrations.is_full(event),
             **page_helpers(),
@@ -57,6 +64,15 @@ def event_page(event: Event, form: RegistrationForm | None = None, status: int =
         ),
         status,
     )
+
+
+def answer_fields(form: RegistrationForm) -> list:
+    """The question fields of ``form``, in the order of events.QUESTIONS."""
+    return [
+        getattr(form, answer_field_name(key))
+        for key in events.QUESTIONS
+        if hasattr(form, answer_field_name(key))
+    ]
 
 
 def published_or_404(event_id: int) -> Event:
@@ -77,14 +93,14 @@ def event(event_id: int):
 def register(event_id: int):
     """Take a registration; the answer is the same whoever the address belongs to."""
     found = published_or_404(event_id)
-    form = RegistrationForm()
+    form = registration_form(found, str(get_locale()))
     if not form.validate_on_submit():
         return event_page(found, form, 400)
     if form.is_bot:
         return redirect(url_for("public.event", event_id=found.id, sent=1))
     try:
         registration, mail = registrations.register(
-            found, form.normalized_email, form.name.data, str(get_locale())
+            found, form.normalized_email, form.name.data, str(get_locale()), answers(form)
         )
     except registrations.Closed as error:
         db.session.rollback()

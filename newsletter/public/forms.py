@@ -1,15 +1,21 @@
 """Forms of the public pages. Every message is translated; every field has a size limit."""
 
+import re
+import unicodedata
+
+from babel import Locale
 from flask import current_app
 from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, SelectField, SelectMultipleField, StringField
-from wtforms.validators import DataRequired, InputRequired, Length, ValidationError
+from wtforms import BooleanField, SelectField, SelectMultipleField, StringField, TextAreaField
+from wtforms.fields.choices import SelectChoice
+from wtforms.validators import DataRequired, InputRequired, Length, Optional, ValidationError
 
+from .. import events
 from ..form_fields import single_line, strip_whitespace
 from ..i18n import language_name, reader_languages
-from ..models import MailingList
+from ..models import Event, MailingList
 from ..subscriptions import (
     MAX_EMAIL_LENGTH,
     MAX_NAME_LENGTH,
@@ -154,3 +160,79 @@ class RegistrationForm(FlaskForm):
     @property
     def is_bot(self) -> bool:
         return bool(self.website.data)
+
+
+ANSWER_MAX_LENGTH = 500
+
+
+# Characters that reorder the text around them, a way to disguise what an answer says.
+BIDI_CONTROLS = set("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+
+
+def no_control_characters(_form, field) -> None:
+    """Line breaks and tabs are fine in an answer; other control characters (DEL, C1) and
+    bidirectional overrides are not. Joiners stay: Persian and emoji need them."""
+    if field.data and any(
+        (unicodedata.category(ch) == "Cc" and ch not in "\r\n\t") or ch in BIDI_CONTROLS
+        for ch in field.data
+    ):
+        raise ValidationError(_l("An answer can't contain control characters."))
+
+
+def countries(language: str) -> list[tuple[str, str]]:
+    """Every country by its two-letter code, named and sorted in ``language``."""
+    territories = Locale.parse(language).territories
+    named = [(code, name) for code, name in territories.items() if re.fullmatch("[A-Z]{2}", code)]
+    return sorted(named, key=lambda item: item[1].casefold())
+
+
+def registration_form(event: Event, language: str, **kwargs) -> RegistrationForm:
+    """The registration form with the questions ``event`` asks, worded in ``language``."""
+
+    class EventRegistrationForm(RegistrationForm):
+        pass
+
+    free_label = events.text_in(event, language).free_question
+    for key in events.QUESTIONS:
+        asked = (event.questions or {}).get(key)
+        if not asked:
+            continue
+        validators = [
+            InputRequired(message=_l("Please answer this question."))
+            if asked == "required"
+            else Optional()
+        ]
+        label = free_label if key == "free_text" else events.QUESTION_LABELS[key]
+        if key == "country":
+            choices = [SelectChoice("", "—")] + [
+                SelectChoice(code, name) for code, name in countries(language)
+            ]
+            field = SelectField(label, choices=choices, validators=validators)
+        elif key == "organisation":
+            field = StringField(
+                label,
+                filters=[strip_whitespace],
+                validators=[*validators, Length(max=MAX_NAME_LENGTH * 2), single_line],
+            )
+        else:
+            field = TextAreaField(
+                label,
+                filters=[strip_whitespace],
+                validators=[*validators, Length(max=ANSWER_MAX_LENGTH), no_control_characters],
+            )
+        setattr(EventRegistrationForm, answer_field_name(key), field)
+    return EventRegistrationForm(**kwargs)
+
+
+def answer_field_name(key: str) -> str:
+    return f"answer_{key}"
+
+
+def answers(form: RegistrationForm) -> dict[str, str]:
+    """The questions answered, by question."""
+    found = {}
+    for key in events.QUESTIONS:
+        field = getattr(form, answer_field_name(key), None)
+        if field is not None and field.data:
+            found[key] = field.data
+    return found
