@@ -1,9 +1,10 @@
-"""Demo lists and subscribers for the zero-setup start."""
+"""Demo lists, subscribers and an event for the zero-setup start."""
 
 import secrets
 from datetime import timedelta
 from pathlib import Path
 
+from . import events
 from .accounts import create_user
 from .extensions import db
 from .models import MailingList, Role, Subscriber, SubscriberStatus, Subscription, User, utcnow
@@ -54,6 +55,34 @@ DEMO_PEOPLE = {
 }
 
 
+DEMO_EVENT = {
+    "en": {
+        "title": "Spring seminar on workers' rights",
+        "summary": "A day of talks and workshops. Please register by the deadline.",
+        "description": "## Programme\n\n- Welcome\n- Talks\n- Workshops in four languages",
+        "place_name": "Union House",
+        "place_address": "1 Main Street, Brussels",
+    },
+    "es": {
+        "title": "Seminario de primavera sobre derechos laborales",
+        "summary": "Un día de charlas y talleres. Inscríbase antes de la fecha límite.",
+        "place_name": "Casa Sindical",
+        "place_address": "1 Main Street, Bruselas",
+    },
+    "fr": {
+        "title": "Séminaire de printemps sur les droits des travailleurs",
+        "summary": "Une journée de conférences et d’ateliers. Inscrivez-vous avant la date limite.",
+        "place_name": "Maison syndicale",
+        "place_address": "1 Main Street, Bruxelles",
+    },
+    "de": {
+        "title": "Frühjahrsseminar zu Arbeitsrechten",
+        "summary": "Ein Tag mit Vorträgen und Workshops. Bitte melden Sie sich rechtzeitig an.",
+        "place_name": "Gewerkschaftshaus",
+        "place_address": "1 Main Street, Brüssel",
+    },
+}
+
 DEMO_ADMIN = "admin@example.org"
 
 
@@ -99,5 +128,17 @@ def seed_demo() -> bool:
                 Subscription(list_id=item.id) for item in lists[: index + 1]
             ]
             db.session.add(subscriber)
+    start = (utcnow() + timedelta(days=45)).replace(hour=8, minute=0, second=0, microsecond=0)
+    events.save_event(
+        None,
+        events.EventTimes(
+            start, start + timedelta(hours=8), "Europe/Brussels", start - timedelta(days=7)
+        ),
+        DEMO_EVENT,
+        capacity=40,
+        waiting_list=True,
+        published=True,
+        questions={"organisation": "optional", "country": "required", "dietary": "optional"},
+    )
     db.session.commit()
     return True

@@ -145,3 +145,56 @@ def test_the_events_pages_fit_a_phone_and_lead_to_the_calendar(live_server, germ
         german_phone.get_by_test_id("event-ics").click()
     assert download.value.suggested_filename == f"event-{event_id}.ics"
     assert "SUMMARY;LANGUAGE=de:" in Path(download.value.path()).read_text()
+
+
+@pytest.fixture
+def french_phone(browser):
+    context = browser.new_context(viewport=PHONE, locale="fr-FR")
+    context.set_default_timeout(10_000)
+    page = context.new_page()
+    yield page
+    context.close()
+
+
+def test_someone_registers_for_an_event_from_a_phone_and_confirms_by_mail(
+    app, live_server, french_phone, in_app, smtp
+):
+    import re
+    from datetime import timedelta
+
+    from newsletter import events
+    from newsletter.models import Registration, utcnow
+
+    app.config["SMTP_URL"] = f"smtp://127.0.0.1:{smtp.port}"
+
+    def make_event() -> int:
+        start = (utcnow() + timedelta(days=20)).replace(second=0, microsecond=0)
+        event = events.save_event(
+            None,
+            events.EventTimes(start, start + timedelta(hours=4), "Europe/Paris"),
+            {"en": {"title": "Seminar"}, "fr": {"title": "Séminaire de printemps"}},
+            capacity=10,
+            published=True,
+            questions={"country": "required", "dietary": "optional"},
+        )
+        db.session.commit()
+        return event.id
+
+    event_id = in_app(make_event)
+    page = french_phone
+    page.goto(f"{live_server}/fr/events/{event_id}")
+    page.get_by_label("Nom").fill("Camille Dubois")
+    page.get_by_label("Adresse e-mail").fill("camille@example.org")
+    page.get_by_label("Pays").select_option(label="Belgique")
+    page.get_by_label("Besoins alimentaires").fill("Végétarien")
+    page.get_by_test_id("register").click()
+    expect(page.get_by_test_id("registration-sent")).to_be_visible()
+    assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+    mail = smtp.wait_for(1)[0].message
+    text = mail.get_body(preferencelist=("plain",)).get_content()
+    page.goto(re.search(r"(http://\S+/confirm)\b", text)[1])
+    page.get_by_test_id("confirm-registration").click()
+    expect(page.get_by_test_id("registration-status")).to_contain_text("Vous êtes inscrit")
+    answers = in_app(lambda: db.session.execute(db.select(Registration.answers)).scalar_one())
+    assert answers == {"country": "BE", "dietary": "Végétarien"}
+    assert smtp.wait_for(2)[1].message["Subject"].startswith("Vous êtes inscrit")

@@ -77,6 +77,8 @@ def test_flask_start_runs_the_whole_flow_without_any_service(started_system):
     base, opener, _process = started_system
     page = opener.open(base + "/de/").read().decode()
     assert "Newsletter" in page and "Veranstaltungen" in page, "demo lists in German"
+    events_page = opener.open(base + "/de/events").read().decode()
+    assert "Frühjahrsseminar zu Arbeitsrechten" in events_page, "the demo event in German"
     token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page)[1]
     list_id = re.search(r'name="lists" value="(\d+)"', page)[1]
     form = urllib.parse.urlencode(
