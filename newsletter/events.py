@@ -105,6 +105,11 @@ def save_event(
     return event
 
 
+def asked_questions(event: Event) -> list[str]:
+    """The questions ``event`` asks, in the form's order."""
+    return [key for key in QUESTIONS if (event.questions or {}).get(key)]
+
+
 def default_language() -> str:
     return current_app.config["DEFAULT_LANGUAGE"]
 

@@ -22,10 +22,21 @@ def strip_whitespace(value):
     return value.strip() if isinstance(value, str) else value
 
 
-def single_line(form, field) -> None:
-    """No line breaks or control characters (no-break spaces are welcome: French uses them)."""
-    if field.data and any(not ch.isprintable() and ch not in NO_BREAK_SPACES for ch in field.data):
-        raise ValidationError(_l("A name must fit on one line, without control characters."))
+def on_one_line(message):
+    """A validator: no line breaks or control characters (no-break spaces are welcome:
+    French uses them), refused with ``message``."""
+
+    def check(_form, field) -> None:
+        if field.data and any(
+            not ch.isprintable() and ch not in NO_BREAK_SPACES for ch in field.data
+        ):
+            raise ValidationError(message)
+
+    return check
+
+
+single_line = on_one_line(_l("A name must fit on one line, without control characters."))
+line_of_text = on_one_line(_l("This must fit on one line, without control characters."))
 
 
 class MultiCheckboxField(SelectMultipleField):

@@ -110,12 +110,16 @@ def select_timezone() -> str | None:
     return zone if zone in pytz.common_timezones_set else None
 
 
-def local_to_utc(moment: datetime) -> datetime:
-    """A time typed in the page's zone, as stored: naive UTC. Raises OverflowError at the
-    ends of the calendar."""
-    return get_timezone().localize(moment).astimezone(UTC).replace(tzinfo=None)
+def _zone(name: str | None):
+    return pytz.timezone(name) if name else get_timezone()
 
 
-def utc_to_local(moment: datetime) -> datetime:
-    """A stored time (naive UTC) in the page's zone, naive, for a form field."""
-    return moment.replace(tzinfo=UTC).astimezone(get_timezone()).replace(tzinfo=None)
+def local_to_utc(moment: datetime, zone: str | None = None) -> datetime:
+    """A time typed in ``zone`` (else the page's zone), as stored: naive UTC. Raises
+    OverflowError at the ends of the calendar."""
+    return _zone(zone).localize(moment).astimezone(UTC).replace(tzinfo=None)
+
+
+def utc_to_local(moment: datetime, zone: str | None = None) -> datetime:
+    """A stored time (naive UTC) in ``zone`` (else the page's zone), naive, for a form field."""
+    return moment.replace(tzinfo=UTC).astimezone(_zone(zone)).replace(tzinfo=None)

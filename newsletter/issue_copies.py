@@ -25,8 +25,7 @@ NOT_COPIED_ISSUE_FIELDS = (
     "ledger_written",
     "ledger_cursor",
     "ledger_ready_at",
-    "translators_told_at",  # the copy has told nobody yet
-    "translators_due_at",
+    "translators_due_at",  # the copy has told nobody yet
     "created_at",
     "updated_at",
     "fallback_choices",  # a copy is a new text to review

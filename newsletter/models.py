@@ -256,9 +256,8 @@ class Issue(db.Model):
     ledger_written: Mapped[int] = mapped_column(default=0, server_default="0")
     ledger_cursor: Mapped[int | None]
     ledger_ready_at: Mapped[datetime | None]
-    # The translators' mail about changes of the source: when it last went out, and when
-    # the next one is due (None: no change waiting to be told).
-    translators_told_at: Mapped[datetime | None]
+    # When the translators' mail about changes of the source is due (None: no change
+    # waiting to be told).
     translators_due_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)

@@ -7,6 +7,7 @@ PostgreSQL), so two people registering at once never get more places than there 
 """
 
 import enum
+from datetime import datetime
 
 from flask import current_app
 from flask_babel import force_locale
@@ -33,7 +34,7 @@ ACTIVE = (RegistrationStatus.PENDING, RegistrationStatus.REGISTERED, Registratio
 
 
 class Closed(ValueError):
-    """Registration is over: the deadline passed, the event started, or it is full."""
+    """Registration is over: the deadline passed or the event started."""
 
 
 class Mail(enum.StrEnum):
@@ -46,7 +47,7 @@ class Mail(enum.StrEnum):
     FULL = "full"  # confirmed, but the last place went meanwhile and there is no list
 
 
-def closes_at(event: Event):
+def closes_at(event: Event) -> datetime:
     return event.registration_deadline or event.starts_at
 
 

@@ -477,6 +477,7 @@ def export_data(subscriber: Subscriber) -> dict:
                 "status": r.status.value,
                 "name": r.name,
                 "language": r.language,
+                "answers": r.answers,
                 "at": iso(r.created_at),
                 "confirmed_at": iso(r.confirmed_at),
                 "cancelled_at": iso(r.cancelled_at),

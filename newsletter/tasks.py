@@ -25,14 +25,20 @@ def send_confirmation(self, request_id: int) -> None:
     request = db.session.get(ConfirmationRequest, request_id)
     if request is None or not subscriptions.may_confirm(request.subscriber):
         return
+    send_or_retry(self, subscriptions.build_confirmation(request), f"Confirmation {request_id}")
+
+
+def send_or_retry(task, message, what: str) -> None:
+    """Send one mail from ``task``: a temporary failure (4xx, connection trouble) is
+    retried with exponential backoff, a permanent refusal (5xx) is logged and dropped."""
     try:
-        send_message(subscriptions.build_confirmation(request))
+        send_message(message)
     except (smtplib.SMTPException, OSError) as error:
         code = reply_code(error) if isinstance(error, smtplib.SMTPException) else None
         if code is not None and code >= 500:
-            current_app.logger.warning("Confirmation %s refused: %s", request_id, error)
+            current_app.logger.warning("%s refused: %s", what, error)
             return
-        raise self.retry(exc=error, countdown=min(600, 5 * 2**self.request.retries)) from error
+        raise task.retry(exc=error, countdown=min(600, 5 * 2**task.request.retries)) from error
 
 
 @shared_task
@@ -156,11 +162,5 @@ def send_registration_mail(self, registration_id: int, kind: str) -> None:
     registration = db.session.get(Registration, registration_id)
     if registration is None:
         return
-    try:
-        send_message(registrations.build_mail(registration, registrations.Mail(kind)))
-    except (smtplib.SMTPException, OSError) as error:
-        code = reply_code(error) if isinstance(error, smtplib.SMTPException) else None
-        if code is not None and code >= 500:
-            current_app.logger.warning("Registration mail %s refused: %s", registration_id, error)
-            return
-        raise self.retry(exc=error, countdown=min(600, 5 * 2**self.request.retries)) from error
+    message = registrations.build_mail(registration, registrations.Mail(kind))
+    send_or_retry(self, message, f"Registration mail {registration_id}")

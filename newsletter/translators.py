@@ -38,12 +38,12 @@ def writable_languages(user: User) -> list[str]:
     return [code for code in current_app.config["LANGUAGES"] if may_write(user, code)]
 
 
-def translators_of(language: str) -> list[User]:
-    """The active translators given ``language``."""
-    rows = db.session.execute(
-        db.select(User).where(User.role == Role.TRANSLATOR, User.active).order_by(User.id)
-    ).scalars()
-    return [user for user in rows if language in (user.translation_languages or [])]
+def active_translators() -> list[User]:
+    return list(
+        db.session.execute(
+            db.select(User).where(User.role == Role.TRANSLATOR, User.active).order_by(User.id)
+        ).scalars()
+    )
 
 
 def note_source_change(issue: Issue) -> None:
@@ -80,7 +80,6 @@ def tell_due_translators(now: datetime | None = None) -> int:
                 current_app.logger.warning("Translators of issue %s not told: %s", issue_id, error)
                 continue
         issue.translators_due_at = None
-        issue.translators_told_at = now
         db.session.commit()
     return sent
 
@@ -90,12 +89,11 @@ def translator_mails(issue: Issue):
     language, linking to what changed in the source for each."""
     from .translation_status import is_stale  # it builds on campaigns, which imports us
 
-    stale = [v.language for v in issue.variants if is_stale(issue, v)]
-    people: dict[int, tuple[User, list[str]]] = {}
-    for language in stale:
-        for user in translators_of(language):
-            people.setdefault(user.id, (user, []))[1].append(language)
-    for user, languages in people.values():
+    stale = {v.language for v in issue.variants if is_stale(issue, v)}
+    for user in active_translators():
+        languages = [code for code in user.translation_languages or [] if code in stale]
+        if not languages:
+            continue
         with force_locale(user.language):
             changes = [
                 (

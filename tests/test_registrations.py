@@ -241,7 +241,9 @@ def test_registrations_are_in_the_data_export_and_go_with_erasure(in_app):
 
     def prepare():
         make_subscriber("gdpr@example.org", "en")
-        registrations.register(db.session.get(Event, event_id), "gdpr@example.org", "G", "en")
+        registrations.register(
+            db.session.get(Event, event_id), "gdpr@example.org", "G", "en", {"dietary": "Vegan"}
+        )
         db.session.commit()
 
     in_app(prepare)
@@ -256,7 +258,9 @@ def test_registrations_are_in_the_data_export_and_go_with_erasure(in_app):
         return exported
 
     exported = in_app(export_and_erase)
-    assert [(r["event_id"], r["status"]) for r in exported] == [(event_id, "registered")]
+    assert [(r["event_id"], r["status"], r["answers"]) for r in exported] == [
+        (event_id, "registered", {"dietary": "Vegan"})
+    ]
     assert in_app(statuses, event_id) == {}
 
 

@@ -39,14 +39,12 @@ def upgrade():
             sa.Column('translation_languages', sa.JSON(), server_default='[]', nullable=False)
         )
     with op.batch_alter_table('issue') as batch:
-        batch.add_column(sa.Column('translators_told_at', sa.DateTime(), nullable=True))
         batch.add_column(sa.Column('translators_due_at', sa.DateTime(), nullable=True))
 
 
 def downgrade():
     with op.batch_alter_table('issue') as batch:
         batch.drop_column('translators_due_at')
-        batch.drop_column('translators_told_at')
     op.execute("UPDATE user_account SET role = 'editor' WHERE role = 'translator'")
     with op.batch_alter_table('user_account') as batch:
         batch.drop_column('translation_languages')

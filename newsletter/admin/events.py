@@ -1,8 +1,7 @@
 """Events in the editors' UI: the list, and one form for an event's times and its texts in
 every language. ``events`` decides; a refusal is shown on the form."""
 
-from datetime import UTC, datetime
-from zoneinfo import ZoneInfo
+from datetime import datetime
 
 from flask import Response, abort, current_app, flash, redirect, render_template, url_for
 from flask_babel import gettext as _
@@ -25,8 +24,8 @@ from wtforms.validators import InputRequired, Length, NumberRange, Optional, Val
 from .. import events, registrations
 from ..csv_export import csv_lines
 from ..extensions import db
-from ..form_fields import ActionForm, single_line
-from ..i18n import OUT_OF_RANGE, TIME_ZONES
+from ..form_fields import ActionForm, line_of_text
+from ..i18n import OUT_OF_RANGE, TIME_ZONES, local_to_utc, utc_to_local
 from ..models import Event, Registration, RegistrationStatus
 from ..organisation import current_organisation
 from ..tasks import send_registration_mail
@@ -38,18 +37,18 @@ LOCAL_FORMAT = "%Y-%m-%dT%H:%M"
 class EventTextForm(Form):
     """One language's text; plain ``Form``: the event form around it carries the CSRF token."""
 
-    title = StringField(_l("Title"), validators=[Optional(), Length(max=200), single_line])
+    title = StringField(_l("Title"), validators=[Optional(), Length(max=200), line_of_text])
     summary = TextAreaField(_l("Summary"), validators=[Optional(), Length(max=500)])
     description = TextAreaField(
         _l("Description (Markdown)"), validators=[Optional(), Length(max=20_000)]
     )
-    place_name = StringField(_l("Place"), validators=[Optional(), Length(max=200), single_line])
+    place_name = StringField(_l("Place"), validators=[Optional(), Length(max=200), line_of_text])
     place_address = StringField(
-        _l("Address"), validators=[Optional(), Length(max=500), single_line]
+        _l("Address"), validators=[Optional(), Length(max=500), line_of_text]
     )
     free_question = StringField(
         _l("Your own question"),
-        validators=[Optional(), Length(max=200), single_line],
+        validators=[Optional(), Length(max=200), line_of_text],
         description=_l("Asked when “Your own question” is asked below."),
     )
 
@@ -113,17 +112,11 @@ def event_form(event: Event | None = None) -> EventForm:
 
 
 def in_zone(moment: datetime | None, zone: str) -> datetime | None:
-    """A stored time (naive UTC) as the form shows it: naive, in ``zone``."""
-    if moment is None:
-        return None
-    return moment.replace(tzinfo=UTC).astimezone(ZoneInfo(zone)).replace(tzinfo=None)
+    return utc_to_local(moment, zone) if moment is not None else None
 
 
 def from_zone(moment: datetime | None, zone: str) -> datetime | None:
-    """A time typed in ``zone``, as stored (naive UTC); OverflowError at the calendar's ends."""
-    if moment is None:
-        return None
-    return moment.replace(tzinfo=ZoneInfo(zone)).astimezone(UTC).replace(tzinfo=None)
+    return local_to_utc(moment, zone) if moment is not None else None
 
 
 def event_data(event: Event) -> dict:
@@ -189,9 +182,7 @@ def save(form: EventForm, event: Event | None) -> Event | None:
 
 
 def edit_page(form: EventForm, event: Event | None):
-    status = 200
-    if form.is_submitted():
-        status = 422
+    status = 422 if form.is_submitted() else 200
     return (
         render_template(
             "admin/events/edit.html",
@@ -247,21 +238,19 @@ def event_registrations(event_id: int):
         counts=registrations.counts(rows),
         text_in=events.text_in,
         action_form=ActionForm(),
-        asked=asked_questions(event),
+        asked=events.asked_questions(event),
         labels=events.QUESTION_LABELS,
     )
-
-
-def asked_questions(event: Event) -> list[str]:
-    return [key for key in events.QUESTIONS if (event.questions or {}).get(key)]
 
 
 @bp.post("/events/<int:event_id>/registrations/<int:registration_id>/place")
 def give_place(event_id: int, registration_id: int):
     """Move one person from the waiting list to a place, and tell them."""
     registration = db.get_or_404(Registration, registration_id)
-    if registration.event_id != event_id or not ActionForm().validate_on_submit():
-        abort(404 if registration.event_id != event_id else 400)
+    if registration.event_id != event_id:
+        abort(404)
+    if not ActionForm().validate_on_submit():
+        abort(400)
     if registrations.give_place(registration):
         db.session.commit()
         send_registration_mail.delay(registration.id, registrations.Mail.PROMOTED.value)
@@ -289,7 +278,7 @@ def check_in_list(event_id: int):
 @bp.get("/events/<int:event_id>/registrations.csv")
 def export_registrations(event_id: int):
     event = db.get_or_404(Event, event_id)
-    asked = asked_questions(event)
+    asked = events.asked_questions(event)
     rows = (
         (
             r.email,

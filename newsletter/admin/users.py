@@ -25,6 +25,10 @@ ROLE_LABELS = {
 }
 
 
+def language_choices() -> list[SelectChoice]:
+    return [SelectChoice(c, language_name(c)) for c in current_app.config["LANGUAGES"]]
+
+
 class UserForm(FlaskForm):
     email = EmailField(_l("Email"), validators=[DataRequired(), Length(max=254)])
     name = StringField(_l("Name"), validators=[Optional(), Length(max=100)])
@@ -45,10 +49,8 @@ class UserForm(FlaskForm):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.language.choices = [
-            SelectChoice(c, language_name(c)) for c in current_app.config["LANGUAGES"]
-        ]
-        self.translation_languages.choices = self.language.choices
+        self.language.choices = language_choices()
+        self.translation_languages.choices = language_choices()
 
 
 @bp.get("/users")
@@ -137,9 +139,7 @@ class TranslatorLanguagesForm(FlaskForm):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.translation_languages.choices = [
-            SelectChoice(c, language_name(c)) for c in current_app.config["LANGUAGES"]
-        ]
+        self.translation_languages.choices = language_choices()
 
 
 def translator_accounts() -> list[User]:

@@ -57,7 +57,7 @@ def require_token() -> None:
         raise ApiError(401, "token_invalid", _("This API token is not valid or was revoked."))
     if request.method not in READ_METHODS and token.scope != TokenScope.WRITE:
         raise ApiError(403, "insufficient_scope", _("This token may only read."))
-    if not translator_may_call(token):
+    if not translator_may_call():
         raise ApiError(
             403,
             "translator_forbidden",
@@ -92,8 +92,14 @@ TRANSLATOR_LANGUAGE_OPERATIONS = {
 }
 
 
-def translator_may_call(token: ApiToken) -> bool:
-    user = db.session.get(User, token.created_by_id) if token.created_by_id else None
+def token_user() -> User | None:
+    """Whoever created the token acts through it (None once that account is deleted)."""
+    token = current_token()
+    return db.session.get(User, token.created_by_id) if token.created_by_id else None
+
+
+def translator_may_call() -> bool:
+    user = token_user()
     if user is None or not user.is_translator:
         return True
     if request.endpoint in TRANSLATOR_OPERATIONS:

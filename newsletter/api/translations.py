@@ -9,8 +9,8 @@ from marshmallow import Schema
 
 from .. import translation_status, xliff
 from ..extensions import db
-from ..models import Issue, User
-from .auth import current_token, token_blueprint
+from ..models import Issue
+from .auth import token_blueprint, token_user
 from .errors import ApiError
 from .issues import ID, LANGUAGE, check_language, run_campaign
 from .schemas import SourceChangesSchema, TranslationsSchema, VariantSchema
@@ -21,12 +21,6 @@ bp = token_blueprint(
     url_prefix="/api/v1/issues",
 )
 VARIANT = f"/{ID}/variants/{LANGUAGE}"
-
-
-def token_user() -> User | None:
-    """Whoever created the token acts through it (None once that account is deleted)."""
-    token = current_token()
-    return db.session.get(User, token.created_by_id) if token.created_by_id else None
 
 
 def _issue(issue_id: int, language: str | None = None) -> Issue:

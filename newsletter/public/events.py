@@ -18,8 +18,8 @@ from ..tasks import send_registration_mail
 from .forms import (
     ConfirmForm,
     RegistrationForm,
-    answer_field_name,
     answers,
+    question_fields,
     registration_form,
 )
 from .routes import bp
@@ -56,7 +56,7 @@ def event_page(event: Event, form: RegistrationForm | None = None, status: int =
             "public/event.html",
             event=event,
             form=form or registration_form(event, str(get_locale())),
-            answer_fields=answer_fields,
+            question_fields=question_fields,
             registration_open=registrations.is_open(event),
             full=registrations.is_full(event),
             **page_helpers(),
@@ -64,15 +64,6 @@ def event_page(event: Event, form: RegistrationForm | None = None, status: int =
         ),
         status,
     )
-
-
-def answer_fields(form: RegistrationForm) -> list:
-    """The question fields of ``form``, in the order of events.QUESTIONS."""
-    return [
-        getattr(form, answer_field_name(key))
-        for key in events.QUESTIONS
-        if hasattr(form, answer_field_name(key))
-    ]
 
 
 def published_or_404(event_id: int) -> Event:
@@ -168,9 +159,7 @@ def ics(body: bytes, filename: str) -> Response:
 
 @bp.route("/<lang>/events/<int:event_id>.ics")
 def event_ics(event_id: int):
-    found = events.published_event(event_id)
-    if found is None:
-        abort(404)
+    found = published_or_404(event_id)
     body = event_calendar.calendar_of([found], str(get_locale()))
     return ics(body, f"event-{found.id}.ics")
 

@@ -13,7 +13,7 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, InputRequired, Length, Optional, ValidationError
 
 from .. import events
-from ..form_fields import single_line, strip_whitespace
+from ..form_fields import line_of_text, single_line, strip_whitespace
 from ..i18n import language_name, reader_languages
 from ..models import Event, MailingList
 from ..subscriptions import (
@@ -163,6 +163,7 @@ class RegistrationForm(FlaskForm):
 
 
 ANSWER_MAX_LENGTH = 500
+ORGANISATION_MAX_LENGTH = 200
 
 
 # Characters that reorder the text around them, a way to disguise what an answer says.
@@ -193,13 +194,10 @@ def registration_form(event: Event, language: str, **kwargs) -> RegistrationForm
         pass
 
     free_label = events.text_in(event, language).free_question
-    for key in events.QUESTIONS:
-        asked = (event.questions or {}).get(key)
-        if not asked:
-            continue
+    for key in events.asked_questions(event):
         validators = [
             InputRequired(message=_l("Please answer this question."))
-            if asked == "required"
+            if event.questions[key] == "required"
             else Optional()
         ]
         label = free_label if key == "free_text" else events.QUESTION_LABELS[key]
@@ -212,7 +210,7 @@ def registration_form(event: Event, language: str, **kwargs) -> RegistrationForm
             field = StringField(
                 label,
                 filters=[strip_whitespace],
-                validators=[*validators, Length(max=MAX_NAME_LENGTH * 2), single_line],
+                validators=[*validators, Length(max=ORGANISATION_MAX_LENGTH), line_of_text],
             )
         else:
             field = TextAreaField(
@@ -228,11 +226,15 @@ def answer_field_name(key: str) -> str:
     return f"answer_{key}"
 
 
+def question_fields(form: RegistrationForm) -> dict:
+    """The fields of the questions ``form`` asks, by question, in the form's order."""
+    return {
+        key: getattr(form, answer_field_name(key))
+        for key in events.QUESTIONS
+        if hasattr(form, answer_field_name(key))
+    }
+
+
 def answers(form: RegistrationForm) -> dict[str, str]:
     """The questions answered, by question."""
-    found = {}
-    for key in events.QUESTIONS:
-        field = getattr(form, answer_field_name(key), None)
-        if field is not None and field.data:
-            found[key] = field.data
-    return found
+    return {key: field.data for key, field in question_fields(form).items() if field.data}
