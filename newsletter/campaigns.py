@@ -24,13 +24,15 @@ from sqlalchemy import (
     update,
 )
 
-from . import translators
+from . import invitations, translators
 from .extensions import db
 from .layouts import default_layout
 from .mail.message import one_line
 from .models import (
     Delivery,
     DeliveryState,
+    Event,
+    EventGroup,
     Fallback,
     Issue,
     IssueList,
@@ -101,6 +103,20 @@ def transition(issue: Issue, action: str) -> None:
     issue.status = TRANSITIONS[action][1]
 
 
+@dataclass(frozen=True)
+class EventAudience:
+    """The people of one event an issue goes to."""
+
+    event_id: int
+    group: EventGroup
+
+
+def event_audience_of(issue: Issue) -> EventAudience | None:
+    if issue.audience_event_id is None or issue.audience_event_group is None:
+        return None
+    return EventAudience(issue.audience_event_id, issue.audience_event_group)
+
+
 def create_issue(
     name: str,
     default_language: str,
@@ -108,11 +124,17 @@ def create_issue(
     fallback: Fallback = Fallback.DEFAULT,
     languages: list[str] | None = None,
     layout_id: int | None = None,
+    event_audience: EventAudience | None = None,
 ) -> Issue:
     if default_language not in current_app.config["LANGUAGES"]:
         raise CampaignError(_("Unknown language %(code)s.", code=repr(default_language)))
-    issue = Issue(name=name[:200], default_language=default_language, fallback=fallback)
-    set_audience(issue, list_ids, languages)
+    issue = Issue(
+        name=name[:200],
+        default_language=default_language,
+        fallback=fallback,
+        status=IssueStatus.DRAFT,
+    )
+    set_audience(issue, list_ids, languages, event_audience)
     set_layout(issue, layout_id)
     db.session.add(issue)
     return issue
@@ -152,18 +174,29 @@ def set_layout(issue: Issue, layout_id: int | None) -> None:
     issue.layout = layout
 
 
-def set_audience(issue: Issue, list_ids: set[int], languages: list[str] | None = None) -> None:
+def set_audience(
+    issue: Issue,
+    list_ids: set[int],
+    languages: list[str] | None = None,
+    event_audience: EventAudience | None = None,
+) -> None:
+    """Who the issue goes to: the subscribers of ``list_ids``, or the people of an event
+    (then the lists, if any, narrow them), of ``languages`` when given."""
     check_editable(issue)
     known = set(
         db.session.execute(select(MailingList.id).where(MailingList.id.in_(list_ids))).scalars()
     )
-    if not list_ids or known != set(list_ids):
+    if known != set(list_ids) or not (list_ids or event_audience):
         raise CampaignError(_("Choose one or more lists."))
+    if event_audience is not None and db.session.get(Event, event_audience.event_id) is None:
+        raise CampaignError(_("There is no such event."), "unknown_event")
     unknown = set(languages or []) - set(current_app.config["LANGUAGES"])
     if unknown:
         raise CampaignError(_("Unknown languages: %(codes)s.", codes=", ".join(sorted(unknown))))
     issue.audience = [IssueList(list_id=list_id) for list_id in sorted(list_ids)]
     issue.audience_languages = sorted(languages) if languages else None
+    issue.audience_event_id = event_audience.event_id if event_audience else None
+    issue.audience_event_group = event_audience.group if event_audience else None
 
 
 class VersionConflict(CampaignError):
@@ -255,7 +288,7 @@ def _check_ready(issue: Issue, action: str) -> None:
         raise CampaignError(
             _("The issue has no variant in its default language."), "issue_not_ready"
         )
-    if not issue.audience:
+    if not issue.audience and event_audience_of(issue) is None:
         raise CampaignError(_("The issue has no audience."), "issue_not_ready")
     from . import translation_status  # it builds on this module's refusals
 
@@ -310,6 +343,7 @@ def start_sending(issue: Issue) -> int:
     db.session.flush()
     from . import ledger  # it builds on this module's language rule
 
+    invitations.record_invitations(issue)
     return ledger.begin(issue)
 
 
@@ -453,11 +487,13 @@ class AudienceCounts:
         return sum(self.per_variant.values())
 
 
-def reader_languages(list_ids: set[int], languages: list[str] | None) -> dict[str, int]:
-    """Confirmed subscribers of the lists per language: the same rows ``start_sending``
+def reader_languages(
+    list_ids: set[int], languages: list[str] | None, event_audience: EventAudience | None = None
+) -> dict[str, int]:
+    """Confirmed subscribers of the audience per language: the same rows ``start_sending``
     puts in the ledger."""
     counts: dict[str, int] = {}
-    for language, _second, count in reader_language_orders(list_ids, languages):
+    for language, _second, count in reader_language_orders(list_ids, languages, event_audience):
         counts[language] = counts.get(language, 0) + count
     return counts
 
@@ -470,6 +506,7 @@ def issue_audience_counts(issue: Issue) -> AudienceCounts:
         issue.sent_languages,
         issue.default_language,
         issue.fallback,
+        event_audience_of(issue),
     )
 
 
@@ -479,13 +516,14 @@ def audience_counts(
     variants: set[str],
     default_language: str,
     fallback: Fallback,
+    event_audience: EventAudience | None = None,
 ) -> AudienceCounts:
     """Readers per variant following the fallback rule, as ``start_sending`` assigns them."""
     counts = AudienceCounts(
         per_variant=dict.fromkeys(current_app.config["LANGUAGES"], 0),
         via_fallback=dict.fromkeys(current_app.config["LANGUAGES"], 0),
     )
-    for language, second, count in reader_language_orders(list_ids, languages):
+    for language, second, count in reader_language_orders(list_ids, languages, event_audience):
         chosen = reading_language(language, second, variants, None)
         if chosen is not None:
             counts.per_variant[chosen] = counts.per_variant.get(chosen, 0) + count
@@ -497,29 +535,39 @@ def audience_counts(
     return counts
 
 
-def audience_conditions(list_ids: set[int], languages: list[str] | None) -> list:
+def audience_conditions(
+    list_ids: set[int], languages: list[str] | None, event_audience: EventAudience | None = None
+) -> list:
     """Who an issue goes to, as SQL conditions on ``Subscriber``: the confirmed
-    subscribers of its lists, of its languages when it names some. The one rule the ledger
-    (ledger.py) and the counts before sending follow."""
-    conditions = [
-        Subscriber.status == SubscriberStatus.CONFIRMED,
-        exists().where(
-            Subscription.subscriber_id == Subscriber.id,
-            Subscription.list_id.in_(list_ids),
-        ),
-    ]
+    subscribers of its lists, or of its event group (within its lists, if it has some), of
+    its languages when it names some. The one rule the ledger (ledger.py) and the counts
+    before sending follow."""
+    conditions = [Subscriber.status == SubscriberStatus.CONFIRMED]
+    if list_ids or not event_audience:
+        conditions.append(
+            exists().where(
+                Subscription.subscriber_id == Subscriber.id,
+                Subscription.list_id.in_(list_ids),
+            )
+        )
+    if event_audience:
+        conditions.append(
+            invitations.audience_condition(event_audience.event_id, event_audience.group)
+        )
     if languages:
         conditions.append(Subscriber.language.in_(languages))
     return conditions
 
 
-def reader_language_orders(list_ids: set[int], languages: list[str] | None):
+def reader_language_orders(
+    list_ids: set[int], languages: list[str] | None, event_audience: EventAudience | None = None
+):
     """Confirmed readers per (language, second language), in one GROUP BY."""
-    if not list_ids:
+    if not list_ids and not event_audience:
         return []
     query = (
         select(Subscriber.language, Subscriber.second_language, func.count())
-        .where(*audience_conditions(list_ids, languages))
+        .where(*audience_conditions(list_ids, languages, event_audience))
         .group_by(Subscriber.language, Subscriber.second_language)
     )
     return db.session.execute(query).all()

@@ -20,7 +20,7 @@ from flask_babel import force_locale
 from flask_babel import gettext as _
 from sqlalchemy import case, func, select, update
 
-from . import ledger, metrics
+from . import invitations, ledger, metrics
 from .campaigns import CampaignError, claimable, finish_if_done
 from .extensions import db
 from .layouts import layout_of
@@ -364,6 +364,7 @@ def _send_claims(issue, claims, subscribers, suppressed: set[int], ledger: Ledge
             prepared,
             Recipient(address, subscriber.name, subscriber.token, claim.message_id),
             _links(claim.language, subscriber.token),
+            invitations.rsvp_values(prepared.event_ids, subscriber),
         )
         try:
             transport.send_raw(envelope_sender(prepared, claim), [address], data)

@@ -7,9 +7,12 @@ it is in.
 """
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
 
+from babel.dates import format_datetime, get_timezone_name
 from flask import current_app
+from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
@@ -125,6 +128,16 @@ def check_times(times: EventTimes) -> None:
 def text_in(event: Event, language: str) -> EventText:
     """The event's text in ``language``, else in the default language, else the first."""
     return event.text(language) or event.text(default_language()) or event.texts[0]
+
+
+def shown_in_zone(moment: datetime, event: Event) -> str:
+    """A time of ``event`` in its own zone, in the current language: "8 mai 2027, 10:00"."""
+    local = moment.replace(tzinfo=UTC).astimezone(ZoneInfo(event.time_zone))
+    return format_datetime(local, "medium", locale=get_locale())
+
+
+def zone_name(event: Event) -> str:
+    return get_timezone_name(ZoneInfo(event.time_zone), locale=get_locale())
 
 
 def published_events() -> tuple[list[Event], list[Event]]:

@@ -12,7 +12,14 @@ from flask_babel import gettext as _
 from . import campaigns
 from .models import Attachment, Issue, IssueVariant, User
 
-COPIED_ISSUE_FIELDS = ("default_language", "fallback", "audience_languages", "layout_id")
+COPIED_ISSUE_FIELDS = (
+    "default_language",
+    "fallback",
+    "audience_languages",
+    "audience_event_id",
+    "audience_event_group",
+    "layout_id",
+)
 COPIED_ISSUE_RELATIONSHIPS = ("variants", "audience", "layout")
 NOT_COPIED_ISSUE_FIELDS = (
     "id",
@@ -71,6 +78,7 @@ def duplicate_issue(original: Issue, saved_by: User | None = None) -> Issue:
         original.fallback,
         original.audience_languages,
         original.layout_id,
+        campaigns.event_audience_of(original),
     )
     for name in COPIED_ISSUE_FIELDS:
         setattr(copy, name, getattr(original, name))

@@ -11,7 +11,7 @@ from flask import current_app
 from sqlalchemy import case, func, insert, literal, select
 from sqlalchemy.exc import IntegrityError
 
-from .campaigns import audience_conditions, variant_language
+from .campaigns import audience_conditions, event_audience_of, variant_language
 from .extensions import db
 from .models import (
     Delivery,
@@ -47,7 +47,10 @@ def _audience(issue: Issue, after: int):
     now = utcnow()
     return select(
         literal(issue.id), Subscriber.id, language, state, literal(0), literal(now), literal(now)
-    ).where(Subscriber.id > after, *audience_conditions(issue.list_ids, issue.audience_languages))
+    ).where(
+        Subscriber.id > after,
+        *audience_conditions(issue.list_ids, issue.audience_languages, event_audience_of(issue)),
+    )
 
 
 def begin(issue: Issue) -> int:

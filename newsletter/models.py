@@ -232,6 +232,25 @@ class TranslationState(enum.StrEnum):
     APPROVED = "approved"
 
 
+class RsvpAnswer(enum.StrEnum):
+    """What someone answered to an invitation."""
+
+    YES = "yes"
+    MAYBE = "maybe"
+    NO = "no"
+
+
+class EventGroup(enum.StrEnum):
+    """The people of an event an issue can be sent to."""
+
+    REGISTERED = "registered"
+    WAITING = "waiting"
+    YES = "yes"
+    MAYBE = "maybe"
+    NO = "no"
+    NO_ANSWER = "no_answer"  # invited, and neither answered nor registered
+
+
 class Issue(db.Model):
     """One issue of the newsletter (a campaign), written once per language."""
 
@@ -259,6 +278,14 @@ class Issue(db.Model):
     # When the translators' mail about changes of the source is due (None: no change
     # waiting to be told).
     translators_due_at: Mapped[datetime | None]
+    # The people of an event the issue goes to (an EventGroup of it), instead of or within
+    # its lists.
+    audience_event_id: Mapped[int | None] = mapped_column(
+        ForeignKey("event.id", ondelete="SET NULL")
+    )
+    audience_event_group: Mapped[EventGroup | None] = mapped_column(
+        _enum(EventGroup, "audience_event_group")
+    )
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
@@ -832,3 +859,32 @@ class Registration(db.Model):
     cancelled_at: Mapped[datetime | None]
 
     event: Mapped[Event] = relationship()
+
+
+class Invitation(db.Model):
+    """An issue that invites to an event: written when it starts sending, from the event
+    blocks of its texts, so that "invited" means "was sent such an issue"."""
+
+    __tablename__ = "invitation"
+
+    issue_id: Mapped[int] = mapped_column(
+        ForeignKey("issue.id", ondelete="CASCADE"), primary_key=True
+    )
+    event_id: Mapped[int] = mapped_column(
+        ForeignKey("event.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+
+
+class Rsvp(db.Model):
+    """A subscriber's answer to an invitation; answering again replaces it."""
+
+    __tablename__ = "rsvp"
+    __table_args__ = (UniqueConstraint("event_id", "subscriber_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    event_id: Mapped[int] = mapped_column(ForeignKey("event.id", ondelete="CASCADE"))
+    subscriber_id: Mapped[int] = mapped_column(
+        ForeignKey("subscriber.id", ondelete="CASCADE"), index=True
+    )
+    answer: Mapped[RsvpAnswer] = mapped_column(_enum(RsvpAnswer, "rsvp_answer"))
+    answered_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -21,6 +21,7 @@ from .links import external_url
 from .mail.message import build_message
 from .mail.render import render_email
 from .models import (
+    ConsentAction,
     Event,
     Registration,
     RegistrationStatus,
@@ -28,7 +29,13 @@ from .models import (
     SubscriberStatus,
     utcnow,
 )
-from .subscriptions import ascii_address
+from .subscriptions import (
+    RequestInfo,
+    ascii_address,
+    find_subscriber,
+    is_suppressed,
+    record_consent,
+)
 
 ACTIVE = (RegistrationStatus.PENDING, RegistrationStatus.REGISTERED, RegistrationStatus.WAITING)
 
@@ -104,15 +111,43 @@ def register(
     return registration, admit(registration)
 
 
-def confirm(registration: Registration) -> Mail | None:
+def confirm(registration: Registration, info: RequestInfo) -> Mail | None:
     """The address is confirmed: a place, a place on the waiting list, or full. None when
-    it was confirmed before (the link works once)."""
+    it was confirmed before (the link works once).
+
+    Someone we did not know becomes a subscriber of no list, so that issues to the
+    people of the event (reminders, a change of venue) reach them, with an unsubscribe
+    link like every issue.
+    """
     if registration.status != RegistrationStatus.PENDING:
         return None
     if not is_open(registration.event):
         raise Closed(_("Registration for this event is closed."))
     registration.confirmed_at = utcnow()
+    if registration.subscriber_id is None:
+        registration.subscriber_id = subscriber_for(registration, info)
     return admit(registration)
+
+
+def subscriber_for(registration: Registration, info: RequestInfo) -> int | None:
+    """The subscriber row of a confirmed registrant, created if there is none; None for an
+    address that was erased or complained about (it must stay out of the lists)."""
+    found = find_subscriber(registration.email)
+    if found is not None:
+        return found.id
+    if is_suppressed(registration.email):
+        return None
+    subscriber = Subscriber(
+        email=registration.email,
+        name=registration.name or None,
+        language=registration.language,
+        status=SubscriberStatus.CONFIRMED,
+        confirmed_at=utcnow(),
+    )
+    db.session.add(subscriber)
+    record_consent(subscriber, ConsentAction.CONFIRM, info)
+    db.session.flush()
+    return subscriber.id
 
 
 def admit(registration: Registration) -> Mail:

@@ -19,7 +19,13 @@ from flask import current_app
 from flask_babel import gettext as _
 from markupsafe import Markup
 
-from .campaigns import CampaignError, check_editable, reader_language_orders, reading_language
+from .campaigns import (
+    CampaignError,
+    check_editable,
+    event_audience_of,
+    reader_language_orders,
+    reading_language,
+)
 from .i18n import language_name
 from .models import (
     Fallback,
@@ -282,7 +288,9 @@ class SendPlan:
 def send_plan(issue: Issue) -> list[SendPlan]:
     """What the readers of each language would receive if the issue were sent now, by the
     rule ``start_sending`` follows: one row per language and outcome."""
-    groups = reader_language_orders(issue.list_ids, issue.audience_languages)
+    groups = reader_language_orders(
+        issue.list_ids, issue.audience_languages, event_audience_of(issue)
+    )
     languages = audience_languages(issue)
     languages += sorted({first for first, _second, _count in groups} - set(languages))
     sent = issue.sent_languages

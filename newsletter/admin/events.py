@@ -6,6 +6,7 @@ from datetime import datetime
 from flask import Response, abort, current_app, flash, redirect, render_template, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from flask_login import current_user
 from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
@@ -21,7 +22,8 @@ from wtforms import (
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import InputRequired, Length, NumberRange, Optional, ValidationError
 
-from .. import events, registrations
+from .. import event_issues, events, invitations, registrations
+from ..campaigns import CampaignError
 from ..csv_export import csv_lines
 from ..extensions import db
 from ..form_fields import ActionForm, line_of_text
@@ -236,6 +238,7 @@ def event_registrations(event_id: int):
         event=event,
         rows=rows,
         counts=registrations.counts(rows),
+        answers=invitations.answer_counts(event.id),
         text_in=events.text_in,
         action_form=ActionForm(),
         asked=events.asked_questions(event),
@@ -256,6 +259,42 @@ def give_place(event_id: int, registration_id: int):
         send_registration_mail.delay(registration.id, registrations.Mail.PROMOTED.value)
         flash(_("%(name)s has a place now and is told so.", name=registration.name), "ok")
     return redirect(url_for("admin.event_registrations", event_id=event_id))
+
+
+@bp.post("/events/<int:event_id>/invitation")
+def write_invitation(event_id: int):
+    """A draft issue inviting to the event, opened in the composer."""
+    event = db.get_or_404(Event, event_id)
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    try:
+        issue = event_issues.write_invitation(event, current_user)
+    except CampaignError as error:
+        db.session.rollback()
+        flash(str(error), "error")
+        return redirect(url_for("admin.event_registrations", event_id=event_id))
+    db.session.commit()
+    flash(
+        _("The invitation is written in each language of the event: read it, then send it."), "ok"
+    )
+    return redirect(url_for("admin.edit_issue", issue_id=issue.id))
+
+
+@bp.post("/events/<int:event_id>/reminders")
+def write_reminders(event_id: int):
+    """Reminders to the registered, 7 days and 1 day before the event."""
+    event = db.get_or_404(Event, event_id)
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    written = event_issues.write_reminders(event, current_user)
+    db.session.commit()
+    if not written:
+        flash(_("The event is too close for reminders 7 days or 1 day before."), "error")
+    elif all(issue.scheduled_at for issue in written):
+        flash(_("The reminders are scheduled; each goes to those registered at that time."), "ok")
+    else:
+        flash(_("The reminders are written: approve them, then schedule them."), "ok")
+    return redirect(url_for("admin.issues"))
 
 
 @bp.get("/events/<int:event_id>/check-in")

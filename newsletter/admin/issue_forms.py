@@ -27,11 +27,11 @@ from wtforms import (
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, InputRequired, Length, Optional, ValidationError
 
-from .. import campaigns, subscriptions, translators
+from .. import campaigns, events, invitations, subscriptions, translators
 from ..form_fields import MultiCheckboxField, small_number
 from ..i18n import OUT_OF_RANGE, language_name, local_to_utc
 from ..layouts import all_layouts, default_layout, layout_of
-from ..models import Fallback, Issue, User
+from ..models import EventGroup, Fallback, Issue, User
 from ..variant_versions import Draft, Outcome, outcomes
 
 
@@ -72,8 +72,11 @@ class IssueForm(FlaskForm):
         ],
         default=Fallback.DEFAULT.value,
     )
-    lists = MultiCheckboxField(
-        _l("Lists"), coerce=int, validators=[DataRequired(message=_l("Choose one or more lists."))]
+    lists = MultiCheckboxField(_l("Lists"), coerce=int)
+    audience_event = SelectField(
+        _l("People of an event"),
+        description=_l("Only they receive the issue; ticked lists narrow them further."),
+        validate_choice=False,
     )
     audience_languages = MultiCheckboxField(
         _l("Only readers of these languages"),
@@ -86,6 +89,14 @@ class IssueForm(FlaskForm):
         validate_choice=False,
         description=_l("The colours, header and footer around the text (see Layouts)."),
     )
+
+    def validate_lists(self, field):
+        if not field.data and not self.audience_event.data:
+            raise ValidationError(_l("Choose one or more lists."))
+
+    def validate_audience_event(self, field):
+        if field.data and field.data not in {c.value for c in field.choices}:
+            raise ValidationError(_l("Choose one of the events."))
 
     def validate_layout(self, field):
         if field.data is not None and field.data not in {c.value for c in field.choices}:
@@ -115,6 +126,10 @@ def composer_form(issue: Issue | None = None) -> IssueForm:
         SelectChoice(item.id, item.name_in(locale)) for item in subscriptions.all_lists()
     ]
     form.layout.choices = [SelectChoice(item.id, item.name) for item in all_layouts()]
+    form.audience_event.choices = [SelectChoice("", _("Nobody in particular: the lists"))] + [
+        SelectChoice(event_audience_value(audience), label)
+        for audience, label in event_audience_choices(locale)
+    ]
     if issue is None and request.method == "GET":
         form.default_language.data = current_app.config["DEFAULT_LANGUAGE"]
         form.layout.data = default_layout().id
@@ -123,7 +138,35 @@ def composer_form(issue: Issue | None = None) -> IssueForm:
     return form
 
 
-SETTINGS_FIELDS = ("name", "default_language", "fallback", "lists", "audience_languages", "layout")
+SETTINGS_FIELDS = (
+    "name",
+    "default_language",
+    "fallback",
+    "lists",
+    "audience_languages",
+    "audience_event",
+    "layout",
+)
+
+
+def event_audience_value(audience: campaigns.EventAudience | None) -> str:
+    return f"{audience.event_id}:{audience.group.value}" if audience else ""
+
+
+def event_audience_from(value: str | None) -> campaigns.EventAudience | None:
+    """The form's value back as an audience; None for none (or anything forged)."""
+    event_id, _sep, group = (value or "").partition(":")
+    if not event_id.isdigit() or group not in {g.value for g in EventGroup}:
+        return None
+    return campaigns.EventAudience(int(event_id), EventGroup(group))
+
+
+def event_audience_choices(locale: str):
+    """Every group of every event, newest events first, named in ``locale``."""
+    for event in events.all_events():
+        title = events.text_in(event, locale).title
+        for group in EventGroup:
+            yield campaigns.EventAudience(event.id, group), invitations.group_label(group, title)
 
 
 def keep_translator_to_own(form: IssueForm, issue: Issue, languages: list[str]) -> None:
@@ -148,6 +191,7 @@ def issue_data(issue: Issue) -> dict:
         "fallback": issue.fallback.value,
         "lists": sorted(issue.list_ids),
         "audience_languages": issue.audience_languages or [],
+        "audience_event": event_audience_value(campaigns.event_audience_of(issue)),
         "layout": layout_of(issue).id,
     }
     for variant in issue.variants:
@@ -250,6 +294,7 @@ def save_issue(form: IssueForm, issue: Issue | None, saved_by: User | None) -> S
     raises ``VersionConflict`` here, after some writes (roll back).
     """
     languages = form.audience_languages.data or None
+    event_audience = event_audience_from(form.audience_event.data)
     drafts = variant_drafts(form)
     results = outcomes(issue, drafts) if issue is not None else {}
     if issue is None:
@@ -262,9 +307,11 @@ def save_issue(form: IssueForm, issue: Issue | None, saved_by: User | None) -> S
             Fallback(form.fallback.data),
             languages,
             form.layout.data,
+            event_audience,
         )
     elif saved_by is None or not saved_by.is_translator:
-        campaigns.set_audience(issue, set(form.lists.data), languages)  # refuses first
+        # refuses first
+        campaigns.set_audience(issue, set(form.lists.data or []), languages, event_audience)
         issue.name = form.name.data.strip()[:200]
         campaigns.set_default_language(issue, form.default_language.data)
         issue.fallback = Fallback(form.fallback.data)
@@ -301,4 +348,11 @@ def form_audience_counts(form: IssueForm) -> campaigns.AudienceCounts:
     if default not in known:
         default = current_app.config["DEFAULT_LANGUAGE"]
     fallback = Fallback.SKIP if form.fallback.data == Fallback.SKIP.value else Fallback.DEFAULT
-    return campaigns.audience_counts(list_ids, languages or None, variants, default, fallback)
+    return campaigns.audience_counts(
+        list_ids,
+        languages or None,
+        variants,
+        default,
+        fallback,
+        event_audience_from(form.audience_event.data),
+    )

@@ -15,7 +15,17 @@ from flask_babel import gettext as _
 from .. import campaign_control, campaign_progress, campaigns, delivery, issue_copies
 from ..extensions import db
 from ..mail.message import decoded_header
-from ..models import Delivery, DeliveryState, Fallback, Issue, IssueStatus, Layout, utcnow
+from ..models import (
+    Delivery,
+    DeliveryState,
+    Event,
+    EventGroup,
+    Fallback,
+    Issue,
+    IssueStatus,
+    Layout,
+    utcnow,
+)
 from .auth import token_blueprint
 from .errors import ApiError, invalid
 from .pagination import cursor_page
@@ -100,6 +110,7 @@ def create(data: dict) -> Issue:
         Fallback(data.get("fallback", Fallback.DEFAULT.value)),
         data.get("audience_languages"),
         check_layout(data.get("layout_id")),
+        event_audience(data.get("audience_event")),
     )
     for language, text in sorted(data["variants"].items()):
         run_campaign(_set_variant, issue, language, text)
@@ -141,14 +152,27 @@ def update(data: dict, issue_id: int) -> Issue:
         run_campaign(campaigns.set_default_language, issue, data["default_language"])
     if "fallback" in data:
         issue.fallback = Fallback(data["fallback"])
-    if "lists" in data or "audience_languages" in data:
+    if {"lists", "audience_languages", "audience_event"} & set(data):
         list_ids = check_lists(data["lists"]) if "lists" in data else issue.list_ids
         languages = data.get("audience_languages", issue.audience_languages)
-        run_campaign(campaigns.set_audience, issue, list_ids, languages)
+        audience = (
+            event_audience(data["audience_event"])
+            if "audience_event" in data
+            else campaigns.event_audience_of(issue)
+        )
+        run_campaign(campaigns.set_audience, issue, list_ids, languages, audience)
     if "layout_id" in data:
         run_campaign(campaigns.set_layout, issue, check_layout(data["layout_id"]))
     db.session.commit()
     return issue
+
+
+def event_audience(data: dict | None) -> campaigns.EventAudience | None:
+    if data is None:
+        return None
+    if db.session.get(Event, data["event_id"]) is None:
+        raise invalid({"audience_event": [_("There is no such event.")]})
+    return campaigns.EventAudience(data["event_id"], EventGroup(data["group"]))
 
 
 def check_layout(layout_id: int | None) -> int | None:

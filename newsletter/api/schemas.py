@@ -7,13 +7,15 @@ from datetime import UTC
 from flask import current_app
 from flask_babel import lazy_gettext as _l
 from flask_smorest.fields import Upload
-from marshmallow import Schema, ValidationError, fields, validate
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
-from .. import registrations
+from .. import invitations, registrations
+from ..campaigns import event_audience_of
 from ..i18n import OUT_OF_RANGE
 from ..links import external_url
 from ..models import (
     DeliveryState,
+    EventGroup,
     Fallback,
     IssueStatus,
     SubscriberStatus,
@@ -373,6 +375,19 @@ class IssueSchema(Schema):
     layout_id = fields.Integer(
         allow_none=True, required=True, metadata={"description": "See /layouts; null: the default"}
     )
+    audience_event = fields.Method(
+        "event_audience",
+        required=True,
+        metadata={
+            "description": "The people of an event it goes to (within its lists, if any)",
+            "type": "object",
+            "nullable": True,
+            "properties": {
+                "event_id": {"type": "integer"},
+                "group": {"type": "string", "enum": [g.value for g in EventGroup]},
+            },
+        },
+    )
     variants = fields.List(fields.Nested(VariantSchema), required=True)
     scheduled_at = _when(allow_none=True, required=True)
     started_at = _when(allow_none=True, required=True)
@@ -382,6 +397,15 @@ class IssueSchema(Schema):
 
     def sorted_lists(self, issue) -> list[int]:
         return sorted(issue.list_ids)
+
+    def event_audience(self, issue) -> dict | None:
+        audience = event_audience_of(issue)
+        return {"event_id": audience.event_id, "group": audience.group.value} if audience else None
+
+
+class EventAudienceInput(Schema):
+    event_id = _id(required=True)
+    group = _choice([g.value for g in EventGroup], required=True)
 
 
 class IssueUpdate(Schema):
@@ -395,11 +419,26 @@ class IssueUpdate(Schema):
         metadata={"description": "Send only to subscribers of these languages; null: all"},
     )
     layout_id = _id(metadata={"description": "A layout's id (see /layouts); default: the default"})
+    audience_event = fields.Nested(
+        EventAudienceInput,
+        allow_none=True,
+        metadata={"description": "Send to the people of an event; null: to the lists"},
+    )
 
 
 class IssueCreate(IssueUpdate):
     name = Text(required=True, validate=[validate.Length(1, 200), single_line, not_blank])
-    lists = fields.List(_id(), required=True, validate=validate.Length(1, 100))
+    lists = fields.List(
+        _id(),
+        required=True,
+        validate=validate.Length(0, 100),
+        metadata={"description": "May be empty when audience_event is given"},
+    )
+
+    @validates_schema(skip_on_field_errors=False)
+    def lists_or_event(self, data: dict, **_kwargs) -> None:
+        if not data.get("lists") and not data.get("audience_event"):
+            raise ValidationError(str(_l("Choose one or more lists.")), "lists")
     variants = fields.Dict(
         keys=Text(validate=known_language),
         values=fields.Nested(VariantInput),
@@ -601,8 +640,21 @@ class EventSchema(Schema):
         },
     )
 
+    rsvps = fields.Method(
+        "rsvp_counts",
+        required=True,
+        metadata={
+            "description": "Subscribers sent an invitation, and each answer",
+            "type": "object",
+            "additionalProperties": {"type": "integer"},
+        },
+    )
+
     def registration_counts(self, event) -> dict[str, int]:
         return registrations.totals(event.id)
+
+    def rsvp_counts(self, event) -> dict[str, int]:
+        return {key: row["all"] for key, row in invitations.answer_counts(event.id).items()}
 
 
 class RegistrationSchema(Schema):

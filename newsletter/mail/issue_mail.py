@@ -14,12 +14,13 @@ from flask import current_app, render_template
 from flask_babel import force_locale
 from markupsafe import Markup, escape
 
+from .. import invitations
 from ..i18n import file_size
 from ..layouts import layout_of
 from ..links import external_url
 from ..models import Layout
 from ..organisation import current_organisation
-from .markdown_dialect import body_blocks, body_text, markdown_to_html
+from .markdown_dialect import EventBlock, body_blocks, body_text, markdown_to_html
 from .message import (
     address_text,
     clean_display_name,
@@ -122,6 +123,10 @@ class PreparedVariant:
     unsubscribe_mailto: str
     # The attached files, each part ready (see attachment_part); empty when there are none.
     attachment_parts: bytes = b""
+    # The events it invites to: each recipient's RSVP tokens fill their placeholders.
+    event_ids: tuple[int, ...] = ()
+    # For the public copy: each RSVP link with its placeholder, and the event page instead.
+    public_links: tuple[tuple[str, str], ...] = ()
 
 
 def layout_context(layout: Layout, language: str) -> dict:
@@ -167,13 +172,21 @@ def prepare_variant(
     look = layout_context(layout or layout_of(issue), variant.language)
     with force_locale(variant.language):
         downloads = _downloads(files)
+        cards = invitations.event_cards(
+            {block.event_id for block in blocks if isinstance(block, EventBlock)},
+            variant.language,
+        )
         for named in (True, False):
             context = {
                 **look,
                 "subject": variant.subject,
                 "preheader": variant.preheader,
                 "body_blocks": blocks,
-                "body_text": body_text(variant.body),
+                "body_text": body_text(
+                    variant.body, {key: card.text() for key, card in cards.items()}
+                ),
+                "event_cards": cards,
+                "answer_labels": invitations.answer_labels,
                 "name": NAME if named else None,
                 "unsubscribe_url": UNSUBSCRIBE,
                 "preferences_url": PREFERENCES,
@@ -200,13 +213,23 @@ def prepare_variant(
         attachment_parts=b"".join(
             attachment_part(a.filename, a.content_type, a.data) for a in files if not a.link_only
         ),
+        event_ids=tuple(cards),
+        public_links=tuple(
+            (url, card.event_url) for card in cards.values() for url in card.rsvp_urls.values()
+        ),
     )
 
 
-def personalize(prepared: PreparedVariant, recipient: Recipient, links: dict[str, str]) -> bytes:
+def personalize(
+    prepared: PreparedVariant,
+    recipient: Recipient,
+    links: dict[str, str],
+    rsvp_tokens: dict[str, str] | None = None,
+) -> bytes:
     """The finished message for one recipient, as CRLF bytes for SMTP.
 
-    ``links`` holds this recipient's ``unsubscribe_url`` and ``preferences_url``.
+    ``links`` holds this recipient's ``unsubscribe_url`` and ``preferences_url``,
+    ``rsvp_tokens`` their RSVP tokens by placeholder (a test copy's links lead nowhere).
     """
     name = clean_display_name(recipient.name)
     text_values = {
@@ -214,6 +237,9 @@ def personalize(prepared: PreparedVariant, recipient: Recipient, links: dict[str
         UNSUBSCRIBE: links["unsubscribe_url"],
         PREFERENCES: links["preferences_url"],
     }
+    for event_id in prepared.event_ids:
+        key = invitations.placeholder(event_id)
+        text_values[key] = (rsvp_tokens or {}).get(key, "test")
     html_values = {key: str(escape(value)) for key, value in text_values.items()}
     named = bool(name)
     unsubscribe = (
@@ -260,6 +286,8 @@ def personalize(prepared: PreparedVariant, recipient: Recipient, links: dict[str
 def public_copy(prepared: PreparedVariant, site_url: str) -> str:
     """The issue's HTML for anyone: no name, and the personal links lead to the site."""
     html = prepared.html_anonymous
+    for rsvp_link, event_url in prepared.public_links:
+        html = html.replace(str(escape(rsvp_link)), str(escape(event_url)))
     for placeholder in (UNSUBSCRIBE, PREFERENCES):
         html = html.replace(placeholder, str(escape(site_url)))
     return html

@@ -2,6 +2,8 @@
 
 - a call-to-action button, a paragraph of its own: ``::button[Register](https://…)``
 - an image block, a paragraph holding only an image: ``![Alt text](https://… "Caption")``
+- an event block, a paragraph of its own: ``::event[12]``, the event's card with RSVP
+  links (invitations.py)
 
 Everything else is Markdown ("extra" and "sane lists"), sanitized so no script, style or
 unsafe link reaches a mail. A block whose address is not allowed stays ordinary text.
@@ -28,6 +30,8 @@ BUTTON = re.compile(r"::button\[(?P<label>(?:\\.|[^\]\\\n])+)\]\((?P<url>[^\s()]
 IMAGE = re.compile(
     r'!\[(?P<alt>(?:\\.|[^\]\\\n])*)\]\((?P<url>[^\s()]+)(?:\s+"(?P<caption>[^"\n]*)")?\)'
 )
+# The rich editor may write the brackets escaped.
+EVENT = re.compile(r"::event\\?\[(?P<id>[0-9]{1,9})\\?\]")
 ESCAPED = re.compile(r"\\([\\`*_{}\[\]()#+\-.!<>|~\"])")
 MARKDOWN_EXTENSIONS = ["extra", "sane_lists"]
 
@@ -53,7 +57,13 @@ class ImageBlock:
     kind: str = "image"
 
 
-Block = TextBlock | ButtonBlock | ImageBlock
+@dataclass(frozen=True)
+class EventBlock:
+    event_id: int
+    kind: str = "event"
+
+
+Block = TextBlock | ButtonBlock | ImageBlock | EventBlock
 
 
 def markdown_to_html(body: str) -> str:
@@ -80,10 +90,12 @@ def _allowed(url: str, schemes: set[str]) -> bool:
     return parts.scheme.lower() == "mailto" or bool(parts.hostname)
 
 
-def block_of(paragraph: str) -> ButtonBlock | ImageBlock | None:
-    """The button or image a paragraph's source stands for, if it is one and its address
-    is allowed."""
+def block_of(paragraph: str) -> ButtonBlock | ImageBlock | EventBlock | None:
+    """The button, image or event a paragraph's source stands for, if it is one and its
+    address is allowed."""
     paragraph = paragraph.strip()
+    if match := EVENT.fullmatch(paragraph):
+        return EventBlock(int(match["id"]))
     if match := BUTTON.fullmatch(paragraph):
         label, url = _unescaped(match["label"]), match["url"]
         if label and _allowed(url, BUTTON_SCHEMES):
@@ -145,9 +157,15 @@ def body_blocks(body: str) -> list[Block]:
     return blocks
 
 
-def body_text(body: str) -> str:
+def event_ids(body: str) -> list[int]:
+    """The events the body has a block for, in order."""
+    return [block.event_id for block in body_blocks(body) if isinstance(block, EventBlock)]
+
+
+def body_text(body: str, event_texts: dict[int, str] | None = None) -> str:
     """The body for the text part, in the current locale: a button reads "Label: URL", an
-    image "[alt]" and its caption, the rest is the Markdown as written."""
+    image "[alt]" and its caption, an event the text ``event_texts`` gives it, the rest is
+    the Markdown as written."""
     lines = body.replace("\r\n", "\n").split("\n")
     fenced = False
     for index, line in enumerate(lines):
@@ -164,4 +182,6 @@ def body_text(body: str) -> str:
         elif isinstance(block, ImageBlock):
             alt = f"[{block.alt}]" if block.alt else ""
             lines[index] = " ".join(part for part in (alt, block.caption) if part)
+        elif isinstance(block, EventBlock):
+            lines[index] = (event_texts or {}).get(block.event_id, "")
     return "\n".join(lines)

@@ -1,15 +1,12 @@
 """Public event pages: upcoming and past events, one event, and both as iCalendar; and
 registering for an event, confirming it, seeing it and cancelling it."""
 
-from datetime import UTC, datetime
-from zoneinfo import ZoneInfo
-
-from babel.dates import format_datetime, get_timezone_name
-from flask import Response, abort, redirect, render_template, request, url_for
+from flask import Response, abort, make_response, redirect, render_template, request, url_for
 from flask_babel import get_locale
+from flask_babel import gettext as _
 from markupsafe import Markup
 
-from .. import event_calendar, events, registrations
+from .. import event_calendar, events, invitations, registrations
 from ..extensions import db
 from ..mail.markdown_dialect import markdown_to_html
 from ..models import Event, Registration
@@ -18,28 +15,19 @@ from ..tasks import send_registration_mail
 from .forms import (
     ConfirmForm,
     RegistrationForm,
+    RsvpForm,
     answers,
     question_fields,
     registration_form,
 )
-from .routes import bp
-
-
-def shown_in_zone(moment: datetime, event: Event) -> str:
-    """A time of ``event`` in its own zone, in the reader's language: "8 mai 2027, 10:00"."""
-    local = moment.replace(tzinfo=UTC).astimezone(ZoneInfo(event.time_zone))
-    return format_datetime(local, "medium", locale=get_locale())
-
-
-def zone_name(event: Event) -> str:
-    return get_timezone_name(ZoneInfo(event.time_zone), locale=get_locale())
+from .routes import bp, request_info
 
 
 def page_helpers() -> dict:
     return {
         "text_in": events.text_in,
-        "shown_in_zone": shown_in_zone,
-        "zone_name": zone_name,
+        "shown_in_zone": events.shown_in_zone,
+        "zone_name": events.zone_name,
         "description_html": lambda text: Markup(markdown_to_html(text.description)),
     }
 
@@ -116,7 +104,7 @@ def confirm_registration(token: str):
     refusal = None
     if form.validate_on_submit():
         try:
-            mail = registrations.confirm(registration)
+            mail = registrations.confirm(registration, request_info("event-registration"))
         except registrations.Closed as error:
             db.session.rollback()
             refusal = str(error)
@@ -147,6 +135,93 @@ def registration(token: str):
     return render_template(
         "public/registration.html", registration=found, form=form, **page_helpers()
     )
+
+
+def invitee_or_404(token: str) -> invitations.Invitee:
+    invitee = invitations.invitee_of(token)
+    if invitee is None:
+        abort(make_response(render_template("public/rsvp_invalid.html"), 404))
+    return invitee
+
+
+def send_promoted(promoted: list[Registration]) -> None:
+    for moved_up in promoted:
+        send_registration_mail.delay(moved_up.id, registrations.Mail.PROMOTED.value)
+
+
+@bp.route("/<lang>/rsvp/<token>", methods=["GET", "POST"])
+@per_ip
+def rsvp(token: str):
+    """An invitation's answer. GET shows the buttons, the mail's choice first (scanners
+    follow links); POST records; a Yes goes on to the registration questions."""
+    invitee = invitee_or_404(token)
+    form = RsvpForm()
+    refusal = None
+    if form.validate_on_submit():
+        try:
+            promoted = invitations.record_answer(invitee, form.answer.data)
+        except registrations.Closed as error:
+            db.session.rollback()
+            refusal = str(error)
+        else:
+            db.session.commit()
+            send_promoted(promoted)
+            if form.answer.data == "yes":
+                return redirect(url_for("public.rsvp_register", token=token))
+            return redirect(url_for("public.rsvp", token=token))
+    elif not registrations.is_open(invitee.event):
+        refusal = _("This invitation has expired: registration is closed.")
+    status = 409 if refusal else 400 if form.errors else 200
+    return render_template(
+        "public/rsvp.html",
+        invitee=invitee,
+        event=invitee.event,
+        form=form,
+        chosen=request.args.get("answer"),
+        answered=invitations.answer_of(invitee),
+        registration=invitations.registration_of(invitee),
+        answer_labels=invitations.answer_labels(),
+        refusal=refusal,
+        **page_helpers(),
+    ), status
+
+
+@bp.route("/<lang>/rsvp/<token>/register", methods=["GET", "POST"])
+@per_ip
+def rsvp_register(token: str):
+    """The registration questions for someone who said yes, their name and address known."""
+    invitee = invitee_or_404(token)
+    subscriber = invitee.subscriber
+    form = registration_form(invitee.event, str(get_locale()), name=subscriber.name or "")
+    # The address is the invitation's: whatever is posted, this one registers.
+    form.email.data = subscriber.email
+    if request.method == "POST":
+        if not form.validate_on_submit():
+            return rsvp_register_page(invitee, form, 400)
+        try:
+            registration, mail = registrations.register(
+                invitee.event, subscriber.email, form.name.data, str(get_locale()), answers(form)
+            )
+        except registrations.Closed as error:
+            db.session.rollback()
+            return rsvp_register_page(invitee, form, 409, refusal=str(error))
+        db.session.commit()
+        send_registration_mail.delay(registration.id, mail.value)
+        return redirect(url_for("public.registration", token=registration.token))
+    return rsvp_register_page(invitee, form)
+
+
+def rsvp_register_page(invitee, form, status: int = 200, refusal: str | None = None):
+    return render_template(
+        "public/rsvp_register.html",
+        invitee=invitee,
+        event=invitee.event,
+        form=form,
+        question_fields=question_fields,
+        registration_open=registrations.is_open(invitee.event),
+        refusal=refusal,
+        **page_helpers(),
+    ), status
 
 
 def ics(body: bytes, filename: str) -> Response:

@@ -8,14 +8,21 @@ from flask import current_app
 from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, SelectField, SelectMultipleField, StringField, TextAreaField
+from wtforms import (
+    BooleanField,
+    RadioField,
+    SelectField,
+    SelectMultipleField,
+    StringField,
+    TextAreaField,
+)
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, InputRequired, Length, Optional, ValidationError
 
 from .. import events
 from ..form_fields import line_of_text, single_line, strip_whitespace
 from ..i18n import language_name, reader_languages
-from ..models import Event, MailingList
+from ..models import Event, MailingList, RsvpAnswer
 from ..subscriptions import (
     MAX_EMAIL_LENGTH,
     MAX_NAME_LENGTH,
@@ -133,6 +140,15 @@ class EraseForm(FlaskForm):
 
 class ConfirmForm(FlaskForm):
     pass
+
+
+class RsvpForm(FlaskForm):
+    """The answer to an invitation: one button per answer, each sending its value."""
+
+    answer = RadioField(
+        choices=[SelectChoice(answer.value, answer.value) for answer in RsvpAnswer],
+        validators=[InputRequired(message=_l("Choose yes, maybe or no."))],
+    )
 
 
 class RegistrationForm(FlaskForm):

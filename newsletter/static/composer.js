@@ -211,7 +211,8 @@
     }
   });
   form.addEventListener("change", (event) => {
-    if (["lists", "audience_languages", "fallback", "default_language"].includes(event.target.name)) {
+    const audienceFields = ["lists", "audience_languages", "audience_event", "fallback", "default_language"];
+    if (audienceFields.includes(event.target.name)) {
       audienceSoon();
     }
     if (event.target.name === "layout") previewSoon();
