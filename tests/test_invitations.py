@@ -317,3 +317,21 @@ def test_an_event_audience_is_chosen_in_the_composer_and_the_api(client, in_app,
         )
         assert refused.status_code in (400, 422), forged
     assert in_app(rows, Issue, name="Forged") == []
+
+
+def test_a_block_for_an_event_nobody_can_see_is_flagged_before_sending(in_app):
+    from newsletter.mail.checks import source_findings
+
+    def findings(body: str) -> list[str]:
+        return [finding.code for finding in source_findings(body)]
+
+    event_id = in_app(make_event)
+    assert in_app(findings, f"Come!\n\n::event[{event_id}]") == []
+    assert in_app(findings, "Come!\n\n::event[999999]") == ["event_not_shown"]
+
+    def unpublish():
+        db.session.get(Event, event_id).published = False
+        db.session.commit()
+
+    in_app(unpublish)
+    assert in_app(findings, f"::event[{event_id}]") == ["event_not_shown"]

@@ -18,9 +18,10 @@ from flask_babel import gettext as _
 from lxml import html as lxml_html
 from markupsafe import escape
 
+from .. import events
 from ..i18n import text_direction
 from ..organisation import current_organisation, languages_without_address
-from .markdown_dialect import MARKDOWN_EXTENSIONS, SANITIZED_SCHEMES
+from .markdown_dialect import MARKDOWN_EXTENSIONS, SANITIZED_SCHEMES, event_ids
 
 GMAIL_CLIP_BYTES = 102 * 1024
 """Gmail hides everything after the first 102 KB of HTML behind "[Message clipped]",
@@ -109,7 +110,7 @@ def _editor_document(body: str):
 
 def source_findings(body: str) -> list[Finding]:
     """Links and images the sanitizer takes out of the mail (a link's text stays, the
-    link is gone; the image is gone)."""
+    link is gone; the image is gone), and event blocks that show nothing."""
     findings = []
     document = _editor_document(body)
     for href in _unique(a.get("href") for a in document.iter("a")):
@@ -133,6 +134,14 @@ def source_findings(body: str) -> list[Finding]:
                 url=src,
             )
             findings.append(Finding("image_removed", ERROR, message))
+    for event_id in sorted(set(event_ids(body))):
+        if events.published_event(event_id) is None:
+            message = _(
+                "There is no published event %(id)d: its block “::event[%(id)d]” shows "
+                "nothing in the mail. Publish the event or remove the block.",
+                id=event_id,
+            )
+            findings.append(Finding("event_not_shown", ERROR, message))
     return findings
 
 

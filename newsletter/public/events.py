@@ -192,9 +192,14 @@ def rsvp_register(token: str):
     """The registration questions for someone who said yes, their name and address known."""
     invitee = invitee_or_404(token)
     subscriber = invitee.subscriber
-    form = registration_form(invitee.event, str(get_locale()), name=subscriber.name or "")
-    # The address is the invitation's: whatever is posted, this one registers.
-    form.email.data = subscriber.email
+    posted = None
+    if request.method == "POST":
+        # The address is the invitation's: whatever is posted, this one registers.
+        posted = request.form.copy()
+        posted["email"] = subscriber.email
+    form = registration_form(
+        invitee.event, str(get_locale()), formdata=posted, name=subscriber.name or ""
+    )
     if request.method == "POST":
         if not form.validate_on_submit():
             return rsvp_register_page(invitee, form, 400)
