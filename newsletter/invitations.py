@@ -11,7 +11,9 @@ from dataclasses import dataclass
 from functools import cache
 
 from flask import current_app
+from flask_babel import get_locale
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from itsdangerous import BadSignature, URLSafeSerializer
 from sqlalchemy import and_, exists, func, not_, select
 
@@ -35,6 +37,7 @@ from .models import (
 )
 
 ANSWERS = tuple(RsvpAnswer)
+EXPIRED = _l("This invitation has expired: registration is closed.")
 MAX_TOKEN_LENGTH = 200
 
 
@@ -126,7 +129,7 @@ def record_answer(invitee: Invitee, answer: str) -> list[Registration]:
     if answer not in ANSWERS:
         raise ValueError(_("Choose yes, maybe or no."))
     if not registrations.is_open(invitee.event):
-        raise registrations.Closed(_("This invitation has expired: registration is closed."))
+        raise registrations.Closed(str(EXPIRED))
     rsvp = answer_of(invitee)
     if rsvp is None:
         rsvp = Rsvp(event_id=invitee.event.id, subscriber_id=invitee.subscriber.id)
@@ -217,6 +220,15 @@ def group_label(group: EventGroup, title: str) -> str:
         EventGroup.NO_ANSWER: _("Invited to %(title)s, no answer yet", title=title),
     }
     return labels[group]
+
+
+def audience_label(issue: Issue) -> str | None:
+    """The event group an issue goes to, in words, or None when it goes to its lists."""
+    if issue.audience_event_id is None or issue.audience_event_group is None:
+        return None
+    event = db.session.get(Event, issue.audience_event_id)
+    title = events.text_in(event, str(get_locale())).title
+    return group_label(issue.audience_event_group, title)
 
 
 def answer_counts(event_id: int) -> dict[str, dict[str, int]]:

@@ -301,6 +301,9 @@ def test_an_event_audience_is_chosen_in_the_composer_and_the_api(client, in_app,
     assert saved.status_code == 302, saved.get_data(as_text=True)
     issue = in_app(lambda: rows(Issue, name="Change of venue")[0])
     assert (issue.audience_event_id, issue.audience_event_group) == (event_id, EventGroup.NO_ANSWER)
+    confirm = client.get(f"/admin/issues/{issue.id}/send").get_data(as_text=True)
+    assert "Invited to Seminar, no answer yet" in confirm
+    assert 'data-testid="audience-total">3<' in confirm  # nobody answered yet
     # A forged group or event is refused and nothing is saved.
     for forged in (f"{event_id}:everyone", "999999:registered", "x"):
         refused = client.post(

@@ -9,7 +9,7 @@ from flask_babel import format_decimal, get_timezone
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from .. import campaign_control, campaigns, issue_copies, translation_status
+from .. import campaign_control, campaigns, invitations, issue_copies, translation_status
 from ..campaign_progress import (
     LanguageProgress,
     Preparation,
@@ -85,6 +85,7 @@ def render_confirm(issue: Issue, schedule_form: ScheduleForm, status: int = 200)
             "admin/issues/confirm_send.html",
             issue=issue,
             counts=counts,
+            event_audience=invitations.audience_label(issue),
             no_address=[language_name(c) for c in languages_without_address(mailed)],
             findings=issue_findings(issue, mailed),
             time_zone=str(get_timezone()),

@@ -439,6 +439,7 @@ class IssueCreate(IssueUpdate):
     def lists_or_event(self, data: dict, **_kwargs) -> None:
         if not data.get("lists") and not data.get("audience_event"):
             raise ValidationError(str(_l("Choose one or more lists.")), "lists")
+
     variants = fields.Dict(
         keys=Text(validate=known_language),
         values=fields.Nested(VariantInput),

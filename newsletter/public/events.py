@@ -3,7 +3,6 @@ registering for an event, confirming it, seeing it and cancelling it."""
 
 from flask import Response, abort, make_response, redirect, render_template, request, url_for
 from flask_babel import get_locale
-from flask_babel import gettext as _
 from markupsafe import Markup
 
 from .. import event_calendar, events, invitations, registrations
@@ -130,8 +129,7 @@ def registration(token: str):
     if form.validate_on_submit():
         promoted = registrations.cancel(found)
         db.session.commit()
-        for moved_up in promoted:
-            send_registration_mail.delay(moved_up.id, registrations.Mail.PROMOTED.value)
+        send_promoted(promoted)
     return render_template(
         "public/registration.html", registration=found, form=form, **page_helpers()
     )
@@ -170,7 +168,7 @@ def rsvp(token: str):
                 return redirect(url_for("public.rsvp_register", token=token))
             return redirect(url_for("public.rsvp", token=token))
     elif not registrations.is_open(invitee.event):
-        refusal = _("This invitation has expired: registration is closed.")
+        refusal = str(invitations.EXPIRED)
     status = 409 if refusal else 400 if form.errors else 200
     return render_template(
         "public/rsvp.html",
