@@ -17,6 +17,7 @@ from typing import Literal
 
 from sqlalchemy import func
 
+from . import webhooks
 from .extensions import db
 from .mail.identifiers import parse_message_id, parse_return_path
 from .models import (
@@ -418,6 +419,7 @@ def _hard_bounce(subscriber: Subscriber, delivery: Delivery | None, report: Repo
     if subscriber.status not in MAILABLE:
         return "ignored"
     subscriber.status = SubscriberStatus.BOUNCED
+    webhooks.subscriber_event("subscriber.bounced", subscriber)
     return "bounced"
 
 
@@ -439,6 +441,7 @@ def _soft_bounce(
     subscriber.soft_bounces += 1
     if subscriber.soft_bounces >= limit:
         subscriber.status = SubscriberStatus.BOUNCED
+        webhooks.subscriber_event("subscriber.bounced", subscriber)
         return "bounced"
     return "soft-bounce"
 
@@ -477,4 +480,5 @@ def _complain(subscriber: Subscriber) -> str:
     subscriber.unsubscribed_at = utcnow()
     subscriber.confirmation_requests.clear()
     record_consent(subscriber, ConsentAction.UNSUBSCRIBE, COMPLAINT)
+    webhooks.subscriber_event("subscriber.complained", subscriber)
     return "complained"

@@ -24,7 +24,7 @@ from sqlalchemy import (
     update,
 )
 
-from . import invitations, translators
+from . import invitations, translators, webhooks
 from .extensions import db
 from .layouts import default_layout
 from .mail.message import one_line
@@ -344,6 +344,7 @@ def start_sending(issue: Issue) -> int:
     from . import ledger  # it builds on this module's language rule
 
     invitations.record_invitations(issue)
+    webhooks.campaign_event("campaign.started", issue)
     return ledger.begin(issue)
 
 
@@ -400,6 +401,7 @@ def finish_if_done(issue_id: int) -> bool:
         return False
     transition(issue, "finish")
     issue.finished_at = utcnow()
+    webhooks.campaign_event("campaign.finished", issue)
     return True
 
 

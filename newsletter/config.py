@@ -122,6 +122,11 @@ def from_environment(env: dict[str, str] | None = None) -> dict:
         # the request, the rest by the delivery tasks).
         "LEDGER_CHUNK_ROWS": int(env.get("LEDGER_CHUNK_ROWS", 20_000)),
         "BOUNCE_WEBHOOK_TOKEN": env.get("BOUNCE_WEBHOOK_TOKEN") or None,
+        # Outgoing webhooks (webhooks.py): endpoints on loopback or private networks are
+        # refused unless this is "true" (a webhook must not reach into the local network).
+        "WEBHOOKS_ALLOW_PRIVATE": env.get("WEBHOOKS_ALLOW_PRIVATE", "").lower() == "true",
+        "WEBHOOK_TIMEOUT": float(env.get("WEBHOOK_TIMEOUT", 5)),
+        "WEBHOOK_MAX_ATTEMPTS": int(env.get("WEBHOOK_MAX_ATTEMPTS", 10)),
         # /metrics answers a bearer of this token or a client in these networks; else 404.
         "METRICS_TOKEN": env.get("METRICS_TOKEN") or None,
         "LOG_FORMAT": _log_format(env.get("LOG_FORMAT", "text")),
@@ -174,6 +179,7 @@ def _celery_config(redis_url: str | None, instance: Path, env: dict[str, str]) -
             "newsletter.tasks.watch_campaigns": {"queue": env.get("DELIVERY_QUEUE", queue)},
             # Periodic like the watcher, and on the same workers.
             "newsletter.tasks.read_bounce_mailbox": {"queue": env.get("DELIVERY_QUEUE", queue)},
+            "newsletter.tasks.send_webhooks": {"queue": env.get("DELIVERY_QUEUE", queue)},
         },
         # Starts scheduled issues and resumes any whose workers died (celery beat, or -B).
         "beat_schedule": {
@@ -184,6 +190,10 @@ def _celery_config(redis_url: str | None, instance: Path, env: dict[str, str]) -
             "tell-translators": {
                 "task": "newsletter.tasks.tell_translators",
                 "schedule": float(env.get("WATCH_INTERVAL", 30)),
+            },
+            "send-webhooks": {
+                "task": "newsletter.tasks.send_webhooks",
+                "schedule": float(env.get("WEBHOOK_INTERVAL", 5)),
             },
         }
         | (

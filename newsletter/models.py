@@ -888,3 +888,53 @@ class Rsvp(db.Model):
     )
     answer: Mapped[RsvpAnswer] = mapped_column(_enum(RsvpAnswer, "rsvp_answer"))
     answered_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class WebhookEndpoint(db.Model):
+    """An address of another system that is told what happens here (webhooks.py)."""
+
+    __tablename__ = "webhook_endpoint"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    url: Mapped[str] = mapped_column(String(500))
+    # Signs each delivery (HMAC-SHA256); shown to admins, who give it to the receiver.
+    secret: Mapped[str] = mapped_column(String(64))
+    events: Mapped[list[str]] = mapped_column(JSON, default=list)  # webhooks.EVENTS
+    active: Mapped[bool] = mapped_column(default=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    deliveries: Mapped[list["WebhookDelivery"]] = relationship(
+        back_populates="endpoint", cascade="all, delete-orphan", passive_deletes=True
+    )
+
+
+class WebhookDeliveryStatus(enum.StrEnum):
+    PENDING = "pending"  # waits for its first or next attempt
+    DELIVERED = "delivered"
+    FAILED = "failed"  # every attempt failed; an admin may send it again
+
+
+class WebhookDelivery(db.Model):
+    """One event for one endpoint, written with the change it reports so that none is
+    lost, and sent by the worker until the endpoint answers 2xx."""
+
+    __tablename__ = "webhook_delivery"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    endpoint_id: Mapped[int] = mapped_column(
+        ForeignKey("webhook_endpoint.id", ondelete="CASCADE"), index=True
+    )
+    event: Mapped[str] = mapped_column(String(40))
+    payload: Mapped[str] = mapped_column(Text)  # the JSON body, exactly as sent
+    status: Mapped[WebhookDeliveryStatus] = mapped_column(
+        _enum(WebhookDeliveryStatus, "webhook_delivery_status"),
+        default=WebhookDeliveryStatus.PENDING,
+    )
+    attempts: Mapped[int] = mapped_column(default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    last_code: Mapped[int | None]
+    last_error: Mapped[str | None] = mapped_column(String(500))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    delivered_at: Mapped[datetime | None]
+
+    endpoint: Mapped[WebhookEndpoint] = relationship(back_populates="deliveries")

@@ -13,6 +13,7 @@ from flask import current_app
 from flask_babel import force_locale
 from flask_babel import gettext as _
 
+from . import webhooks
 from .event_calendar import calendar_of
 from .events import text_in
 from .extensions import db
@@ -105,10 +106,13 @@ def register(
     ).scalar_one_or_none()
     registration.subscriber_id = subscriber.id if subscriber is not None else None
     if subscriber is None or subscriber.status != SubscriberStatus.CONFIRMED:
+        webhooks.registration_event(registration)
         return registration, Mail.CONFIRM
     registration.confirmed_at = utcnow()  # the subscription confirmed the address
     db.session.flush()
-    return registration, admit(registration)
+    mail = admit(registration)
+    webhooks.registration_event(registration)
+    return registration, mail
 
 
 def confirm(registration: Registration, info: RequestInfo) -> Mail | None:
@@ -126,7 +130,9 @@ def confirm(registration: Registration, info: RequestInfo) -> Mail | None:
     registration.confirmed_at = utcnow()
     if registration.subscriber_id is None:
         registration.subscriber_id = subscriber_for(registration, info)
-    return admit(registration)
+    mail = admit(registration)
+    webhooks.registration_event(registration)
+    return mail
 
 
 def subscriber_for(registration: Registration, info: RequestInfo) -> int | None:
@@ -178,6 +184,7 @@ def cancel(registration: Registration) -> list[Registration]:
     registration.status = RegistrationStatus.CANCELLED
     registration.cancelled_at = utcnow()
     db.session.flush()
+    webhooks.registration_event(registration)
     return promote(registration.event_id) if had_place else []
 
 
@@ -194,6 +201,7 @@ def promote(event_id: int) -> list[Registration]:
     promoted = list(waiting)
     for registration in promoted:
         registration.status = RegistrationStatus.REGISTERED
+        webhooks.registration_event(registration)
     return promoted
 
 
@@ -203,6 +211,7 @@ def give_place(registration: Registration) -> bool:
     if registration.status != RegistrationStatus.WAITING:
         return False
     registration.status = RegistrationStatus.REGISTERED
+    webhooks.registration_event(registration)
     return True
 
 

@@ -19,6 +19,7 @@ from flask_babel import gettext as _
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from kombu.exceptions import OperationalError
 
+from . import webhooks
 from .extensions import db
 from .i18n import WORDING_VERSION, ui_language
 from .links import external_url, subscriber_links
@@ -212,6 +213,7 @@ def subscribe(
     )
     subscriber.confirmation_requests.append(request)
     record_consent(subscriber, ConsentAction.SUBSCRIBE, info, request)
+    webhooks.subscriber_event("subscriber.subscribed", subscriber)
 
     interval = timedelta(seconds=current_app.config["CONFIRM_RESEND_INTERVAL"])
     if subscriber.confirmation_sent_at and utcnow() - subscriber.confirmation_sent_at < interval:
@@ -369,6 +371,7 @@ def confirm(token: str, info: RequestInfo) -> tuple[ConfirmOutcome, Subscriber |
         set_lists(subscriber, subscriber.list_ids | _existing_lists(request.list_ids))
         subscriber.confirmation_requests.clear()
         record_consent(subscriber, ConsentAction.CONFIRM, info)
+        webhooks.subscriber_event("subscriber.confirmed", subscriber)
         return ConfirmOutcome.CONFIRMED, subscriber
     subscriber.name = request.name or subscriber.name
     subscriber.language = request.language
@@ -381,6 +384,7 @@ def confirm(token: str, info: RequestInfo) -> tuple[ConfirmOutcome, Subscriber |
         # The person asked again and proved they own the mailbox: lift the old block.
         db.session.delete(suppression)
     record_consent(subscriber, ConsentAction.CONFIRM, info)
+    webhooks.subscriber_event("subscriber.confirmed", subscriber)
     return ConfirmOutcome.CONFIRMED, subscriber
 
 
@@ -436,6 +440,7 @@ def unsubscribe(subscriber: Subscriber, info: RequestInfo) -> bool:
     subscriber.unsubscribed_at = utcnow()
     subscriber.confirmation_requests.clear()
     record_consent(subscriber, ConsentAction.UNSUBSCRIBE, info)
+    webhooks.subscriber_event("subscriber.unsubscribed", subscriber)
     return True
 
 
@@ -503,4 +508,5 @@ def erase(subscriber: Subscriber, reason: str = "erased") -> None:
         db.session.add(Suppression(email_hash=digest, reason=reason))
     for registration in registrations_of(subscriber.email):
         db.session.delete(registration)
+    webhooks.forget(subscriber.email)
     db.session.delete(subscriber)

@@ -7,7 +7,15 @@ from celery import shared_task
 from flask import current_app
 from sqlalchemy.exc import IntegrityError
 
-from . import bounce_mailbox, campaigns, delivery, registrations, subscriptions, translators
+from . import (
+    bounce_mailbox,
+    campaigns,
+    delivery,
+    registrations,
+    subscriptions,
+    translators,
+    webhooks,
+)
 from .extensions import db
 from .imports import jobs, writing
 from .logs import log
@@ -164,3 +172,9 @@ def send_registration_mail(self, registration_id: int, kind: str) -> None:
         return
     message = registrations.build_mail(registration, registrations.Mail(kind))
     send_or_retry(self, message, f"Registration mail {registration_id}")
+
+
+@shared_task
+def send_webhooks() -> None:
+    """Send the webhook deliveries that are due (beat, every WEBHOOK_INTERVAL)."""
+    webhooks.send_due()

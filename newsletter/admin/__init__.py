@@ -25,5 +25,6 @@ from . import (  # noqa: E402, F401
     translations,
     users,
     versions,
+    webhook_views,
     xliff_views,
 )
