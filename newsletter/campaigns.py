@@ -47,6 +47,7 @@ from .models import (
     VariantRevision,
     utcnow,
 )
+from .organisation import current_organisation
 
 EDITABLE = {IssueStatus.DRAFT, IssueStatus.SCHEDULED}
 """Before sending starts, an issue's texts and audience may still change."""
@@ -128,11 +129,14 @@ def create_issue(
 ) -> Issue:
     if default_language not in current_app.config["LANGUAGES"]:
         raise CampaignError(_("Unknown language %(code)s.", code=repr(default_language)))
+    organisation = current_organisation()
     issue = Issue(
         name=name[:200],
         default_language=default_language,
         fallback=fallback,
         status=IssueStatus.DRAFT,
+        track_clicks=organisation.track_clicks,
+        track_opens=organisation.track_opens,
     )
     set_audience(issue, list_ids, languages, event_audience)
     set_layout(issue, layout_id)
@@ -341,9 +345,10 @@ def start_sending(issue: Issue) -> int:
     transition(issue, "start")
     issue.started_at = utcnow()
     db.session.flush()
-    from . import ledger  # it builds on this module's language rule
+    from . import ledger, tracking  # they build on this module's rules
 
     invitations.record_invitations(issue)
+    tracking.record_links(issue)
     webhooks.campaign_event("campaign.started", issue)
     return ledger.begin(issue)
 

@@ -127,6 +127,10 @@ def from_environment(env: dict[str, str] | None = None) -> dict:
         "WEBHOOKS_ALLOW_PRIVATE": env.get("WEBHOOKS_ALLOW_PRIVATE", "").lower() == "true",
         "WEBHOOK_TIMEOUT": float(env.get("WEBHOOK_TIMEOUT", 5)),
         "WEBHOOK_MAX_ATTEMPTS": int(env.get("WEBHOOK_MAX_ATTEMPTS", 10)),
+        # Clicks and opens (tracking.py): the Redis list hits wait in for the workers, and
+        # how long the per-person rows are kept before they are folded into totals.
+        "TRACKING_BUFFER": f"newsletter-tracking:{env.get('CELERY_QUEUE', 'celery')}",
+        "TRACKING_RETENTION_DAYS": int(env.get("TRACKING_RETENTION_DAYS", 396)),
         # /metrics answers a bearer of this token or a client in these networks; else 404.
         "METRICS_TOKEN": env.get("METRICS_TOKEN") or None,
         "LOG_FORMAT": _log_format(env.get("LOG_FORMAT", "text")),
@@ -180,6 +184,8 @@ def _celery_config(redis_url: str | None, instance: Path, env: dict[str, str]) -
             # Periodic like the watcher, and on the same workers.
             "newsletter.tasks.read_bounce_mailbox": {"queue": env.get("DELIVERY_QUEUE", queue)},
             "newsletter.tasks.send_webhooks": {"queue": env.get("DELIVERY_QUEUE", queue)},
+            "newsletter.tasks.store_tracking": {"queue": env.get("DELIVERY_QUEUE", queue)},
+            "newsletter.tasks.fold_tracking": {"queue": env.get("DELIVERY_QUEUE", queue)},
         },
         # Starts scheduled issues and resumes any whose workers died (celery beat, or -B).
         "beat_schedule": {
@@ -195,6 +201,11 @@ def _celery_config(redis_url: str | None, instance: Path, env: dict[str, str]) -
                 "task": "newsletter.tasks.send_webhooks",
                 "schedule": float(env.get("WEBHOOK_INTERVAL", 5)),
             },
+            "store-tracking": {
+                "task": "newsletter.tasks.store_tracking",
+                "schedule": float(env.get("TRACKING_INTERVAL", 5)),
+            },
+            "fold-tracking": {"task": "newsletter.tasks.fold_tracking", "schedule": 3600.0},
         }
         | (
             {

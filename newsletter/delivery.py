@@ -20,14 +20,14 @@ from flask_babel import force_locale
 from flask_babel import gettext as _
 from sqlalchemy import case, func, select, update
 
-from . import invitations, ledger, metrics
+from . import invitations, ledger, metrics, tracking
 from .campaigns import CampaignError, claimable, finish_if_done
 from .extensions import db
 from .layouts import layout_of
 from .links import external_url
 from .logs import log
 from .mail import identifiers
-from .mail.issue_mail import PreparedVariant, Recipient, personalize, prepare_variant
+from .mail.issue_mail import TRACK, PreparedVariant, Recipient, personalize, prepare_variant
 from .mail.message import header_text, sender_domain
 from .mail.transport import current_transport, reply_code, reply_text
 from .models import (
@@ -137,10 +137,11 @@ PREPARED_KEPT = 8  # four languages of two issues
 _limiters: dict[tuple, SendRateLimiter] = {}
 
 
-def prepared_variant(issue: Issue, language: str) -> PreparedVariant:
+def prepared_variant(issue: Issue, language: str, tracked: bool = False) -> PreparedVariant:
     """The variant rendered once per worker process, again after an edit of the variant, of
     its files, of its layout or of the settings every mail shows (logo, colours, name,
-    postal address)."""
+    postal address). ``tracked``: as subscribers get it, its links through the click
+    redirect when the issue counts clicks (never a test, a preview or the public copy)."""
     variant = issue.variant(language)
     config = current_app.config
     settings_saved = current_organisation().updated_at
@@ -152,6 +153,8 @@ def prepared_variant(issue: Issue, language: str) -> PreparedVariant:
         # Files are added and removed, never changed; each has its own random token.
         tuple(attachment.token for attachment in variant.attachments),
         settings_saved,
+        tracked and issue.track_clicks,
+        tracked and issue.track_opens,
         layout.id,
         layout.updated_at,
         config["BASE_URL"],
@@ -161,7 +164,8 @@ def prepared_variant(issue: Issue, language: str) -> PreparedVariant:
         _prepared.move_to_end(key)
         return _prepared[key]
     view_url = external_url("public.view_issue", lang=language, issue_id=issue.id)
-    _prepared[key] = prepare_variant(issue, variant, view_url)
+    followed = tracking.variant_tracking(issue, language) if tracked else None
+    _prepared[key] = prepare_variant(issue, variant, view_url, tracking=followed)
     while len(_prepared) > PREPARED_KEPT:
         _prepared.popitem(last=False)
     return _prepared[key]
@@ -336,7 +340,7 @@ def _send_claims(issue, claims, subscribers, suppressed: set[int], ledger: Ledge
     transport = current_transport()
     limiter = rate_limiter()
     variants = {
-        language: prepared_variant(issue, language)
+        language: prepared_variant(issue, language, tracked=True)
         for language in {claim.language for claim in claims}
     }
     budget = budget_second = 0
@@ -364,7 +368,7 @@ def _send_claims(issue, claims, subscribers, suppressed: set[int], ledger: Ledge
             prepared,
             Recipient(address, subscriber.name, subscriber.token, claim.message_id),
             _links(claim.language, subscriber.token),
-            invitations.rsvp_values(prepared.event_ids, subscriber),
+            personal_tokens(prepared, subscriber, claim.delivery_id, issue.id),
         )
         try:
             transport.send_raw(envelope_sender(prepared, claim), [address], data)
@@ -383,6 +387,16 @@ def _send_claims(issue, claims, subscribers, suppressed: set[int], ledger: Ledge
                 ledger.put_back(rest, config["DELIVERY_CONNECTION_RETRY_SECONDS"], str(error))
             break
         ledger.sent(claim)
+
+
+def personal_tokens(
+    prepared: PreparedVariant, subscriber, delivery_id: int, issue_id: int
+) -> dict[str, str]:
+    """A recipient's RSVP tokens and, for a tracked issue, their delivery's token."""
+    tokens = invitations.rsvp_values(prepared.event_ids, subscriber)
+    if prepared.tracked:
+        tokens[TRACK] = tracking.token(delivery_id, issue_id)
+    return tokens
 
 
 def envelope_sender(prepared: PreparedVariant, claim: Claim) -> str:

@@ -19,6 +19,8 @@ COPIED_ISSUE_FIELDS = (
     "audience_event_id",
     "audience_event_group",
     "layout_id",
+    "track_clicks",
+    "track_opens",
 )
 COPIED_ISSUE_RELATIONSHIPS = ("variants", "audience", "layout")
 NOT_COPIED_ISSUE_FIELDS = (

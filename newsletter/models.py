@@ -286,6 +286,10 @@ class Issue(db.Model):
     audience_event_group: Mapped[EventGroup | None] = mapped_column(
         _enum(EventGroup, "audience_event_group")
     )
+    # Whether its links lead through the redirect that counts clicks, and whether its mail
+    # has the image that counts opens (tracking.py).
+    track_clicks: Mapped[bool] = mapped_column(default=False, server_default=false())
+    track_opens: Mapped[bool] = mapped_column(default=False, server_default=false())
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
@@ -691,6 +695,9 @@ class Organisation(db.Model):
     # before it is sent or scheduled.
     require_approval: Mapped[bool] = mapped_column(default=False, server_default=false())
     time_zone: Mapped[str] = mapped_column(String(64), default="UTC", server_default="UTC")
+    # What new issues record about their readers (tracking.py); off unless chosen.
+    track_clicks: Mapped[bool] = mapped_column(default=False, server_default=false())
+    track_opens: Mapped[bool] = mapped_column(default=False, server_default=false())
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
     def address_lines(self, language: str, default: str) -> list[str]:
@@ -938,3 +945,53 @@ class WebhookDelivery(db.Model):
     delivered_at: Mapped[datetime | None]
 
     endpoint: Mapped[WebhookEndpoint] = relationship(back_populates="deliveries")
+
+
+class IssueLink(db.Model):
+    """A link of a sent variant that is tracked, by its position in the variant."""
+
+    __tablename__ = "issue_link"
+    __table_args__ = (UniqueConstraint("issue_id", "language", "position"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    issue_id: Mapped[int] = mapped_column(ForeignKey("issue.id", ondelete="CASCADE"))
+    language: Mapped[str] = mapped_column(String(8))
+    position: Mapped[int]
+    url: Mapped[str] = mapped_column(String(2000))
+
+
+class TrackingKind(enum.StrEnum):
+    CLICK = "click"
+    OPEN = "open"
+
+
+class TrackingEvent(db.Model):
+    """A click or an open of one delivered message. ``counted`` is False for what a mail
+    scanner or a prefetch did (tracking.py says how that is told)."""
+
+    __tablename__ = "tracking_event"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    delivery_id: Mapped[int] = mapped_column(
+        ForeignKey("delivery.id", ondelete="CASCADE"), index=True
+    )
+    kind: Mapped[TrackingKind] = mapped_column(_enum(TrackingKind, "tracking_kind"))
+    position: Mapped[int | None]  # the link clicked
+    at: Mapped[datetime] = mapped_column(index=True)
+    counted: Mapped[bool]
+    user_agent: Mapped[str | None] = mapped_column(String(200))
+
+
+class TrackingTotal(db.Model):
+    """Counted clicks or opens of one issue's language (and link) that are older than the
+    retention: their per-person rows are gone, their numbers stay."""
+
+    __tablename__ = "tracking_total"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    issue_id: Mapped[int] = mapped_column(ForeignKey("issue.id", ondelete="CASCADE"), index=True)
+    language: Mapped[str] = mapped_column(String(8))
+    kind: Mapped[TrackingKind] = mapped_column(_enum(TrackingKind, "tracking_kind"))
+    position: Mapped[int | None]
+    total: Mapped[int]
+    people: Mapped[int]

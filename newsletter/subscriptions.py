@@ -29,12 +29,14 @@ from .models import (
     ConfirmationRequest,
     Consent,
     ConsentAction,
+    Delivery,
     MailingList,
     Registration,
     Subscriber,
     SubscriberStatus,
     Subscription,
     Suppression,
+    TrackingEvent,
     email_hash,
     utcnow,
 )
@@ -489,7 +491,29 @@ def export_data(subscriber: Subscriber) -> dict:
             }
             for r in registrations_of(subscriber.email)
         ],
+        "clicks_and_opens": tracking_records(subscriber.id),
     }
+
+
+def tracking_records(subscriber_id: int) -> list[dict]:
+    """The clicks and opens recorded about a subscriber (tracking.py), oldest first."""
+    rows = db.session.execute(
+        db.select(Delivery.issue_id, TrackingEvent)
+        .join(Delivery, Delivery.id == TrackingEvent.delivery_id)
+        .where(Delivery.subscriber_id == subscriber_id)
+        .order_by(TrackingEvent.at, TrackingEvent.id)
+    ).all()
+    return [
+        {
+            "issue_id": issue_id,
+            "kind": event.kind.value,
+            "link": event.position,
+            "at": event.at.isoformat(timespec="seconds") + "Z",
+            "counted": event.counted,
+            "user_agent": event.user_agent,
+        }
+        for issue_id, event in rows
+    ]
 
 
 def registrations_of(email: str) -> list[Registration]:

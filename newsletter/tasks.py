@@ -13,6 +13,7 @@ from . import (
     delivery,
     registrations,
     subscriptions,
+    tracking,
     translators,
     webhooks,
 )
@@ -178,3 +179,15 @@ def send_registration_mail(self, registration_id: int, kind: str) -> None:
 def send_webhooks() -> None:
     """Send the webhook deliveries that are due (beat, every WEBHOOK_INTERVAL)."""
     webhooks.send_due()
+
+
+@shared_task
+def store_tracking() -> None:
+    """Store the buffered clicks and opens (beat, every TRACKING_INTERVAL)."""
+    tracking.store_buffered()
+
+
+@shared_task
+def fold_tracking() -> None:
+    """Fold clicks and opens past the retention into totals (beat, hourly)."""
+    tracking.fold_old()

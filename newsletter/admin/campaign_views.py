@@ -9,7 +9,14 @@ from flask_babel import format_decimal, get_timezone
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from .. import campaign_control, campaigns, invitations, issue_copies, translation_status
+from .. import (
+    campaign_control,
+    campaigns,
+    invitations,
+    issue_copies,
+    tracking,
+    translation_status,
+)
 from ..campaign_progress import (
     LanguageProgress,
     Preparation,
@@ -248,6 +255,9 @@ def campaign(issue_id: int):
         failed_has_next=len(failed) > FAILED_PER_PAGE,
         action_form=ActionForm(),
         view_url=url_for("public.view_issue", lang=view_language, issue_id=issue.id),
+        results=tracking.results(issue) if issue.started_at else {},
+        links=tracking.link_results(issue) if issue.track_clicks else [],
+        timeline=tracking.timeline(issue),
     )
 
 

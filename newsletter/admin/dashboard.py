@@ -4,7 +4,7 @@ from datetime import timedelta
 
 from flask import render_template
 
-from .. import bounces, statistics
+from .. import bounces, statistics, tracking
 from ..campaign_progress import LanguageProgress, progress_summaries
 from ..models import Subscriber, utcnow
 from . import bp
@@ -21,4 +21,5 @@ def dashboard():
         weeks=statistics.weekly_confirmations(),
         recent=[(issue, summaries.get(issue.id, LanguageProgress())) for issue in recent],
         unattributed=bounces.unattributed_since(utcnow() - timedelta(days=30)),
+        compared=[(issue, tracking.results(issue)) for issue in recent if issue.track_clicks],
     )

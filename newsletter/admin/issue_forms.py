@@ -32,6 +32,7 @@ from ..form_fields import MultiCheckboxField, small_number
 from ..i18n import OUT_OF_RANGE, language_name, local_to_utc
 from ..layouts import all_layouts, default_layout, layout_of
 from ..models import EventGroup, Fallback, Issue, User
+from ..organisation import current_organisation
 from ..variant_versions import Draft, Outcome, outcomes
 
 
@@ -81,6 +82,20 @@ class IssueForm(FlaskForm):
     audience_languages = MultiCheckboxField(
         _l("Only readers of these languages"),
         description=_l("Leave all unticked to reach readers of every language."),
+    )
+    track_clicks = BooleanField(
+        _l("Count clicks on its links"),
+        description=_l(
+            "Links lead through this site, which counts each reader's clicks (privacy: "
+            "say so in your privacy notice)."
+        ),
+    )
+    track_opens = BooleanField(
+        _l("Count opens"),
+        description=_l(
+            "An invisible image counts who opened it. Unreliable: many mail programs load "
+            "images on arrival, others never."
+        ),
     )
     # A POST without it keeps the issue's layout (a new issue gets the default).
     layout = SelectField(
@@ -133,6 +148,9 @@ def composer_form(issue: Issue | None = None) -> IssueForm:
     if issue is None and request.method == "GET":
         form.default_language.data = current_app.config["DEFAULT_LANGUAGE"]
         form.layout.data = default_layout().id
+        organisation = current_organisation()
+        form.track_clicks.data = organisation.track_clicks
+        form.track_opens.data = organisation.track_opens
     if issue is not None and request.method == "POST" and current_user.is_translator:
         keep_translator_to_own(form, issue, translators.writable_languages(current_user))
     return form
@@ -145,6 +163,8 @@ SETTINGS_FIELDS = (
     "lists",
     "audience_languages",
     "audience_event",
+    "track_clicks",
+    "track_opens",
     "layout",
 )
 
@@ -192,6 +212,8 @@ def issue_data(issue: Issue) -> dict:
         "lists": sorted(issue.list_ids),
         "audience_languages": issue.audience_languages or [],
         "audience_event": event_audience_value(campaigns.event_audience_of(issue)),
+        "track_clicks": issue.track_clicks,
+        "track_opens": issue.track_opens,
         "layout": layout_of(issue).id,
     }
     for variant in issue.variants:
@@ -309,12 +331,14 @@ def save_issue(form: IssueForm, issue: Issue | None, saved_by: User | None) -> S
             form.layout.data,
             event_audience,
         )
+        issue.track_clicks, issue.track_opens = form.track_clicks.data, form.track_opens.data
     elif saved_by is None or not saved_by.is_translator:
         # refuses first
         campaigns.set_audience(issue, set(form.lists.data or []), languages, event_audience)
         issue.name = form.name.data.strip()[:200]
         campaigns.set_default_language(issue, form.default_language.data)
         issue.fallback = Fallback(form.fallback.data)
+        issue.track_clicks, issue.track_opens = form.track_clicks.data, form.track_opens.data
         if form.layout.data is not None:
             campaigns.set_layout(issue, form.layout.data)
     kept = {code for code, result in results.items() if result is Outcome.KEEP_SAVED}

@@ -60,6 +60,18 @@ def settings_form(languages: list[str], **kwargs) -> FlaskForm:
             ),
         )
 
+        track_clicks = BooleanField(
+            _l("New issues count clicks"),
+            description=_l(
+                "Their links lead through this site, which counts each reader's clicks. "
+                "Editors can change it per issue. Say so in your privacy notice."
+            ),
+        )
+        track_opens = BooleanField(
+            _l("New issues count opens"),
+            description=_l("An invisible image counts who opened a mail; unreliable."),
+        )
+
     for code in languages:
         setattr(
             SettingsForm,
@@ -82,6 +94,8 @@ def settings():
         "background_color": org.background_color,
         "require_two_factor": org.require_two_factor,
         "require_approval": org.require_approval,
+        "track_clicks": org.track_clicks,
+        "track_opens": org.track_opens,
         "time_zone": org.time_zone,
         **{f"address_{code}": org.postal_address.get(code, "") for code in languages},
     }
@@ -100,6 +114,7 @@ def settings():
         else:
             org.require_two_factor = form.require_two_factor.data
             org.require_approval = form.require_approval.data
+            org.track_clicks, org.track_opens = form.track_clicks.data, form.track_opens.data
             org.time_zone = form.time_zone.data
             org.logo = None if form.remove_logo.data else logo
             org.name = form.name.data.strip()

@@ -12,7 +12,7 @@ from datetime import UTC
 from flask import current_app
 from flask_babel import gettext as _
 
-from .. import campaign_control, campaign_progress, campaigns, delivery, issue_copies
+from .. import campaign_control, campaign_progress, campaigns, delivery, issue_copies, tracking
 from ..extensions import db
 from ..mail.message import decoded_header
 from ..models import (
@@ -40,6 +40,7 @@ from .schemas import (
     LanguageArgs,
     PreviewSchema,
     ProgressSchema,
+    ResultsSchema,
     ScheduleInput,
     SendResult,
     TestSendInput,
@@ -112,10 +113,17 @@ def create(data: dict) -> Issue:
         check_layout(data.get("layout_id")),
         event_audience(data.get("audience_event")),
     )
+    set_tracking(issue, data)
     for language, text in sorted(data["variants"].items()):
         run_campaign(_set_variant, issue, language, text)
     db.session.commit()
     return issue
+
+
+def set_tracking(issue: Issue, data: dict) -> None:
+    for name in ("track_clicks", "track_opens"):
+        if name in data:
+            setattr(issue, name, data[name])
 
 
 def _set_variant(issue: Issue, language: str, text: dict):
@@ -163,6 +171,7 @@ def update(data: dict, issue_id: int) -> Issue:
         run_campaign(campaigns.set_audience, issue, list_ids, languages, audience)
     if "layout_id" in data:
         run_campaign(campaigns.set_layout, issue, check_layout(data["layout_id"]))
+    set_tracking(issue, data)
     db.session.commit()
     return issue
 
@@ -323,6 +332,24 @@ def cancel(issue_id: int) -> Issue:
 def _counts(part: campaign_progress.LanguageProgress) -> dict:
     names = ("queued", "sending", "sent", "failed", "skipped", "remaining", "total")
     return {name: getattr(part, name) for name in names}
+
+
+@bp.route(f"/{ID}/results")
+@bp.response(200, ResultsSchema)
+@bp.alt_response(404, response="NOT_FOUND")
+def results(issue_id: int) -> dict:
+    """Delivered, opened, clicked, bounced, unsubscribed and complaints per language, and
+    each tracked link's clicks (opens and clicks only when the issue counts them)."""
+    issue = db.get_or_404(Issue, issue_id)
+    return {
+        "track_clicks": issue.track_clicks,
+        "track_opens": issue.track_opens,
+        "languages": {
+            code: {**asdict(row), "click_rate": row.click_rate}
+            for code, row in tracking.results(issue).items()
+        },
+        "links": [asdict(link) for link in tracking.link_results(issue)],
+    }
 
 
 @bp.route(f"/{ID}/progress")

@@ -389,6 +389,8 @@ class IssueSchema(Schema):
         },
     )
     variants = fields.List(fields.Nested(VariantSchema), required=True)
+    track_clicks = fields.Boolean(required=True)
+    track_opens = fields.Boolean(required=True)
     scheduled_at = _when(allow_none=True, required=True)
     started_at = _when(allow_none=True, required=True)
     finished_at = _when(allow_none=True, required=True)
@@ -419,6 +421,8 @@ class IssueUpdate(Schema):
         metadata={"description": "Send only to subscribers of these languages; null: all"},
     )
     layout_id = _id(metadata={"description": "A layout's id (see /layouts); default: the default"})
+    track_clicks = fields.Boolean(metadata={"description": "Count clicks on its links"})
+    track_opens = fields.Boolean(metadata={"description": "Count opens (unreliable)"})
     audience_event = fields.Nested(
         EventAudienceInput,
         allow_none=True,
@@ -568,6 +572,32 @@ class ProgressSchema(Schema):
     languages = fields.Dict(keys=Text(), values=fields.Nested(CountsSchema), required=True)
     rate = fields.Float(required=True, metadata={"description": "Messages per second, recently"})
     window = fields.Integer(required=True, metadata={"description": "Seconds the rate is over"})
+
+
+class LanguageResultsSchema(Schema):
+    delivered = fields.Integer(required=True)
+    opened = fields.Integer(required=True, metadata={"description": "People (a click counts)"})
+    clicked = fields.Integer(required=True, metadata={"description": "People"})
+    clicks = fields.Integer(required=True)
+    click_rate = fields.Float(required=True, metadata={"description": "clicked / delivered"})
+    bounced = fields.Integer(required=True)
+    unsubscribed = fields.Integer(required=True)
+    complained = fields.Integer(required=True)
+
+
+class LinkResultsSchema(Schema):
+    language = Text(required=True)
+    position = fields.Integer(required=True)
+    url = Text(required=True)
+    clicks = fields.Integer(required=True)
+    people = fields.Integer(required=True)
+
+
+class ResultsSchema(Schema):
+    track_clicks = fields.Boolean(required=True)
+    track_opens = fields.Boolean(required=True)
+    languages = fields.Dict(keys=Text(), values=fields.Nested(LanguageResultsSchema), required=True)
+    links = fields.List(fields.Nested(LinkResultsSchema), required=True)
 
 
 class DeliveryFilter(PageArgs):

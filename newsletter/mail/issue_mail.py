@@ -34,6 +34,7 @@ NAME = "__NL_NAME__"
 UNSUBSCRIBE = "__NL_UNSUBSCRIBE_URL__"
 PREFERENCES = "__NL_PREFERENCES_URL__"
 VIEW = "__NL_VIEW_URL__"
+TRACK = "__NL_TRACK__"  # the delivery's tracking token (tracking.py)
 BOUNDARY = "=_newsletter_alternative_part"
 # "=_" never occurs in quoted-printable or base64 text, so no part can contain a boundary.
 MIXED_BOUNDARY = "=_newsletter_mixed_part"
@@ -127,6 +128,8 @@ class PreparedVariant:
     event_ids: tuple[int, ...] = ()
     # For the public copy: each RSVP link with its placeholder, and the event page instead.
     public_links: tuple[tuple[str, str], ...] = ()
+    # Its HTML leads through the click redirect and has the open image (tracking.py).
+    tracked: bool = False
 
 
 def layout_context(layout: Layout, language: str) -> dict:
@@ -160,11 +163,12 @@ def _downloads(files) -> list[Download]:
 
 
 def prepare_variant(
-    issue, variant, view_url: str, layout: Layout | None = None, *, files=None
+    issue, variant, view_url: str, layout: Layout | None = None, *, files=None, tracking=None
 ) -> PreparedVariant:
     """Render ``variant`` of ``issue`` once (MJML → HTML → inlined CSS, and text), in
     ``layout`` (else the issue's), with its attachments encoded; ``files`` stands for the
-    variant's own (an unsaved preview's)."""
+    variant's own (an unsaved preview's). ``tracking`` (tracking.VariantTracking) rewrites
+    the HTML's links and adds the open image, for a tracked issue's real deliveries."""
     files = variant.attachments if files is None else files
     blocks = body_blocks(variant.body)
     config = current_app.config
@@ -194,6 +198,8 @@ def prepare_variant(
                 "downloads": downloads,
             }
             html = mjml_to_html(render_template("email/issue.mjml", **context))
+            if tracking is not None:
+                html = tracking.rewrite(html)
             text = render_template("email/issue.txt", **context).strip() + "\n"
             rendered[named] = (html, text)
     sender_name, sender = parseaddr(config["MAIL_FROM"])
@@ -214,6 +220,7 @@ def prepare_variant(
             attachment_part(a.filename, a.content_type, a.data) for a in files if not a.link_only
         ),
         event_ids=tuple(cards),
+        tracked=tracking is not None,
         public_links=tuple(
             (url, card.event_url) for card in cards.values() for url in card.rsvp_urls.values()
         ),
@@ -224,12 +231,13 @@ def personalize(
     prepared: PreparedVariant,
     recipient: Recipient,
     links: dict[str, str],
-    rsvp_tokens: dict[str, str] | None = None,
+    tokens: dict[str, str] | None = None,
 ) -> bytes:
     """The finished message for one recipient, as CRLF bytes for SMTP.
 
     ``links`` holds this recipient's ``unsubscribe_url`` and ``preferences_url``,
-    ``rsvp_tokens`` their RSVP tokens by placeholder (a test copy's links lead nowhere).
+    ``tokens`` their RSVP and tracking tokens by placeholder (a test copy's RSVP links lead
+    nowhere; a test copy is never tracked).
     """
     name = clean_display_name(recipient.name)
     text_values = {
@@ -239,7 +247,9 @@ def personalize(
     }
     for event_id in prepared.event_ids:
         key = invitations.placeholder(event_id)
-        text_values[key] = (rsvp_tokens or {}).get(key, "test")
+        text_values[key] = (tokens or {}).get(key, "test")
+    if prepared.tracked:
+        text_values[TRACK] = tokens[TRACK]
     html_values = {key: str(escape(value)) for key, value in text_values.items()}
     named = bool(name)
     unsubscribe = (

@@ -290,4 +290,4 @@ def hosted_file(token: str, filename: str):
     return response
 
 
-from . import events  # noqa: E402, F401  (its pages are on this blueprint)
+from . import events, tracked_links  # noqa: E402, F401  (their pages are on this blueprint)
