@@ -995,3 +995,18 @@ class TrackingTotal(db.Model):
     position: Mapped[int | None]
     total: Mapped[int]
     people: Mapped[int]
+
+
+class SystemMail(db.Model):
+    """A mail the system sends (system_mails.KINDS), as an editor wrote it for one
+    language: it replaces the built-in text until it is reset."""
+
+    __tablename__ = "system_mail"
+    __table_args__ = (UniqueConstraint("kind", "language"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(30))
+    language: Mapped[str] = mapped_column(String(8))
+    subject: Mapped[str] = mapped_column(String(200))
+    body: Mapped[str] = mapped_column(Text)  # Markdown with {placeholders}
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)

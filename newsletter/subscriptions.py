@@ -19,7 +19,7 @@ from flask_babel import gettext as _
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from kombu.exceptions import OperationalError
 
-from . import webhooks
+from . import system_mails, webhooks
 from .extensions import db
 from .i18n import WORDING_VERSION, ui_language
 from .links import external_url, subscriber_links
@@ -295,24 +295,31 @@ def build_confirmation(request: ConfirmationRequest) -> EmailMessage:
     lists = db.session.execute(
         db.select(MailingList).where(MailingList.id.in_(request.list_ids)).order_by(MailingList.id)
     ).scalars()
+    names = [item.name_in(language) for item in lists]
     adding = subscriber.status == SubscriberStatus.CONFIRMED
+    written = system_mails.written("confirm", language)
     with force_locale(language):
         confirm_url = external_url(
             "public.confirm", lang=language, token=confirmation_token(request)
         )
-        if adding:
-            subject = _("Please confirm your new topics")
+        links = subscriber_links(subscriber, language)
+        if written is not None:
+            values = {"confirm_link": confirm_url, "name": name or "", "lists": ", ".join(names)}
+            rendered = system_mails.render(written, values, **links)
         else:
-            subject = _("Please confirm your subscription")
-        rendered = render_email(
-            "confirm",
-            subject=subject,
-            adding=adding,
-            reader_name=name,
-            confirm_url=confirm_url,
-            lists=[item.name_in(language) for item in lists],
-            **subscriber_links(subscriber, language),
-        )
+            if adding:
+                subject = _("Please confirm your new topics")
+            else:
+                subject = _("Please confirm your subscription")
+            rendered = render_email(
+                "confirm",
+                subject=subject,
+                adding=adding,
+                reader_name=name,
+                confirm_url=confirm_url,
+                lists=names,
+                **links,
+            )
     return build_message(
         rendered,
         mail_from=current_app.config["MAIL_FROM"],

@@ -21,6 +21,7 @@ from . import (  # noqa: E402, F401
     presentation,
     settings,
     subscribers,
+    system_mail_views,
     tokens,
     translations,
     users,

@@ -1,0 +1,113 @@
+"""System mails in the editors' UI: which are written in which language, and a form per
+mail and language with a preview and a reset to the built-in text. ``system_mails``
+decides what may be saved."""
+
+from flask import abort, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import force_locale
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import StringField, TextAreaField
+from wtforms.validators import InputRequired
+
+from .. import system_mails
+from ..extensions import db
+from ..form_fields import ActionForm
+from ..i18n import text_direction
+from ..models import SystemMail
+from . import bp
+
+LANGUAGE = "<string(length=2):lang>"
+
+
+class SystemMailForm(FlaskForm):
+    subject = StringField(_l("Subject"), validators=[InputRequired()])
+    body = TextAreaField(_l("Text (Markdown)"), validators=[InputRequired()])
+
+
+def starting_text(kind: str, language: str) -> tuple[str, str]:
+    """A first draft in ``language``, from the built-in text's own translations."""
+    with force_locale(language):
+        subject = _("Please confirm your subscription")
+        body = "\n\n".join(
+            [
+                _("Hello %(name)s,", name="{name}"),
+                _("Thank you for subscribing. Please confirm your address to start receiving:")
+                + " {lists}",
+                "::button[" + _("Confirm my subscription") + "]({confirm_link})",
+                _("This link is valid for 7 days and can be used once."),
+            ]
+        )
+    return subject, body
+
+
+def known(kind: str, lang: str) -> None:
+    if kind not in system_mails.KINDS or lang not in current_app.config["LANGUAGES"]:
+        abort(404)
+
+
+@bp.get("/system-mails")
+def system_mails_index():
+    written = {
+        (mail.kind, mail.language) for mail in db.session.execute(db.select(SystemMail)).scalars()
+    }
+    return render_template(
+        "admin/system_mails/index.html", kinds=system_mails.KINDS, written=written
+    )
+
+
+@bp.route(f"/system-mails/<kind>/{LANGUAGE}", methods=["GET", "POST"])
+def system_mail(kind: str, lang: str):
+    known(kind, lang)
+    mail = system_mails.written(kind, lang)
+    if mail is not None:
+        form = SystemMailForm(obj=mail)
+    else:
+        subject, body = starting_text(kind, lang)
+        form = SystemMailForm(data={"subject": subject, "body": body})
+    preview, refusal, status = None, None, 200
+    if form.validate_on_submit():
+        try:
+            if request.form.get("action") == "save":
+                system_mails.save(kind, lang, form.subject.data, form.body.data)
+                db.session.commit()
+                flash(_("The mail is saved: it is sent from now on in this language."), "ok")
+                return redirect(url_for("admin.system_mail", kind=kind, lang=lang))
+            subject, body = system_mails.check(kind, form.subject.data, form.body.data)
+            sample = SystemMail(kind=kind, language=lang, subject=subject, body=body)
+            with force_locale(lang):
+                preview = system_mails.render(
+                    sample,
+                    system_mails.SAMPLES,
+                    preferences_url="https://example.org/preferences",
+                    unsubscribe_url="https://example.org/unsubscribe",
+                )
+        except system_mails.SystemMailError as error:
+            db.session.rollback()
+            refusal, status = str(error), 422
+    elif form.is_submitted():
+        status = 422
+    return render_template(
+        "admin/system_mails/edit.html",
+        kind=kind,
+        spec=system_mails.KINDS[kind],
+        lang=lang,
+        direction=text_direction(lang),
+        form=form,
+        written=mail is not None,
+        preview=preview,
+        refusal=refusal,
+        help=system_mails.PLACEHOLDER_HELP,
+        action_form=ActionForm(),
+    ), status
+
+
+@bp.post(f"/system-mails/<kind>/{LANGUAGE}/reset")
+def reset_system_mail(kind: str, lang: str):
+    known(kind, lang)
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    if system_mails.reset(kind, lang):
+        db.session.commit()
+        flash(_("The built-in text is sent again in this language."), "ok")
+    return redirect(url_for("admin.system_mail", kind=kind, lang=lang))
