@@ -6,7 +6,6 @@ event's block (its card and RSVP links). The editor reads and changes them like 
 from contextlib import suppress
 from datetime import timedelta
 
-from flask import current_app
 from flask_babel import force_locale, ngettext
 from flask_babel import gettext as _
 
@@ -39,7 +38,7 @@ def write_invitation(event: Event, saved_by: User | None = None) -> Issue:
     list_ids = {item.id for item in subscriptions.public_lists()}
     if not list_ids:
         raise CampaignError(_("There are no public lists to invite."), "no_lists")
-    title = events.text_in(event, current_app.config["DEFAULT_LANGUAGE"]).title
+    title = events.text_in(event, events.default_language()).title
     issue = campaigns.create_issue(
         _("Invitation: %(title)s", title=title), events.default_language(), list_ids
     )
@@ -57,7 +56,7 @@ def write_reminders(event: Event, saved_by: User | None = None) -> list[Issue]:
     """A reminder to the registered for each of ``REMINDER_DAYS`` still ahead, scheduled
     when the organisation sends without approval, else drafts to approve and schedule.
     Who is registered is decided as each one goes out."""
-    title = events.text_in(event, current_app.config["DEFAULT_LANGUAGE"]).title
+    title = events.text_in(event, events.default_language()).title
     written = []
     for days in REMINDER_DAYS:
         when = event.starts_at - timedelta(days=days)

@@ -112,12 +112,7 @@ def answer_of(invitee: Invitee) -> Rsvp | None:
 
 
 def registration_of(invitee: Invitee) -> Registration | None:
-    return db.session.execute(
-        select(Registration).where(
-            Registration.event_id == invitee.event.id,
-            Registration.email == invitee.subscriber.email,
-        )
-    ).scalar_one_or_none()
+    return registrations.registration_for(invitee.event.id, invitee.subscriber.email)
 
 
 def record_answer(invitee: Invitee, answer: str) -> list[Registration]:

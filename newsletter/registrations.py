@@ -88,11 +88,7 @@ def register(
         raise Closed(_("Registration for this event is closed."))
     # Locked before the new row refers to it: taken after, two such requests deadlock.
     locked_event(event.id)
-    registration = db.session.execute(
-        db.select(Registration).where(
-            Registration.event_id == event.id, Registration.email == email
-        )
-    ).scalar_one_or_none()
+    registration = registration_for(event.id, email)
     if registration is not None and registration.status in ACTIVE:
         return registration, MAIL_FOR_STATUS[registration.status]
     if registration is None:
@@ -113,6 +109,15 @@ def register(
     mail = admit(registration)
     webhooks.registration_event(registration)
     return registration, mail
+
+
+def registration_for(event_id: int, email: str) -> Registration | None:
+    """The registration of ``email`` for the event, whatever its status."""
+    return db.session.execute(
+        db.select(Registration).where(
+            Registration.event_id == event_id, Registration.email == email
+        )
+    ).scalar_one_or_none()
 
 
 def confirm(registration: Registration, info: RequestInfo) -> Mail | None:

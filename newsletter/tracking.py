@@ -265,26 +265,28 @@ def store(items: list[dict]) -> None:
         )
     db.session.add_all(rows)
     db.session.flush()
-    for delivery_id in {row.delivery_id for row in rows if row.kind == TrackingKind.CLICK}:
-        leave_out_bursts(delivery_id)
+    leave_out_bursts({row.delivery_id for row in rows if row.kind == TrackingKind.CLICK})
 
 
-def leave_out_bursts(delivery_id: int) -> None:
-    """Mark as not counted every click of a burst of ``BURST_LINKS`` different links
-    within ``BURST_SECONDS``."""
-    clicks = list(
-        db.session.execute(
-            select(TrackingEvent)
-            .where(TrackingEvent.delivery_id == delivery_id, TrackingEvent.kind == "click")
-            .order_by(TrackingEvent.at, TrackingEvent.id)
-        ).scalars()
-    )
+def leave_out_bursts(delivery_ids: set[int]) -> None:
+    """Mark as not counted every click of a burst of ``BURST_LINKS`` different links of
+    one delivery within ``BURST_SECONDS`` (the clicks of all ``delivery_ids`` in one read)."""
+    if not delivery_ids:
+        return
+    clicks: dict[int, list[TrackingEvent]] = {}
+    for click in db.session.execute(
+        select(TrackingEvent)
+        .where(TrackingEvent.delivery_id.in_(delivery_ids), TrackingEvent.kind == "click")
+        .order_by(TrackingEvent.at, TrackingEvent.id)
+    ).scalars():
+        clicks.setdefault(click.delivery_id, []).append(click)
     window = timedelta(seconds=BURST_SECONDS)
-    for index, click in enumerate(clicks):
-        burst = [other for other in clicks[index:] if other.at - click.at <= window]
-        if len({other.position for other in burst}) >= BURST_LINKS:
-            for other in burst:
-                other.counted = False
+    for ordered in clicks.values():
+        for index, click in enumerate(ordered):
+            burst = [other for other in ordered[index:] if other.at - click.at <= window]
+            if len({other.position for other in burst}) >= BURST_LINKS:
+                for other in burst:
+                    other.counted = False
 
 
 def fold_old(now: datetime | None = None) -> int:
@@ -305,16 +307,22 @@ def fold_old(now: datetime | None = None) -> int:
         .group_by(Delivery.issue_id, Delivery.language, TrackingEvent.kind, TrackingEvent.position)
     )
     for issue_id, language, kind, position, total, people in db.session.execute(old).all():
-        db.session.add(
-            TrackingTotal(
-                issue_id=issue_id,
-                language=language or "",
-                kind=kind,
-                position=position,
-                total=total,
-                people=people,
+        key = {"issue_id": issue_id, "language": language or "", "kind": kind}
+        folded = db.session.execute(
+            select(TrackingTotal)
+            .filter_by(**key)
+            .where(
+                TrackingTotal.position.is_(None)
+                if position is None
+                else TrackingTotal.position == position
             )
-        )
+        ).scalar_one_or_none()
+        if folded is None:
+            folded = TrackingTotal(**key, position=position, total=0, people=0)
+            db.session.add(folded)
+        # People folded in two runs may be the same person: the sum is an upper bound.
+        folded.total += total
+        folded.people += people
     gone = db.session.execute(delete(TrackingEvent).where(TrackingEvent.at < cutoff)).rowcount
     db.session.commit()
     return gone
@@ -336,10 +344,6 @@ class LanguageResults:
     @property
     def click_rate(self) -> float:
         return self.clicked / self.delivered if self.delivered else 0.0
-
-    @property
-    def open_rate(self) -> float:
-        return self.opened / self.delivered if self.delivered else 0.0
 
 
 def results(issue: Issue) -> dict[str, LanguageResults]:

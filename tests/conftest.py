@@ -349,6 +349,23 @@ def browser():
 
 
 @pytest.fixture
+def pages(browser):
+    """``pages(locale, width=1400)``: a new page in a context of its own (a person's
+    browser), closed after the test."""
+    opened = []
+
+    def open_page(locale: str, width: int = 1400):
+        context = browser.new_context(viewport={"width": width, "height": 1000}, locale=locale)
+        context.set_default_timeout(15_000)
+        opened.append(context)
+        return context.new_page()
+
+    yield open_page
+    for context in opened:
+        context.close()
+
+
+@pytest.fixture
 def private_redis(tmp_path):
     """A Redis server of this test's own, which the test may restart or stop: its URL and
     ``change("restart" or "stop")``."""

@@ -8,7 +8,6 @@ goes only to the registered; after the deadline the form is closed."""
 import re
 from datetime import timedelta
 
-import pytest
 from campaign_helpers import send_all, start
 from factories import PASSWORD, make_lists, make_subscriber, make_user
 from playwright.sync_api import expect
@@ -41,21 +40,6 @@ def prepare() -> str:
         make_subscriber(email, language, list_ids=(newsletter,), name=name)
     db.session.commit()
     return org.time_zone or "UTC"
-
-
-@pytest.fixture
-def pages(browser):
-    opened = []
-
-    def open_page(locale: str, width: int = 1400):
-        context = browser.new_context(viewport={"width": width, "height": 1000}, locale=locale)
-        context.set_default_timeout(15_000)
-        opened.append(context)
-        return context.new_page()
-
-    yield open_page
-    for context in opened:
-        context.close()
 
 
 def text_of(message) -> str:

@@ -19,13 +19,16 @@ PHONE = {"width": 375, "height": 812}
 COMPOUND = "Frühjahrsmitgliederversammlungseinladungsbenachrichtigungsdienst"
 
 
+def phone(browser, locale: str):
+    context = browser.new_context(viewport=PHONE, locale=locale)
+    context.set_default_timeout(10_000)
+    yield context.new_page()
+    context.close()
+
+
 @pytest.fixture
 def german_phone(browser):
-    context = browser.new_context(viewport=PHONE, locale="de-DE")
-    context.set_default_timeout(10_000)
-    page = context.new_page()
-    yield page
-    context.close()
+    yield from phone(browser, "de-DE")
 
 
 def make_compound_list() -> None:
@@ -149,11 +152,7 @@ def test_the_events_pages_fit_a_phone_and_lead_to_the_calendar(live_server, germ
 
 @pytest.fixture
 def french_phone(browser):
-    context = browser.new_context(viewport=PHONE, locale="fr-FR")
-    context.set_default_timeout(10_000)
-    page = context.new_page()
-    yield page
-    context.close()
+    yield from phone(browser, "fr-FR")
 
 
 def test_someone_registers_for_an_event_from_a_phone_and_confirms_by_mail(

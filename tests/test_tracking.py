@@ -265,6 +265,12 @@ def test_old_records_are_folded_into_totals(in_app, smtp, client):
     after = in_app(lambda: tracking.results(db.session.get(Issue, ids["issue"])))
     assert after["en"].clicks == before["en"].clicks == 1
     assert after["en"].clicked == 1
+    # A later click of the same link, folded a year on, joins the same total.
+    client.get(path(CLICK.findall(html_of(mails["ana@example.org"]))[0][0]))
+    in_app(tracking.store_buffered)
+    assert in_app(tracking.fold_old, later + timedelta(days=400)) == 1
+    assert in_app(lambda: db.session.execute(db.select(TrackingTotal.total)).scalars().all()) == [2]
+    assert in_app(lambda: tracking.link_results(db.session.get(Issue, ids["issue"])))[0].clicks == 2
 
 
 def test_tracking_is_off_by_default_and_chosen_in_settings_and_composer(client, in_app):

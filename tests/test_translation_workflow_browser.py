@@ -7,7 +7,6 @@ sent the fallback; and each reader gets the right language."""
 import re
 from datetime import timedelta
 
-import pytest
 from campaign_helpers import send_all
 from factories import PASSWORD, make_lists, make_subscriber, make_user
 from helpers import markdown_field
@@ -56,21 +55,6 @@ def prepare() -> int:
         subscriber.second_language = second
     db.session.commit()
     return issue.id
-
-
-@pytest.fixture
-def pages(browser):
-    opened = []
-
-    def open_page(locale: str):
-        context = browser.new_context(viewport={"width": 1400, "height": 1000}, locale=locale)
-        context.set_default_timeout(15_000)
-        opened.append(context)
-        return context.new_page()
-
-    yield open_page
-    for context in opened:
-        context.close()
 
 
 def log_in(page, live_server, email):

@@ -83,7 +83,9 @@ class ProfileFields(FlaskForm):
         return {int(value) for value in self.lists.data or []}
 
 
-class SubscribeForm(ProfileFields):
+class AddressFields(FlaskForm):
+    """An email address, checked and normalized, and the field bots fill in."""
+
     email = StringField(
         _l("Email address"),
         filters=[strip_whitespace],
@@ -100,14 +102,16 @@ class SubscribeForm(ProfileFields):
         except InvalidEmail:
             raise ValidationError(_l("Please enter a valid email address.")) from None
 
+    @property
+    def is_bot(self) -> bool:
+        return bool(self.website.data)
+
+
+class SubscribeForm(ProfileFields, AddressFields):
     def validate_lists(self, field) -> None:
         super().validate_lists(field)
         if not field.data:
             raise ValidationError(_l("Please choose at least one topic."))
-
-    @property
-    def is_bot(self) -> bool:
-        return bool(self.website.data)
 
     def queue(self, info: RequestInfo) -> bool:
         """Hand a validated form to the worker; the answer is the same whatever it finds.
@@ -151,7 +155,7 @@ class RsvpForm(FlaskForm):
     )
 
 
-class RegistrationForm(FlaskForm):
+class RegistrationForm(AddressFields):
     """Registering for an event: a name and an address (and the field bots fill in)."""
 
     name = StringField(
@@ -163,19 +167,6 @@ class RegistrationForm(FlaskForm):
             single_line,
         ],
     )
-    email = StringField(
-        _l("Email address"),
-        filters=[strip_whitespace],
-        validators=[InputRequired(message=_l("Please enter your email address."))],
-    )
-    website = StringField(_l("Leave this field empty"))
-
-    def validate_email(self, field) -> None:
-        SubscribeForm.validate_email(self, field)
-
-    @property
-    def is_bot(self) -> bool:
-        return bool(self.website.data)
 
 
 ANSWER_MAX_LENGTH = 500
