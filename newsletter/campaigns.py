@@ -76,6 +76,11 @@ REFUSALS = {
 }
 
 
+AUTOMATION_AUDIENCE = _l(
+    "An automated issue goes to the new subscribers of lists, not to an event."
+)
+
+
 class CampaignError(ValueError):
     """The issue can't do what was asked; the message says why, in the caller's language.
 
@@ -156,9 +161,19 @@ def set_default_language(issue: Issue, language: str) -> None:
     translation_status.follow_new_source(issue)
 
 
+def is_editable(issue: Issue) -> bool:
+    """Before sending starts: every subscriber of a campaign gets the same issue. An
+    automated issue may also change while it is paused: its next readers get the new text."""
+    return (
+        issue.status is None
+        or issue.status in EDITABLE
+        or (issue.automated and issue.status == IssueStatus.PAUSED)
+    )
+
+
 def check_editable(issue: Issue) -> None:
-    """Refuse changes once sending started: every subscriber must get the same issue."""
-    if issue.status is not None and issue.status not in EDITABLE:
+    """Refuse changes once sending started (see ``is_editable``)."""
+    if not is_editable(issue):
         raise CampaignError(
             _("This issue can no longer be changed: sending has started."), "issue_not_editable"
         )
@@ -201,6 +216,19 @@ def set_audience(
     issue.audience_languages = sorted(languages) if languages else None
     issue.audience_event_id = event_audience.event_id if event_audience else None
     issue.audience_event_group = event_audience.group if event_audience else None
+
+
+def set_automation(issue: Issue, days: int | None) -> None:
+    """Make the issue automated, sent ``days`` after each new subscriber of its lists
+    joined (0: at once, a welcome), or an ordinary campaign (None). Only before it is
+    switched on: a running automation can't turn into a campaign."""
+    if issue.status is not None and issue.status not in EDITABLE:
+        raise CampaignError(
+            _("This issue can no longer be changed: sending has started."), "issue_not_editable"
+        )
+    if days is not None and not 0 <= days <= 365:
+        raise CampaignError(_("Choose a number of days from 0 to 365."), "invalid_days")
+    issue.sent_after_days = days
 
 
 class VersionConflict(CampaignError):
@@ -294,6 +322,8 @@ def _check_ready(issue: Issue, action: str) -> None:
         )
     if not issue.audience and event_audience_of(issue) is None:
         raise CampaignError(_("The issue has no audience."), "issue_not_ready")
+    if issue.automated and (not issue.audience or issue.audience_event_id is not None):
+        raise CampaignError(str(AUTOMATION_AUDIENCE), "issue_not_ready")
     from . import translation_status  # it builds on this module's refusals
 
     translation_status.check_ready_to_send(issue)
@@ -350,6 +380,10 @@ def start_sending(issue: Issue) -> int:
     invitations.record_invitations(issue)
     tracking.record_links(issue)
     webhooks.campaign_event("campaign.started", issue)
+    if issue.automated:  # its rows are added as people join (automations.py)
+        issue.ledger_total = issue.ledger_written = 0
+        issue.ledger_ready_at = issue.started_at
+        return 0
     return ledger.begin(issue)
 
 
@@ -359,6 +393,15 @@ def pause(issue: Issue) -> None:
 
 def resume(issue: Issue) -> None:
     transition(issue, "resume")
+    if issue.automated:  # it may have been edited while paused
+        if issue.variant(issue.default_language) is None:
+            raise CampaignError(
+                _("The issue has no variant in its default language."), "issue_not_ready"
+            )
+        from . import tracking  # it builds on this module's rules
+
+        invitations.record_invitations(issue)
+        tracking.record_links(issue)
 
 
 def cancel(issue: Issue) -> None:
@@ -393,6 +436,8 @@ def finish_if_done(issue_id: int) -> bool:
     """Mark a sending issue sent once no delivery is queued or in flight."""
     issue = db.session.get(Issue, issue_id, with_for_update=True)
     if issue is None or issue.status != IssueStatus.SENDING or issue.preparing:
+        return False
+    if issue.automated:  # it goes on for every new subscriber until switched off
         return False
     open_rows = db.session.execute(
         select(func.count())
@@ -437,6 +482,7 @@ def stalled_issues(grace_seconds: int) -> list[int]:
         db.session.execute(
             select(Issue.id).where(
                 Issue.status == IssueStatus.SENDING,
+                Issue.sent_after_days.is_(None),  # automations.due_issues has its own rule
                 or_(Issue.ledger_ready_at.is_(None), exists().where(claimable(Issue.id, now))),
                 ~recent,
             )

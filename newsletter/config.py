@@ -181,6 +181,7 @@ def _celery_config(redis_url: str | None, instance: Path, env: dict[str, str]) -
         "task_routes": {
             "newsletter.tasks.deliver_issue": {"queue": env.get("DELIVERY_QUEUE", queue)},
             "newsletter.tasks.watch_campaigns": {"queue": env.get("DELIVERY_QUEUE", queue)},
+            "newsletter.tasks.send_automations": {"queue": env.get("DELIVERY_QUEUE", queue)},
             # Periodic like the watcher, and on the same workers.
             "newsletter.tasks.read_bounce_mailbox": {"queue": env.get("DELIVERY_QUEUE", queue)},
             "newsletter.tasks.send_webhooks": {"queue": env.get("DELIVERY_QUEUE", queue)},

@@ -20,7 +20,7 @@ from flask_babel import force_locale
 from flask_babel import gettext as _
 from sqlalchemy import case, func, select, update
 
-from . import invitations, ledger, metrics, tracking
+from . import automations, invitations, ledger, metrics, tracking
 from .campaigns import CampaignError, claimable, finish_if_done
 from .extensions import db
 from .layouts import layout_of
@@ -321,6 +321,9 @@ def _deliver_batch(issue_id: int) -> BatchOutcome:
         ).scalars()
     )
     suppressed = {sid for sid, digest in hashes.items() if digest in suppressed_hashes}
+    if issue.automated:
+        on_lists = automations.still_on_lists(issue, list(subscribers))
+        subscribers = {sid: row for sid, row in subscribers.items() if sid in on_lists}
     try:
         _send_claims(issue, claims, subscribers, suppressed, ledger)
     except Exception as error:
@@ -347,7 +350,7 @@ def _send_claims(issue, claims, subscribers, suppressed: set[int], ledger: Ledge
     for index, claim in enumerate(claims):
         subscriber = subscribers.get(claim.subscriber_id)
         if subscriber is None or subscriber.status != SubscriberStatus.CONFIRMED:
-            ledger.skipped(claim, "no longer subscribed")
+            ledger.skipped(claim, "no longer subscribed")  # or, automated, left its lists
             continue
         if claim.subscriber_id in suppressed:
             ledger.skipped(claim, "suppressed")
@@ -458,6 +461,8 @@ def deliver_until(issue_id: int, deadline: float) -> float | None:
             return None
         db.session.commit()
         wait = seconds_until_due(issue_id)
+        if wait is not None and wait > 1 and automations.is_automated(issue_id):
+            return None  # rows due days ahead: the campaign watcher comes back for them
         if wait is None or wait > 1:
             return wait
         time.sleep(max(wait, 0.05))

@@ -1,10 +1,10 @@
-"""Demo lists, subscribers and an event for the zero-setup start."""
+"""Demo lists, subscribers, an event and a welcome mail for the zero-setup start."""
 
 import secrets
 from datetime import timedelta
 from pathlib import Path
 
-from . import events
+from . import campaigns, events
 from .accounts import create_user
 from .extensions import db
 from .models import MailingList, Role, Subscriber, SubscriberStatus, Subscription, User, utcnow
@@ -83,6 +83,31 @@ DEMO_EVENT = {
     },
 }
 
+DEMO_WELCOME = {
+    "en": (
+        "Welcome to our newsletter",
+        "Thank you for joining us. Each month we write about "
+        "our campaigns, in your language.\n\nYou can change your topics at any time.",
+    ),
+    "es": (
+        "Bienvenida a nuestro boletín",
+        "Gracias por unirse. Cada mes le contamos nuestras "
+        "campañas, en su idioma.\n\nPuede cambiar sus temas en cualquier momento.",
+    ),
+    "fr": (
+        "Bienvenue dans notre lettre",
+        "Merci de nous avoir rejoints. Chaque mois, nous vous "
+        "parlons de nos campagnes, dans votre langue.\n\nVous pouvez changer vos sujets à "
+        "tout moment.",
+    ),
+    "de": (
+        "Willkommen bei unserem Newsletter",
+        "Danke, dass Sie dabei sind. Jeden Monat "
+        "berichten wir über unsere Kampagnen, in Ihrer Sprache.\n\nSie können Ihre Themen "
+        "jederzeit ändern.",
+    ),
+}
+
 DEMO_ADMIN = "admin@example.org"
 
 
@@ -140,5 +165,10 @@ def seed_demo() -> bool:
         published=True,
         questions={"organisation": "optional", "country": "required", "dietary": "optional"},
     )
+    welcome = campaigns.create_issue("Welcome", "en", {lists[0].id})
+    campaigns.set_automation(welcome, 0)
+    for language, (subject, body) in DEMO_WELCOME.items():
+        campaigns.set_variant(welcome, language, subject, body)
+    campaigns.start_sending(welcome)  # each new subscriber of the newsletter gets it
     db.session.commit()
     return True

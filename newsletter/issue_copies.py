@@ -21,6 +21,7 @@ COPIED_ISSUE_FIELDS = (
     "layout_id",
     "track_clicks",
     "track_opens",
+    "sent_after_days",  # a copy of a welcome is a welcome, switched off
 )
 COPIED_ISSUE_RELATIONSHIPS = ("variants", "audience", "layout")
 NOT_COPIED_ISSUE_FIELDS = (

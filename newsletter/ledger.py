@@ -34,9 +34,9 @@ COLUMNS = [
 ]
 
 
-def _audience(issue: Issue, after: int):
-    """Every confirmed subscriber of the issue's lists (and languages) past ``after``, by
-    id, as ledger rows: in their variant's language, or skipped per the fallback rule."""
+def audience_rows(issue: Issue, conditions: list, due=None):
+    """The subscribers matching ``conditions`` as ledger rows of the issue, due at ``due``
+    (now by default): in their variant's language, or skipped per the fallback rule."""
     variants = sorted(issue.sent_languages)
     fallback = issue.default_language if issue.fallback == Fallback.DEFAULT else None
     language = variant_language(variants, fallback)
@@ -46,10 +46,26 @@ def _audience(issue: Issue, after: int):
     )
     now = utcnow()
     return select(
-        literal(issue.id), Subscriber.id, language, state, literal(0), literal(now), literal(now)
-    ).where(
-        Subscriber.id > after,
-        *audience_conditions(issue.list_ids, issue.audience_languages, event_audience_of(issue)),
+        literal(issue.id),
+        Subscriber.id,
+        language,
+        state,
+        literal(0),
+        literal(due or now),
+        literal(now),
+    ).where(*conditions)
+
+
+def _audience(issue: Issue, after: int):
+    """Every confirmed subscriber of the issue's lists (and languages) past ``after``, by id."""
+    return audience_rows(
+        issue,
+        [
+            Subscriber.id > after,
+            *audience_conditions(
+                issue.list_ids, issue.audience_languages, event_audience_of(issue)
+            ),
+        ],
     )
 
 

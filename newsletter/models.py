@@ -255,6 +255,12 @@ class Issue(db.Model):
     """One issue of the newsletter (a campaign), written once per language."""
 
     __tablename__ = "issue"
+    __table_args__ = (
+        CheckConstraint(
+            "sent_after_days IS NULL OR sent_after_days BETWEEN 0 AND 365",
+            name="sent_after_days_range",
+        ),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(200))
@@ -290,6 +296,10 @@ class Issue(db.Model):
     # has the image that counts opens (tracking.py).
     track_clicks: Mapped[bool] = mapped_column(default=False, server_default=false())
     track_opens: Mapped[bool] = mapped_column(default=False, server_default=false())
+    # Automated (automations.py): sent to each new subscriber of its lists this many days
+    # after they joined (0: a welcome, at once), instead of once to the audience of the
+    # day. None: an ordinary campaign.
+    sent_after_days: Mapped[int | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
@@ -305,6 +315,10 @@ class Issue(db.Model):
     @property
     def list_ids(self) -> set[int]:
         return {item.list_id for item in self.audience}
+
+    @property
+    def automated(self) -> bool:
+        return self.sent_after_days is not None
 
     @property
     def preparing(self) -> bool:

@@ -19,7 +19,7 @@ from flask_babel import gettext as _
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from kombu.exceptions import OperationalError
 
-from . import system_mails, webhooks
+from . import automations, system_mails, webhooks
 from .extensions import db
 from .i18n import WORDING_VERSION, ui_language
 from .links import external_url, subscriber_links
@@ -377,10 +377,12 @@ def confirm(token: str, info: RequestInfo) -> tuple[ConfirmOutcome, Subscriber |
     if outcome is not ConfirmOutcome.READY:
         return outcome, subscriber
     if subscriber.status == SubscriberStatus.CONFIRMED:  # topics added to a subscription
-        set_lists(subscriber, subscriber.list_ids | _existing_lists(request.list_ids))
+        joined = _existing_lists(request.list_ids) - subscriber.list_ids
+        set_lists(subscriber, subscriber.list_ids | joined)
         subscriber.confirmation_requests.clear()
         record_consent(subscriber, ConsentAction.CONFIRM, info)
         webhooks.subscriber_event("subscriber.confirmed", subscriber)
+        automations.enrol(subscriber, joined)
         return ConfirmOutcome.CONFIRMED, subscriber
     subscriber.name = request.name or subscriber.name
     subscriber.language = request.language
@@ -394,6 +396,7 @@ def confirm(token: str, info: RequestInfo) -> tuple[ConfirmOutcome, Subscriber |
         db.session.delete(suppression)
     record_consent(subscriber, ConsentAction.CONFIRM, info)
     webhooks.subscriber_event("subscriber.confirmed", subscriber)
+    automations.enrol(subscriber, subscriber.list_ids)
     return ConfirmOutcome.CONFIRMED, subscriber
 
 
@@ -430,6 +433,7 @@ def update_preferences(
     subscriber.name = name or None
     subscriber.language = language
     subscriber.second_language = second_language or None
+    joined = list_ids - subscriber.list_ids
     set_lists(subscriber, list_ids)
     if list_ids and subscriber.status in (
         SubscriberStatus.UNSUBSCRIBED,
@@ -437,6 +441,7 @@ def update_preferences(
     ):
         mark_confirmed(subscriber)
     record_consent(subscriber, ConsentAction.PREFERENCES, info)
+    automations.enrol(subscriber, joined)
 
 
 def unsubscribe(subscriber: Subscriber, info: RequestInfo) -> bool:

@@ -8,6 +8,7 @@ from flask import current_app
 from sqlalchemy.exc import IntegrityError
 
 from . import (
+    automations,
     bounce_mailbox,
     campaigns,
     delivery,
@@ -126,6 +127,15 @@ def watch_campaigns() -> None:
             current_app.logger.warning("Scheduled issue %s did not start: %s", issue_id, error)
     for issue_id in campaigns.stalled_issues(current_app.config["DELIVERY_LEASE_SECONDS"]):
         dispatch_delivery(issue_id)
+    send_automations()
+
+
+@shared_task
+def send_automations() -> None:
+    """Deliver the automated issues with mail due (the watcher, and a confirmation that
+    may be due a welcome at once, call it)."""
+    for issue_id in automations.due_issues():
+        deliver_issue.delay(issue_id)
 
 
 @shared_task(bind=True)

@@ -151,16 +151,25 @@ def variant_tracking(issue: Issue, language: str) -> VariantTracking | None:
 
 def record_links(issue: Issue) -> None:
     """Remember the tracked links of each variant's HTML, by position, as the issue starts
-    sending."""
+    sending (and as an automated issue resumes after an edit).
+
+    Positions are only ever added: a mail sent before an edit keeps leading where it led.
+    """
     if not issue.track_clicks:
         return
-    db.session.execute(delete(IssueLink).where(IssueLink.issue_id == issue.id))
     for language in sorted(issue.sent_languages):
+        known = stored_links(issue.id, language)
+        recorded = set(known.values())
+        position = max(known, default=-1) + 1
         rendered_html = prepare_variant(issue, issue.variant(language), "").html_anonymous
-        for position, url in enumerate(links_in(rendered_html)):
+        for url in links_in(rendered_html):
+            if known and url in recorded:
+                continue
+            recorded.add(url)
             db.session.add(
                 IssueLink(issue_id=issue.id, language=language, position=position, url=url)
             )
+            position += 1
 
 
 def stored_links(issue_id: int, language: str) -> dict[int, str]:
@@ -176,11 +185,11 @@ _link_cache: dict[tuple[str, int, str], dict[int, str]] = {}
 
 
 def link_url(issue_id: int, language: str, position: int) -> str | None:
-    """The address at ``position`` of a sent variant; read once per process (an issue's
-    links never change once it is sending)."""
+    """The address at ``position`` of a sent variant; read once per process (a recorded
+    position never changes; one added since, by an edit, is read again)."""
     key = (current_app.config["SQLALCHEMY_DATABASE_URI"], issue_id, language)
     links = _link_cache.get(key)
-    if links is None:
+    if links is None or position not in links:
         links = stored_links(issue_id, language)
         if links:
             if len(_link_cache) > 1000:

@@ -99,6 +99,14 @@ def test_flask_start_runs_the_whole_flow_without_any_service(started_system):
     done = opener.open(confirm_url, data=urllib.parse.urlencode({"csrf_token": token}).encode())
     assert '<html lang="de" dir="ltr">' in done.read().decode()
 
+    def welcome_arrived():
+        return (
+            "Willkommen bei unserem Newsletter"
+            in opener.open(base + "/dev/mailbox/").read().decode()
+        )
+
+    wait_until(welcome_arrived, 60, "the demo welcome, in German, in the dev mailbox")
+
 
 def test_flask_start_creates_the_first_admin_who_can_log_in(started_system, tmp_path):
     base, opener, _process = started_system

@@ -15,7 +15,7 @@ from .issue_forms import AttachmentForm
 
 
 def _back(issue: Issue, language: str):
-    if issue.status not in campaigns.EDITABLE:
+    if not campaigns.is_editable(issue):
         return redirect(url_for("admin.campaign", issue_id=issue.id))
     # ?lang= would also change the page's language: the anchor names the panel instead.
     return redirect(

@@ -63,7 +63,7 @@ def issues():
         statuses_of={
             issue.id: translation_status.statuses(issue)
             for issue in shown
-            if issue.status in campaigns.EDITABLE
+            if campaigns.is_editable(issue)
         },
         summaries=progress_summaries(ids),
         page=page,

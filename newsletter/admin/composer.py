@@ -341,7 +341,7 @@ def new_issue():
 @bp.route("/issues/<int:issue_id>/edit", methods=["GET", "POST"])
 def edit_issue(issue_id: int):
     issue = db.get_or_404(Issue, issue_id)
-    if issue.status not in campaigns.EDITABLE and request.method == "GET":
+    if not campaigns.is_editable(issue) and request.method == "GET":
         flash(_("This issue can no longer be changed: sending has started."), "error")
         if current_user.is_translator:
             return redirect(url_for("admin.issues"))
@@ -386,7 +386,7 @@ def send_test_issue(issue_id: int):
     form = TestSendForm()
     form.test_language.choices = [SelectChoice(v.language) for v in issue.variants]
     back = redirect(url_for("admin.edit_issue", issue_id=issue.id))
-    if issue.status not in campaigns.EDITABLE:
+    if not campaigns.is_editable(issue):
         back = redirect(url_for("admin.campaign", issue_id=issue.id))
     if not form.validate_on_submit():
         flash(_("Enter an email address and choose a language that has a variant."), "error")

@@ -19,13 +19,21 @@ from wtforms import (
     Form,
     FormField,
     HiddenField,
+    IntegerField,
     RadioField,
     SelectField,
     StringField,
     TextAreaField,
 )
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import DataRequired, InputRequired, Length, Optional, ValidationError
+from wtforms.validators import (
+    DataRequired,
+    InputRequired,
+    Length,
+    NumberRange,
+    Optional,
+    ValidationError,
+)
 
 from .. import campaigns, events, invitations, subscriptions, translators
 from ..form_fields import MultiCheckboxField, small_number
@@ -79,6 +87,20 @@ class IssueForm(FlaskForm):
         description=_l("Only they receive the issue; ticked lists narrow them further."),
         validate_choice=False,
     )
+    automatic = BooleanField(
+        _l("Send automatically to each new subscriber of its lists"),
+        description=_l(
+            "A welcome or a follow-up: once switched on, it goes to everyone who joins its "
+            "lists from then on, the number of days below after they joined, instead of "
+            "once to today's subscribers."
+        ),
+    )
+    sent_after_days = IntegerField(
+        _l("Days after joining"),
+        default=0,
+        validators=[Optional(), NumberRange(min=0, max=365)],
+        description=_l("0: at once (a welcome)."),
+    )
     audience_languages = MultiCheckboxField(
         _l("Only readers of these languages"),
         description=_l("Leave all unticked to reach readers of every language."),
@@ -112,6 +134,8 @@ class IssueForm(FlaskForm):
     def validate_audience_event(self, field):
         if field.data and field.data not in {c.value for c in field.choices}:
             raise ValidationError(_l("Choose one of the events."))
+        if field.data and self.automatic.data:
+            raise ValidationError(campaigns.AUTOMATION_AUDIENCE)
 
     def validate_layout(self, field):
         if field.data is not None and field.data not in {c.value for c in field.choices}:
@@ -163,6 +187,8 @@ SETTINGS_FIELDS = (
     "lists",
     "audience_languages",
     "audience_event",
+    "automatic",
+    "sent_after_days",
     "track_clicks",
     "track_opens",
     "layout",
@@ -212,6 +238,8 @@ def issue_data(issue: Issue) -> dict:
         "lists": sorted(issue.list_ids),
         "audience_languages": issue.audience_languages or [],
         "audience_event": event_audience_value(campaigns.event_audience_of(issue)),
+        "automatic": issue.automated,
+        "sent_after_days": issue.sent_after_days or 0,
         "track_clicks": issue.track_clicks,
         "track_opens": issue.track_opens,
         "layout": layout_of(issue).id,
@@ -332,6 +360,7 @@ def save_issue(form: IssueForm, issue: Issue | None, saved_by: User | None) -> S
             event_audience,
         )
         issue.track_clicks, issue.track_opens = form.track_clicks.data, form.track_opens.data
+        campaigns.set_automation(issue, automation_days(form))
     elif saved_by is None or not saved_by.is_translator:
         # refuses first
         campaigns.set_audience(issue, set(form.lists.data or []), languages, event_audience)
@@ -339,6 +368,8 @@ def save_issue(form: IssueForm, issue: Issue | None, saved_by: User | None) -> S
         campaigns.set_default_language(issue, form.default_language.data)
         issue.fallback = Fallback(form.fallback.data)
         issue.track_clicks, issue.track_opens = form.track_clicks.data, form.track_opens.data
+        if automation_days(form) != issue.sent_after_days:
+            campaigns.set_automation(issue, automation_days(form))
         if form.layout.data is not None:
             campaigns.set_layout(issue, form.layout.data)
     kept = {code for code, result in results.items() if result is Outcome.KEEP_SAVED}
@@ -346,6 +377,11 @@ def save_issue(form: IssueForm, issue: Issue | None, saved_by: User | None) -> S
         if code not in kept and (saved_by is None or translators.may_write(saved_by, code)):
             save_variant(issue, code, draft, saved_by)
     return SavedComposer(issue, kept)
+
+
+def automation_days(form: IssueForm) -> int | None:
+    """None for a campaign; else the days after joining (0 when left empty)."""
+    return (form.sent_after_days.data or 0) if form.automatic.data else None
 
 
 def save_variant(issue: Issue, code: str, draft: Draft, saved_by: User | None) -> None:

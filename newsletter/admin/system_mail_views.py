@@ -10,7 +10,7 @@ from flask_wtf import FlaskForm
 from wtforms import StringField, TextAreaField
 from wtforms.validators import InputRequired
 
-from .. import system_mails
+from .. import automations, system_mails
 from ..extensions import db
 from ..form_fields import ActionForm
 from ..i18n import text_direction
@@ -52,7 +52,10 @@ def system_mails_index():
         (mail.kind, mail.language) for mail in db.session.execute(db.select(SystemMail)).scalars()
     }
     return render_template(
-        "admin/system_mails/index.html", kinds=system_mails.KINDS, written=written
+        "admin/system_mails/index.html",
+        kinds=system_mails.KINDS,
+        written=written,
+        automated=automations.automated_issues(),
     )
 
 

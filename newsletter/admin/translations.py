@@ -7,7 +7,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 
 from .. import translation_status
-from ..campaigns import EDITABLE, CampaignError
+from ..campaigns import CampaignError, is_editable
 from ..extensions import db
 from ..form_fields import ActionForm
 from ..i18n import language_name
@@ -112,6 +112,6 @@ def translation_source_changes(issue_id: int, lang: str):
         changes=changes,
         diffs=[(str(label), changes.diffs[name]) for name, label in FIELD_LABELS],
         stale=translation_status.is_stale(issue, issue.variant(lang)),
-        editable=issue.status in EDITABLE,
+        editable=is_editable(issue),
         action_form=ActionForm(),
     )

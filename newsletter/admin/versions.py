@@ -32,7 +32,7 @@ def variant_versions_list(issue_id: int, lang: str):
         issue=issue,
         variant=variant,
         revisions=variant_versions.revisions(variant),
-        editable=issue.status in campaigns.EDITABLE,
+        editable=campaigns.is_editable(issue),
         action_form=ActionForm(),
     )
 
@@ -54,7 +54,7 @@ def variant_version(issue_id: int, lang: str, version: int):
         variant=variant,
         revision=revision,
         changes=changes,
-        editable=issue.status in campaigns.EDITABLE,
+        editable=campaigns.is_editable(issue),
         action_form=ActionForm(),
     )
 

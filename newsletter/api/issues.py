@@ -114,6 +114,7 @@ def create(data: dict) -> Issue:
         event_audience(data.get("audience_event")),
     )
     set_tracking(issue, data)
+    run_campaign(campaigns.set_automation, issue, data.get("sent_after_days"))
     for language, text in sorted(data["variants"].items()):
         run_campaign(_set_variant, issue, language, text)
     db.session.commit()
@@ -172,6 +173,8 @@ def update(data: dict, issue_id: int) -> Issue:
     if "layout_id" in data:
         run_campaign(campaigns.set_layout, issue, check_layout(data["layout_id"]))
     set_tracking(issue, data)
+    if "sent_after_days" in data:
+        run_campaign(campaigns.set_automation, issue, data["sent_after_days"])
     db.session.commit()
     return issue
 

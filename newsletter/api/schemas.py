@@ -362,6 +362,12 @@ class SourceChangesSchema(Schema):
     body = Text(required=True)
 
 
+AUTOMATION_DOC = {
+    "description": "Automated: sent to each new subscriber of its lists this many days "
+    "after they joined (0: a welcome), from when it is started; null: a campaign"
+}
+
+
 class IssueSchema(Schema):
     id = fields.Integer(required=True)
     name = Text(required=True)
@@ -391,6 +397,7 @@ class IssueSchema(Schema):
     variants = fields.List(fields.Nested(VariantSchema), required=True)
     track_clicks = fields.Boolean(required=True)
     track_opens = fields.Boolean(required=True)
+    sent_after_days = fields.Integer(allow_none=True, required=True, metadata=AUTOMATION_DOC)
     scheduled_at = _when(allow_none=True, required=True)
     started_at = _when(allow_none=True, required=True)
     finished_at = _when(allow_none=True, required=True)
@@ -427,6 +434,9 @@ class IssueUpdate(Schema):
         EventAudienceInput,
         allow_none=True,
         metadata={"description": "Send to the people of an event; null: to the lists"},
+    )
+    sent_after_days = fields.Integer(
+        strict=True, allow_none=True, validate=validate.Range(0, 365), metadata=AUTOMATION_DOC
     )
 
 

@@ -21,7 +21,7 @@ from flask import (
 from flask_babel import get_locale
 from flask_babel import gettext as _
 
-from .. import attachments, campaigns, organisation, subscriptions
+from .. import attachments, automations, campaigns, organisation, subscriptions
 from ..delivery import prepared_variant
 from ..extensions import csrf, db
 from ..i18n import ui_language
@@ -104,6 +104,7 @@ def confirm(token: str):
     if form.validate_on_submit():
         outcome, subscriber = subscriptions.confirm(token, request_info("confirm-link"))
         db.session.commit()
+        automations.send_due_now()
     else:
         outcome, subscriber, _request = subscriptions.check_confirmation(token)
     status = 400 if outcome in (ConfirmOutcome.EXPIRED, ConfirmOutcome.INVALID) else 200
@@ -161,6 +162,7 @@ def preferences(token: str):
         second_language=form.second_language.data,
     )
     db.session.commit()
+    automations.send_due_now()
     lang = ui_language(subscriber.language, subscriber.second_language)
     return redirect(url_for("public.preferences", lang=lang, token=token, saved=1))
 
