@@ -13,7 +13,7 @@ from flask import current_app
 from flask_babel import force_locale
 from flask_babel import gettext as _
 
-from . import webhooks
+from . import system_mails, webhooks
 from .event_calendar import calendar_of
 from .events import text_in
 from .extensions import db
@@ -266,12 +266,29 @@ MAIL_FOR_STATUS = {
 }
 
 
+# The system mail (system_mails.KINDS) an editor may write for each.
+SYSTEM_MAIL = {
+    Mail.CONFIRM: "registration_confirm",
+    Mail.REGISTERED: "registered",
+    Mail.WAITING: "waiting",
+    Mail.PROMOTED: "promoted",
+    Mail.FULL: "full",
+}
+
+
 def build_mail(registration: Registration, kind: Mail):
-    """The mail ``kind`` in the registrant's language; a place comes with the .ics."""
+    """The mail ``kind`` in the registrant's language, as an editor wrote it or built in; a
+    place comes with the .ics."""
     event = registration.event
     language = ui_language(registration.language)
+    written = system_mails.written(SYSTEM_MAIL[kind], language)
     with force_locale(language):
         text = text_in(event, language)
+        event_url = external_url("public.event", lang=language, event_id=event.id)
+        confirm_url = external_url(
+            "public.confirm_registration", lang=language, token=registration.token
+        )
+        manage_url = external_url("public.registration", lang=language, token=registration.token)
         subjects = {
             Mail.CONFIRM: _("Please confirm your registration: %(title)s", title=text.title),
             Mail.REGISTERED: _("You are registered: %(title)s", title=text.title),
@@ -279,18 +296,26 @@ def build_mail(registration: Registration, kind: Mail):
             Mail.PROMOTED: _("A place came free for you: %(title)s", title=text.title),
             Mail.FULL: _("Sorry, no place is left: %(title)s", title=text.title),
         }
-        rendered = render_email(
-            "registration",
-            subject=subjects[kind],
-            kind=kind.value,
-            reader_name=registration.name,
-            title=text.title,
-            event_url=external_url("public.event", lang=language, event_id=event.id),
-            confirm_url=external_url(
-                "public.confirm_registration", lang=language, token=registration.token
-            ),
-            manage_url=external_url("public.registration", lang=language, token=registration.token),
-        )
+        if written is not None:
+            values = {
+                "name": registration.name or "",
+                "title": text.title,
+                "event_link": event_url,
+                "confirm_link": confirm_url,
+                "manage_link": manage_url,
+            }
+            rendered = system_mails.render(written, values)
+        else:
+            rendered = render_email(
+                "registration",
+                subject=subjects[kind],
+                kind=kind.value,
+                reader_name=registration.name,
+                title=text.title,
+                event_url=event_url,
+                confirm_url=confirm_url,
+                manage_url=manage_url,
+            )
     message = build_message(
         rendered,
         mail_from=current_app.config["MAIL_FROM"],

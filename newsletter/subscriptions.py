@@ -458,6 +458,40 @@ def unsubscribe(subscriber: Subscriber, info: RequestInfo) -> bool:
     return True
 
 
+def build_goodbye(subscriber: Subscriber) -> EmailMessage | None:
+    """The goodbye an editor wrote for the subscriber's language, or None (it is optional)."""
+    language = ui_language(subscriber.language, subscriber.second_language)
+    written = system_mails.written("unsubscribed", language)
+    if written is None:
+        return None
+    with force_locale(language):
+        values = {
+            "name": subscriber.name or "",
+            "subscribe_link": external_url("public.subscribe", lang=language),
+        }
+        rendered = system_mails.render(written, values)
+    return build_message(
+        rendered,
+        mail_from=current_app.config["MAIL_FROM"],
+        to_email=ascii_address(subscriber.email),
+        to_name=subscriber.name,
+        language=language,
+    )
+
+
+def queue_goodbye(subscriber: Subscriber) -> None:
+    """After an unsubscribe from the person's own link is committed: their goodbye, if
+    one is written. A broker that is down costs the goodbye, never the unsubscribe."""
+    from .tasks import send_goodbye  # the tasks call this module: import when used
+
+    if not system_mails.written_in_any_language("unsubscribed"):
+        return
+    try:
+        send_goodbye.delay(subscriber.id)
+    except OperationalError:
+        current_app.logger.warning("Could not queue a goodbye")
+
+
 def export_data(subscriber: Subscriber) -> dict:
     """Everything we hold about a subscriber, for a GDPR access request."""
 

@@ -22,7 +22,7 @@ from .extensions import db
 from .imports import jobs, writing
 from .logs import log
 from .mail.transport import reply_code, send_message
-from .models import ConfirmationRequest, Registration
+from .models import ConfirmationRequest, Registration, Subscriber, SubscriberStatus
 
 
 @shared_task(bind=True, max_retries=8)
@@ -36,6 +36,20 @@ def send_confirmation(self, request_id: int) -> None:
     if request is None or not subscriptions.may_confirm(request.subscriber):
         return
     send_or_retry(self, subscriptions.build_confirmation(request), f"Confirmation {request_id}")
+
+
+@shared_task(bind=True, max_retries=8)
+def send_goodbye(self, subscriber_id: int) -> None:
+    """Mail the goodbye to someone who just unsubscribed, if they are still gone and an
+    editor wrote one in their language; retried like the confirmation."""
+    subscriber = db.session.get(Subscriber, subscriber_id)
+    if subscriber is None or subscriber.status != SubscriberStatus.UNSUBSCRIBED:
+        return
+    if subscriptions.is_suppressed(subscriber.email):
+        return
+    message = subscriptions.build_goodbye(subscriber)
+    if message is not None:
+        send_or_retry(self, message, f"Goodbye {subscriber_id}")
 
 
 def send_or_retry(task, message, what: str) -> None:

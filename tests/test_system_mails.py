@@ -121,3 +121,92 @@ def test_values_cannot_inject_markdown_or_html(in_app):
     html = in_app(render)
     assert "<script>" not in html and 'href="https://evil.example"' not in html
     assert "**A**" in html
+
+
+def save_kind(client, kind: str, lang: str, subject: str, body: str, action: str = "save"):
+    url = f"/admin/system-mails/{kind}/{lang}"
+    token = csrf_token(client, url)
+    return client.post(
+        url, data={"csrf_token": token, "subject": subject, "body": body, "action": action}
+    )
+
+
+def test_event_mails_are_listed_once_there_are_events(client, in_app):
+    from test_registrations import make_event
+
+    editor(client, in_app)
+    page = client.get("/admin/system-mails").get_data(as_text=True)
+    assert "system-mail-waiting-de" not in page
+    in_app(make_event)
+    page = client.get("/admin/system-mails").get_data(as_text=True)
+    for kind in ("registration_confirm", "registered", "waiting", "promoted", "full"):
+        assert f"system-mail-{kind}-de" in page
+    draft = client.get("/admin/system-mails/waiting/de").get_data(as_text=True)
+    assert "Sie stehen auf der Warteliste: {title}" in draft, "the built-in text, translated"
+
+
+def test_a_written_event_mail_reaches_registrants_of_its_language(client, in_app, smtp):
+    from factories import make_subscriber
+    from test_registrations import make_event, register
+
+    editor(client, in_app)
+    event_id = in_app(make_event, 1, True)
+    body = (
+        "Guten Tag {name},\n\n**{title}** ist voll; Sie warten.\n\n"
+        "[Ihre Anmeldung]({manage_link}) · [Die Veranstaltung]({event_link})"
+    )
+    assert save_kind(client, "waiting", "de", "Warteliste: {title}", body).status_code == 302
+    assert save_kind(client, "registered", "de", "Dabei: {title}", "Bis bald.").status_code == 302
+    assert save_kind(client, "registration_confirm", "de", "Bitte", "Kein Link").status_code == 422
+    assert save_kind(client, "full", "de", "Voll", "{manage_link}").status_code == 422, (
+        "a mail with no place has no registration to manage"
+    )
+
+    in_app(make_subscriber, "first@example.org", "de")
+    register(client, "de", event_id, "first@example.org", "Erster")
+    for email, lang in (("jonas@example.org", "de"), ("lea@example.org", "fr")):
+        in_app(make_subscriber, email, lang)
+        register(client, lang, event_id, email, "Jo*nas" if lang == "de" else "Léa")
+    mails = {item.recipients[0]: item.message for item in smtp.wait_for(3)}
+    german = mails["jonas@example.org"]
+    assert german["Subject"] == "Warteliste: Seminar DE"
+    text = german.get_body(preferencelist=("plain",)).get_content()
+    assert "Guten Tag Jo*nas," in text and "**Seminar DE** ist voll" in text
+    assert re.search(r"http://newsletter\.test/de/registrations/[\w-]+", text)
+    html = german.get_body(preferencelist=("html",)).get_content()
+    assert "<strong>Seminar DE</strong>" in html and "Jo*nas" in html, "the name stays text"
+    registered = mails["first@example.org"]
+    assert registered["Subject"] == "Dabei: Seminar DE"
+    assert [part.get_content_type() for part in registered.iter_attachments()] == [
+        "text/calendar"
+    ], "a written mail of a place still carries the event"
+    french = mails["lea@example.org"]
+    assert french["Subject"].startswith("Vous êtes sur la liste d’attente"), "built-in in French"
+
+
+def test_the_goodbye_is_sent_only_where_written_and_only_once(client, in_app, smtp):
+    from factories import make_subscriber
+
+    editor(client, in_app)
+    page = client.get("/admin/system-mails").get_data(as_text=True)
+    assert "Not sent" in page, "optional: nothing goes out until it is written"
+    body = "Adiós {name}.\n\n[Volver a suscribirse]({subscribe_link})"
+    assert save_kind(client, "unsubscribed", "es", "Hasta pronto", body).status_code == 302
+
+    def person(email, lang):
+        return make_subscriber(email, lang, name="Lucía" if lang == "es" else None).token
+
+    spanish = in_app(person, "lucia@example.org", "es")
+    french = in_app(person, "hugo@example.org", "fr")
+    one_click = {"List-Unsubscribe": "One-Click"}
+    assert client.post(f"/es/unsubscribe/{spanish}", data=one_click).status_code == 200
+    assert client.post(f"/fr/unsubscribe/{french}", data=one_click).status_code == 200
+    [goodbye] = smtp.wait_for(1)
+    assert goodbye.recipients == ["lucia@example.org"]
+    assert goodbye.message["Subject"] == "Hasta pronto"
+    text = goodbye.message.get_body(preferencelist=("plain",)).get_content()
+    assert "Adiós Lucía." in text and "(http://newsletter.test/es/)" in text
+    assert "/unsubscribe/" not in text, "no links to leave what was left"
+
+    assert client.post(f"/es/unsubscribe/{spanish}", data=one_click).status_code == 200
+    assert len(smtp.settle()) == 1, "unsubscribing again mails nothing"

@@ -25,22 +25,6 @@ class SystemMailForm(FlaskForm):
     body = TextAreaField(_l("Text (Markdown)"), validators=[InputRequired()])
 
 
-def starting_text(kind: str, language: str) -> tuple[str, str]:
-    """A first draft in ``language``, from the built-in text's own translations."""
-    with force_locale(language):
-        subject = _("Please confirm your subscription")
-        body = "\n\n".join(
-            [
-                _("Hello %(name)s,", name="{name}"),
-                _("Thank you for subscribing. Please confirm your address to start receiving:")
-                + " {lists}",
-                "::button[" + _("Confirm my subscription") + "]({confirm_link})",
-                _("This link is valid for 7 days and can be used once."),
-            ]
-        )
-    return subject, body
-
-
 def known(kind: str, lang: str) -> None:
     if kind not in system_mails.KINDS or lang not in current_app.config["LANGUAGES"]:
         abort(404)
@@ -53,7 +37,7 @@ def system_mails_index():
     }
     return render_template(
         "admin/system_mails/index.html",
-        kinds=system_mails.KINDS,
+        kinds=system_mails.shown_kinds(),
         written=written,
         automated=automations.automated_issues(),
     )
@@ -66,7 +50,7 @@ def system_mail(kind: str, lang: str):
     if mail is not None:
         form = SystemMailForm(obj=mail)
     else:
-        subject, body = starting_text(kind, lang)
+        subject, body = system_mails.draft(kind, lang)
         form = SystemMailForm(data={"subject": subject, "body": body})
     preview, refusal, status = None, None, 200
     if form.validate_on_submit():
@@ -78,13 +62,14 @@ def system_mail(kind: str, lang: str):
                 return redirect(url_for("admin.system_mail", kind=kind, lang=lang))
             subject, body = system_mails.check(kind, form.subject.data, form.body.data)
             sample = SystemMail(kind=kind, language=lang, subject=subject, body=body)
+            links = {}
+            if not system_mails.KINDS[kind].event:  # registrants have no subscriber links
+                links = {
+                    "preferences_url": "https://example.org/preferences",
+                    "unsubscribe_url": "https://example.org/unsubscribe",
+                }
             with force_locale(lang):
-                preview = system_mails.render(
-                    sample,
-                    system_mails.SAMPLES,
-                    preferences_url="https://example.org/preferences",
-                    unsubscribe_url="https://example.org/unsubscribe",
-                )
+                preview = system_mails.render(sample, system_mails.SAMPLES, **links)
         except system_mails.SystemMailError as error:
             db.session.rollback()
             refusal, status = str(error), 422

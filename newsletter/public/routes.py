@@ -199,8 +199,10 @@ def unsubscribe(token: str):
     """
     subscriber = subscriber_or_404(token)
     if request.method == "POST":
-        subscriptions.unsubscribe(subscriber, request_info(_unsubscribe_source()))
+        left = subscriptions.unsubscribe(subscriber, request_info(_unsubscribe_source()))
         db.session.commit()
+        if left:
+            subscriptions.queue_goodbye(subscriber)
         return render_template("public/unsubscribed.html", subscriber=subscriber)
     return render_template("public/unsubscribe.html", subscriber=subscriber)
 
