@@ -18,20 +18,12 @@ Needs PostgreSQL at postgresql://postgres@127.0.0.1:5432 and Redis at ``--redis`
 """
 
 import argparse
-import http.client
-import multiprocessing
 import os
 import random
 import shutil
-import signal
-import socket
-import statistics
-import subprocess
 import sys
 import tempfile
 import textwrap
-import threading
-import time
 import uuid
 from datetime import timedelta
 from pathlib import Path
@@ -43,6 +35,8 @@ from sqlalchemy import func, select, update
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from load import load, show, start_gunicorn, stop  # noqa: E402
 
 from newsletter import campaigns, create_app, ledger, tracking  # noqa: E402
 from newsletter.config import from_environment  # noqa: E402
@@ -122,105 +116,9 @@ def seed(count: int) -> tuple[int, list[str]]:
     return issue.id, [tracking.token(delivery_id, issue.id) for delivery_id in deliveries]
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def start_gunicorn(target: str, workers: int, env: dict, cwd: Path) -> tuple[subprocess.Popen, int]:
-    port = free_port()
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "gunicorn",
-            "-w",
-            str(workers),
-            "-b",
-            f"127.0.0.1:{port}",
-            "--log-level",
-            "warning",
-            target,
-        ],
-        cwd=cwd,
-        env=env,
-        start_new_session=True,
-    )
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                return process, port
-        except OSError:
-            time.sleep(0.1)
-    stop(process)
-    raise SystemExit(f"gunicorn {target} did not start")
-
-
-def stop(process: subprocess.Popen) -> None:
-    if process.poll() is None:
-        os.killpg(process.pid, signal.SIGTERM)
-        process.wait(timeout=30)
-
-
-def _client(port: int, paths: list[str], seconds: float, threads: int, queue) -> None:
-    """One load process: ``threads`` keep-alive connections asking for random paths."""
-    results: list[tuple[int, float]] = []
-    lock = threading.Lock()
-    stop_at = time.monotonic() + seconds
-
-    def run() -> None:
-        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
-        mine = []
-        while time.monotonic() < stop_at:
-            start = time.perf_counter()
-            connection.request("GET", random.choice(paths), headers={"User-Agent": "Mozilla/5.0"})
-            response = connection.getresponse()
-            response.read()
-            mine.append((response.status, time.perf_counter() - start))
-        connection.close()
-        with lock:
-            results.extend(mine)
-
-    workers = [threading.Thread(target=run) for _ in range(threads)]
-    for worker in workers:
-        worker.start()
-    for worker in workers:
-        worker.join()
-    queue.put(results)
-
-
-def load(port: int, paths: list[str], seconds: float, connections: int) -> dict:
-    queue = multiprocessing.Queue()
-    processes = [
-        multiprocessing.Process(
-            target=_client, args=(port, paths, seconds, connections // 2, queue)
-        )
-        for _ in range(2)
-    ]
-    for process in processes:
-        process.start()
-    results = [item for _ in processes for item in queue.get()]
-    for process in processes:
-        process.join()
-    times = sorted(elapsed * 1000 for _status, elapsed in results)
-    statuses = {status for status, _elapsed in results}
-    return {
-        "rate": len(results) / seconds,
-        "median": statistics.median(times),
-        "p99": times[int(len(times) * 0.99) - 1],
-        "count": len(results),
-        "statuses": statuses,
-    }
-
-
-def show(name: str, figures: dict, baseline: dict | None = None) -> None:
-    ratio = f"   {figures['rate'] / baseline['rate']:.2f} of the trivial app" if baseline else ""
-    print(
-        f"  {name:<28} {figures['rate']:8,.0f} req/s   median {figures['median']:6.2f} ms"
-        f"   p99 {figures['p99']:6.2f} ms   answers {sorted(figures['statuses'])}{ratio}"
-    )
+def get(paths: list[str]):
+    """Requests for random ones of ``paths``."""
+    return lambda _state, _n: ("GET", random.choice(paths), None, {})
 
 
 def main() -> None:
@@ -261,8 +159,8 @@ def main() -> None:
         gunicorns.append(app_process)
         trivial_process, trivial_port = start_gunicorn("trivial:app", args.workers, env, instance)
         gunicorns.append(trivial_process)
-        load(app_port, clicks[:50], 2, args.connections)  # warm up both
-        load(trivial_port, clicks[:50], 2, args.connections)
+        load(app_port, get(clicks[:50]), 2, args.connections)  # warm up both
+        load(trivial_port, get(clicks[:50]), 2, args.connections)
         with app.app_context():
             redis.Redis.from_url(args.redis).delete(app.config["TRACKING_BUFFER"])
         answered = 0
@@ -272,7 +170,7 @@ def main() -> None:
                 ("click redirect", app_port, clicks),
                 ("open image", app_port, opens),
             ):
-                figures = load(port, paths, args.seconds, args.connections)
+                figures = load(port, get(paths), args.seconds, args.connections)
                 if port == app_port:
                     answered += figures["count"]
                 if label not in best or figures["rate"] > best[label]["rate"]:

@@ -11,7 +11,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import BuildError
 
 from . import config as config_module
-from . import hygiene, logs
+from . import hygiene, logs, public_cache
 from .api.errors import error_response
 from .celery_app import celery_init_app
 from .extensions import babel, csrf, db, limiter, login_manager, migrate
@@ -53,6 +53,7 @@ def create_app(config: dict | None = None) -> Flask:
 
     logs.init_app(app)
     db.init_app(app)
+    public_cache.init_app(app)
     migrate.init_app(app, db, directory=str(config_module.MIGRATIONS))
     babel.init_app(app, locale_selector=select_locale, timezone_selector=select_timezone)
     hygiene.init_app(app)  # first: hostile bytes never reach the CSRF check or a rate-limit key

@@ -130,6 +130,7 @@ def from_environment(env: dict[str, str] | None = None) -> dict:
         # Clicks and opens (tracking.py): the Redis list hits wait in for the workers, and
         # how long the per-person rows are kept before they are folded into totals.
         "TRACKING_BUFFER": f"newsletter-tracking:{env.get('CELERY_QUEUE', 'celery')}",
+        "PUBLIC_VERSION_KEY": f"newsletter-public:{env.get('CELERY_QUEUE', 'celery')}",
         "TRACKING_RETENTION_DAYS": int(env.get("TRACKING_RETENTION_DAYS", 396)),
         # /metrics answers a bearer of this token or a client in these networks; else 404.
         "METRICS_TOKEN": env.get("METRICS_TOKEN") or None,

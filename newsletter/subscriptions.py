@@ -19,7 +19,7 @@ from flask_babel import gettext as _
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from kombu.exceptions import OperationalError
 
-from . import automations, system_mails, webhooks
+from . import automations, public_cache, system_mails, webhooks
 from .extensions import db
 from .i18n import WORDING_VERSION, ui_language
 from .links import external_url, subscriber_links
@@ -105,11 +105,8 @@ def all_lists() -> list[MailingList]:
 
 
 def public_lists() -> list[MailingList]:
-    return list(
-        db.session.execute(
-            db.select(MailingList).where(MailingList.public.is_(True)).order_by(MailingList.id)
-        ).scalars()
-    )
+    """The public lists, kept in memory until one changes (public_cache.py)."""
+    return public_cache.public_lists()
 
 
 def is_suppressed(email: str) -> bool:

@@ -37,7 +37,7 @@ from werkzeug.security import generate_password_hash
 from werkzeug.serving import make_server
 from workers import WorkerProcess, wait_until
 
-from newsletter import create_app, models
+from newsletter import create_app, models, public_cache
 from newsletter.config import from_environment
 from newsletter.extensions import db, limiter
 
@@ -240,6 +240,7 @@ def clean_state(request, smtp):
         db.session.add(models.Layout(name="Newsletter", is_default=True, header={}, footer={}))
         db.session.commit()
         limiter.reset()
+        public_cache.changed()  # the rows went behind the sessions' back
     shutil.rmtree(app.config["MAILBOX_PATH"], ignore_errors=True)
 
 

@@ -31,6 +31,7 @@ from ..media import library as media_library
 from ..models import Issue, IssueStatus, MailingList, Subscriber
 from ..request_limits import per_address, per_ip
 from ..subscriptions import ConfirmOutcome, RequestInfo
+from . import page_cache
 from .forms import ConfirmForm, EraseForm, PreferencesForm, SubscribeForm, list_label
 
 bp = Blueprint("public", __name__)
@@ -61,15 +62,20 @@ def request_info(source: str) -> RequestInfo:
 @per_ip
 @per_address
 def subscribe():
-    form = SubscribeForm()
     if request.method == "GET":
-        form.language.data = str(get_locale())
+        return page_cache.page(render_subscribe_page)
+    form = SubscribeForm()
     if form.validate_on_submit():
         if not form.queue(request_info("form")):
             abort(500)
         return redirect(url_for("public.thanks"))
-    status = 400 if request.method == "POST" else 200
-    return render_template("public/subscribe.html", form=form, list_label=list_label), status
+    return render_template("public/subscribe.html", form=form, list_label=list_label), 400
+
+
+def render_subscribe_page() -> str:
+    form = SubscribeForm()
+    form.language.data = str(get_locale())
+    return render_template("public/subscribe.html", form=form, list_label=list_label)
 
 
 @bp.errorhandler(429)
