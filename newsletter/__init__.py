@@ -11,7 +11,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import BuildError
 
 from . import config as config_module
-from . import hygiene, logs, public_cache
+from . import hygiene, logs, public_cache, request_limits
 from .api.errors import error_response
 from .celery_app import celery_init_app
 from .extensions import babel, csrf, db, limiter, login_manager, migrate
@@ -59,6 +59,7 @@ def create_app(config: dict | None = None) -> Flask:
     hygiene.init_app(app)  # first: hostile bytes never reach the CSRF check or a rate-limit key
     csrf.init_app(app)
     limiter.init_app(app)
+    app.after_request(request_limits.add_retry_after)
     login_manager.init_app(app)
     celery_init_app(app)
 

@@ -93,7 +93,8 @@ def from_environment(env: dict[str, str] | None = None) -> dict:
         "RATELIMIT_KEY_PREFIX": "newsletter-limits",
         # A moving window: no burst of twice the limit around a window's edge.
         "RATELIMIT_STRATEGY": "moving-window",
-        "RATELIMIT_HEADERS_ENABLED": True,
+        # Only Retry-After, on a refusal (request_limits.add_retry_after).
+        "RATELIMIT_HEADERS_ENABLED": False,
         # If Redis is briefly unreachable, count in memory rather than refuse everyone.
         "RATELIMIT_SWALLOW_ERRORS": True,
         "RATELIMIT_IN_MEMORY_FALLBACK_ENABLED": True,

@@ -1,5 +1,7 @@
 """Rate limits on subscribing, shared by the public form and the JSON endpoint."""
 
+import time
+
 from flask import current_app, request
 from werkzeug.exceptions import HTTPException
 
@@ -43,3 +45,17 @@ per_address = limiter.shared_limit(
     methods=["POST"],
     deduct_when=_reached_mail,
 )
+
+
+def add_retry_after(response):
+    """``Retry-After`` on a refusal by a limit. Flask-Limiter's own headers are off: working
+    out a limit's window for them costs a Redis round trip on every limited request."""
+    if response.status_code != 429 or "Retry-After" in response.headers:
+        return response
+    limit = limiter.current_limit
+    if limit is not None:
+        try:
+            response.headers["Retry-After"] = str(max(1, int(limit.reset_at - time.time())))
+        except Exception:  # the storage went away: the refusal stands without the header
+            current_app.logger.warning("No Retry-After: the limits' storage did not answer")
+    return response

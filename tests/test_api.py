@@ -371,6 +371,8 @@ def test_too_many_requests_from_one_ip_get_a_localized_json_429(
         app.config["SUBSCRIBE_LIMIT_PER_IP"] = "1000/minute"
     assert [r.status_code for r in allowed] == [202, 202]
     assert refused.status_code == 429
+    assert 1 <= int(refused.headers["Retry-After"]) <= 60, "when to come back, within the minute"
+    assert "X-RateLimit-Remaining" not in allowed[0].headers, "no window worked out per request"
     assert refused.is_json
     assert refused.get_json() == {
         "status": "error",
