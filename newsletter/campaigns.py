@@ -171,12 +171,16 @@ def is_editable(issue: Issue) -> bool:
     )
 
 
+def not_editable() -> CampaignError:
+    return CampaignError(
+        _("This issue can no longer be changed: sending has started."), "issue_not_editable"
+    )
+
+
 def check_editable(issue: Issue) -> None:
     """Refuse changes once sending started (see ``is_editable``)."""
     if not is_editable(issue):
-        raise CampaignError(
-            _("This issue can no longer be changed: sending has started."), "issue_not_editable"
-        )
+        raise not_editable()
 
 
 def set_layout(issue: Issue, layout_id: int | None) -> None:
@@ -223,9 +227,7 @@ def set_automation(issue: Issue, days: int | None) -> None:
     joined (0: at once, a welcome), or an ordinary campaign (None). Only before it is
     switched on: a running automation can't turn into a campaign."""
     if issue.status is not None and issue.status not in EDITABLE:
-        raise CampaignError(
-            _("This issue can no longer be changed: sending has started."), "issue_not_editable"
-        )
+        raise not_editable()
     if days is not None and not 0 <= days <= 365:
         raise CampaignError(_("Choose a number of days from 0 to 365."), "invalid_days")
     issue.sent_after_days = days

@@ -210,3 +210,8 @@ def test_the_goodbye_is_sent_only_where_written_and_only_once(client, in_app, sm
 
     assert client.post(f"/es/unsubscribe/{spanish}", data=one_click).status_code == 200
     assert len(smtp.settle()) == 1, "unsubscribing again mails nothing"
+
+    reset = "/admin/system-mails/unsubscribed/es/reset"
+    answer = client.post(reset, data={"csrf_token": csrf_token(client, reset[: -len("/reset")])})
+    assert "no longer sent in this language" in client.get(answer.location).get_data(as_text=True)
+    assert in_app(written) == []

@@ -97,5 +97,8 @@ def reset_system_mail(kind: str, lang: str):
         abort(400)
     if system_mails.reset(kind, lang):
         db.session.commit()
-        flash(_("The built-in text is sent again in this language."), "ok")
+        if system_mails.KINDS[kind].built_in:
+            flash(_("The built-in text is sent again in this language."), "ok")
+        else:
+            flash(_("This mail is no longer sent in this language."), "ok")
     return redirect(url_for("admin.system_mail", kind=kind, lang=lang))
