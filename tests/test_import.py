@@ -10,10 +10,11 @@ from pathlib import Path
 import pytest
 from factories import make_lists, make_subscriber, row_counts, subscriber_state
 from helpers import csrf_token
+from sqlalchemy import event as sqlalchemy_event
 
 from newsletter import subscriptions
 from newsletter.extensions import db
-from newsletter.imports import checks, jobs, reading, writing
+from newsletter.imports import checks, copying, jobs, reading, writing
 from newsletter.models import (
     ConsentAction,
     ImportJob,
@@ -210,6 +211,7 @@ def test_the_import_goes_in_chunks_and_resumes_where_it_stopped(editor_client, i
     content = "email\n" + "".join(f"reader{n}@example.org\n" for n in range(7))
     job_id = job_of(upload(editor_client, content.encode(), [lists["events"]]))
     monkeypatch.setattr(reading, "CHUNK_SIZE", 3)
+    monkeypatch.setattr(copying, "CHUNK_SIZE", 3)
 
     def start() -> None:
         jobs.start_import(db.session.get(ImportJob, job_id))
@@ -438,3 +440,44 @@ def test_an_import_sets_the_second_language_of_new_people_only(editor_client, in
     known = in_app(subscriber_state, "known@example.org")
     assert (known.language, known.second_language) == ("fr", None), "languages never change"
     assert in_app(subscriber_state, "same@example.org") is None
+
+
+def test_someone_who_subscribes_while_a_chunk_is_written_is_updated_once(
+    editor_client, in_app, app
+):
+    if "postgresql" not in app.config["SQLALCHEMY_DATABASE_URI"]:
+        pytest.skip("the chunks are written with COPY and set-based SQL on PostgreSQL only")
+    lists = in_app(make_lists)
+    content = b"email,name\r\nana@example.org,Ana\r\nbob@example.org,Bob\r\n"
+    job_id = job_of(upload(editor_client, content, [lists["events"]]))
+    confirm_token = csrf_token(editor_client, f"/admin/imports/{job_id}")
+
+    def subscribe_ana_first(conn, cursor, statement, parameters, context, executemany):
+        """Another request commits Ana's subscription just before the new people go in."""
+        if statement.lstrip().startswith("WITH created AS"):
+            with db.engine.connect() as other:
+                other.execute(
+                    db.insert(Subscriber).values(
+                        email="ana@example.org", language="es", token="t" * 43, name=None
+                    )
+                )
+                other.commit()
+
+    def watch() -> None:
+        sqlalchemy_event.listen(db.engine, "before_cursor_execute", subscribe_ana_first)
+
+    def unwatch() -> None:
+        sqlalchemy_event.remove(db.engine, "before_cursor_execute", subscribe_ana_first)
+
+    in_app(watch)
+    try:
+        editor_client.post(f"/admin/imports/{job_id}/start", data={"csrf_token": confirm_token})
+        progress = wait_until_finished(editor_client, job_id)
+    finally:
+        in_app(unwatch)
+    assert (progress["status"], progress["created"], progress["updated"]) == ("done", 1, 1)
+    ana = in_app(subscriber_state, "ana@example.org")
+    assert (ana.status, ana.language, ana.name) == (SubscriberStatus.CONFIRMED, "es", "Ana")
+    assert ana.list_ids == {lists["events"]}
+    assert [c.source for c in ana.consents] == [f"import:{job_id}"]
+    assert in_app(subscriber_count) == 2

@@ -8,6 +8,7 @@ language; the admin UI turns the codes into sentences.
 - ``checks``: each record checked on its own, duplicates marked;
 - ``analysis``: the dry run, and what the database says of a chunk;
 - ``writing``: the import a Celery worker runs, a chunk of rows per transaction;
+- ``copying``: how a chunk is written on PostgreSQL (COPY into a staging table);
 - ``jobs``: where uploads are kept and how a job starts, fails and ends.
 
 File format (see the README): UTF-8 (a BOM is fine), comma-, semicolon- or tab-separated
