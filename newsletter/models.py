@@ -727,6 +727,7 @@ def tidy_lines(text: str) -> str:
 
 
 class ImportStatus(enum.StrEnum):
+    ANALYSING = "analysing"  # uploaded: a worker checks the file (the dry run)
     ANALYSED = "analysed"  # dry run done, waiting for the editor's confirmation
     QUEUED = "queued"
     RUNNING = "running"
@@ -746,7 +747,7 @@ class ImportJob(db.Model):
     filename: Mapped[str] = mapped_column(String(255))
     path: Mapped[str] = mapped_column(String(500))
     status: Mapped[ImportStatus] = mapped_column(
-        _enum(ImportStatus, "import_status"), default=ImportStatus.ANALYSED
+        _enum(ImportStatus, "import_status"), default=ImportStatus.ANALYSING
     )
     list_ids: Mapped[list[int]] = mapped_column(JSON, default=list)
     language: Mapped[str] = mapped_column(String(8))

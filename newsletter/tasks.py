@@ -19,10 +19,17 @@ from . import (
     webhooks,
 )
 from .extensions import db
-from .imports import jobs, writing
+from .imports import analysis, jobs, writing
 from .logs import log
 from .mail.transport import reply_code, send_message
-from .models import ConfirmationRequest, Registration, Subscriber, SubscriberStatus
+from .models import (
+    ConfirmationRequest,
+    ImportJob,
+    ImportStatus,
+    Registration,
+    Subscriber,
+    SubscriberStatus,
+)
 
 
 @shared_task(bind=True, max_retries=8)
@@ -150,6 +157,20 @@ def send_automations() -> None:
     may be due a welcome at once, call it)."""
     for issue_id in automations.due_issues():
         deliver_issue.delay(issue_id)
+
+
+@shared_task
+def analyse_import(job_id: int) -> None:
+    """Check an uploaded CSV file (the dry run) and write its report; the upload request
+    only stored the file. Run again, it starts over; a job already checked is left alone."""
+    job = db.session.get(ImportJob, job_id)
+    if job is None:
+        return
+    try:
+        analysis.analyse(job)
+    except Exception:
+        current_app.logger.exception("Analysis of import %s failed", job_id)
+        jobs.mark_failed(job_id, "check_error", only_while=ImportStatus.ANALYSING)
 
 
 @shared_task(bind=True)

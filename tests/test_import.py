@@ -1,4 +1,5 @@
-"""CSV import: upload and dry run, confirmation, a real worker importing, and hostile files."""
+"""CSV import: upload, the dry run in a worker, confirmation, a real worker importing, and
+hostile files."""
 
 import contextlib
 import html
@@ -8,13 +9,16 @@ import time
 from pathlib import Path
 
 import pytest
-from factories import make_lists, make_subscriber, row_counts, subscriber_state
-from helpers import csrf_token
+from conftest import publisher
+from factories import make_lists, make_subscriber, make_user, row_counts, subscriber_state
+from helpers import csrf_token, log_in
+from kombu.exceptions import OperationalError
+from playwright.sync_api import expect
 from sqlalchemy import event as sqlalchemy_event
 
-from newsletter import subscriptions
+from newsletter import subscriptions, tasks
 from newsletter.extensions import db
-from newsletter.imports import checks, copying, jobs, reading, writing
+from newsletter.imports import analysis, checks, copying, jobs, reading, writing
 from newsletter.models import (
     ConsentAction,
     ImportJob,
@@ -31,6 +35,11 @@ ESCAPED_SCRIPT = "&lt;script&gt;alert(1)&lt;/script&gt;"
 
 def page_text(response) -> str:
     return html.unescape(response.get_data(as_text=True))
+
+
+def words(response) -> str:
+    """The page's text without its tags, as a reader sees it."""
+    return re.sub(r"<[^>]+>", "", page_text(response))
 
 
 def upload(client, content: bytes, list_ids, language="en", consent=True, filename="people.csv"):
@@ -481,3 +490,204 @@ def test_someone_who_subscribes_while_a_chunk_is_written_is_updated_once(
     assert ana.list_ids == {lists["events"]}
     assert [c.source for c in ana.consents] == [f"import:{job_id}"]
     assert in_app(subscriber_count) == 2
+
+
+@pytest.fixture
+def held_checks(app, monkeypatch):
+    """Dry runs wait on the broker, in a queue no worker reads, until the test calls the
+    returned function: then this thread takes them as a worker would and runs them. So the
+    upload is answered before its file is checked."""
+    celery = app.extensions["celery"]
+    queue_name = f"{celery.conf.task_default_queue}-held"
+    send = publisher(tasks.analyse_import)
+
+    def hold(args=None, kwargs=None, **options):
+        return send(args, kwargs, **(options | {"queue": queue_name}))
+
+    monkeypatch.setattr(tasks.analyse_import, "apply_async", hold)
+
+    def run_held() -> int:
+        ran = 0
+        with (
+            celery.connection_for_read() as connection,
+            connection.SimpleQueue(celery.amqp.queues[queue_name]) as queue,
+        ):
+            while True:
+                try:
+                    message = queue.get(timeout=1)
+                except queue.Empty:
+                    return ran
+                args, kwargs, _embed = message.decode()
+                tasks.analyse_import.apply(args, kwargs, task_id=message.headers["id"])
+                message.ack()
+                ran += 1
+
+    yield run_held
+    run_held()  # a test that failed half way leaves no task behind
+
+
+def test_the_upload_answers_at_once_and_a_worker_checks_the_file(
+    editor_client, in_app, app, held_checks
+):
+    lists = in_app(make_lists)
+    content = b"email,name\nana@example.org,Ana\nnot-an-address,X\n"
+    job_id = job_of(upload(editor_client, content, [lists["events"]]))
+    job = in_app(job_state, job_id)
+    assert (job.status, job.total_rows) == (ImportStatus.ANALYSING, 0)
+    assert set(job.report) == {"consent_confirmed_by", "consent_confirmed_at"}
+    assert stored_file(app, job).exists()
+
+    text = words(editor_client.get(f"/admin/imports/{job_id}"))
+    assert "Checking the file" in text and "Rows checked: 0" in text
+    assert "Import 1 subscriber" not in text and "Discard this file" not in text
+    progress = editor_client.get(f"/admin/imports/{job_id}/progress.json").get_json()
+    assert (progress["status"], progress["analysing"], progress["finished"]) == (
+        "analysing",
+        True,
+        False,
+    )
+    assert "Checking the file" in page_text(editor_client.get("/admin/imports/new"))
+
+    started = confirm(editor_client, job_id)
+    assert "The file is still being checked" in page_text(editor_client.get(started.location))
+    token = csrf_token(editor_client, f"/admin/imports/{job_id}")
+    discarded = editor_client.post(f"/admin/imports/{job_id}/discard", data={"csrf_token": token})
+    assert "can be discarded once its check is done" in page_text(
+        editor_client.get(discarded.location)
+    )
+    assert in_app(job_state, job_id).status == ImportStatus.ANALYSING
+    assert stored_file(app, job).exists()
+
+    assert held_checks() == 1  # a worker takes the task
+    progress = editor_client.get(f"/admin/imports/{job_id}/progress.json").get_json()
+    assert (progress["status"], progress["analysing"], progress["total"]) == ("analysed", False, 2)
+    job = in_app(job_state, job_id)
+    assert (job.report["new"], job.report["counts"]) == (1, {"invalid_email": 1})
+    assert job.report["consent_confirmed_by"] is not None
+    assert "Import 1 subscriber" in page_text(editor_client.get(f"/admin/imports/{job_id}"))
+
+
+def test_the_check_in_progress_is_shown_in_the_editors_language(
+    client, in_app, translated, held_checks
+):
+    lists = in_app(make_lists)
+    in_app(make_user, "de@example.org", language="de")
+    log_in(client, "de@example.org")
+    job_id = job_of(upload(client, b"email\nana@example.org\n", [lists["events"]]))
+    text = words(client.get(f"/admin/imports/{job_id}"))
+    assert translated("de", "Checking the file") == "Datei wird geprüft"
+    assert "Datei wird geprüft" in text
+    assert f"{translated('de', 'Rows checked')}: 0" in text
+    hint = "Nothing is imported yet. The report of the check appears here when it is done."
+    assert translated("de", hint) in text
+    progress = client.get(f"/admin/imports/{job_id}/progress.json").get_json()
+    assert progress["label"] == "Datei wird geprüft"
+
+
+def test_a_check_that_died_half_way_starts_over_and_gives_the_same_report(
+    editor_client, in_app, monkeypatch, held_checks
+):
+    lists = in_app(make_lists)
+    in_app(make_subscriber, "known@example.org", "en", SubscriberStatus.PENDING)
+    content = b"email\nknown@example.org\nana@example.org\nbad\nana@example.org\nbob@example.org\n"
+    whole = job_of(upload(editor_client, content, [lists["events"]]))
+    interrupted = job_of(upload(editor_client, content, [lists["events"]]))
+    monkeypatch.setattr(reading, "CHUNK_SIZE", 2)
+    checked = analysis.classify
+
+    def worker_killed_after_the_first_chunk(chunk):
+        if chunk[0].index > 0:
+            raise SystemExit("worker killed")
+        return checked(chunk)
+
+    def run(job_id: int) -> None:
+        tasks.analyse_import(job_id)
+
+    in_app(run, whole)
+    monkeypatch.setattr(analysis, "classify", worker_killed_after_the_first_chunk)
+    with pytest.raises(SystemExit):
+        in_app(run, interrupted)
+    job = in_app(job_state, interrupted)
+    assert (job.status, job.total_rows) == (ImportStatus.ANALYSING, 2)  # progress was kept
+
+    monkeypatch.setattr(analysis, "classify", checked)
+    in_app(run, interrupted)  # the broker hands the task to another worker
+    assert held_checks() == 2  # the tasks the uploads queued find both jobs checked
+    again, once = in_app(job_state, interrupted), in_app(job_state, whole)
+    assert (again.status, again.total_rows) == (once.status, once.total_rows)
+    assert (again.status, again.total_rows) == (ImportStatus.ANALYSED, 5)
+    again.report.pop("consent_confirmed_at"), once.report.pop("consent_confirmed_at")
+    assert again.report == once.report
+    assert (again.report["new"], again.report["update"]) == (2, 1)
+
+
+def test_a_job_no_longer_being_checked_is_left_alone(editor_client, in_app):
+    lists = in_app(make_lists)
+    job_id = job_of(upload(editor_client, b"email\nana@example.org\n", [lists["events"]]))
+    confirm(editor_client, job_id)
+    before = in_app(job_state, job_id)
+    assert before.status == ImportStatus.DONE  # the file is gone with the import
+
+    in_app(tasks.analyse_import, job_id)  # a copy of the task, delivered late
+    in_app(tasks.analyse_import, job_id + 1000)  # and one for a job that was discarded
+    after = in_app(job_state, job_id)
+    assert (after.status, after.error, after.report) == (ImportStatus.DONE, None, before.report)
+    assert after.total_rows == before.total_rows == 1
+
+
+def test_when_the_broker_is_down_the_upload_fails_cleanly(editor_client, in_app, app, monkeypatch):
+    lists = in_app(make_lists)
+    files_before = stored_files(app)
+
+    def broker_down(*args, **kwargs):
+        raise OperationalError("Error 111 connecting to 127.0.0.1:6379. Connection refused.")
+
+    monkeypatch.setattr(tasks.analyse_import, "delay", broker_down)
+    job_id = job_of(upload(editor_client, b"email\nana@example.org\n", [lists["events"]]))
+    job = in_app(job_state, job_id)
+    assert (job.status, job.error) == (ImportStatus.FAILED, "not_queued")
+    assert stored_files(app) == files_before, "the file is removed"
+    text = page_text(editor_client.get(f"/admin/imports/{job_id}"))
+    assert "The file could not be checked. Please upload it again in a moment." in text
+    assert "Nothing was imported." in text and "Upload another file" in text
+    assert in_app(subscriber_count) == 0
+
+
+def test_a_real_worker_checks_the_file_then_imports_it(editor_client, in_app, celery_worker):
+    lists = in_app(make_lists)
+    job_id = job_of(upload(editor_client, b"email\nana@example.org\nbad\n", [lists["events"]]))
+    deadline = time.monotonic() + 30
+    while in_app(job_state, job_id).status == ImportStatus.ANALYSING:
+        assert time.monotonic() < deadline, "the check did not end"
+        time.sleep(0.1)
+    job = in_app(job_state, job_id)
+    assert (job.status, job.total_rows, job.report["new"]) == (ImportStatus.ANALYSED, 2, 1)
+    confirm(editor_client, job_id)
+    assert wait_until_finished(editor_client, job_id)["created"] == 1
+
+
+def test_the_job_page_follows_the_check_and_shows_the_report_when_it_ends(
+    pages, live_server, in_app, held_checks
+):
+    in_app(make_user, "editor@example.org", "editor")
+    in_app(make_lists)
+    page, base = pages("en-GB"), live_server
+    page.goto(base + "/admin/login")
+    page.fill("#email", "editor@example.org")
+    page.fill("#password", "correct horse battery")
+    page.click("button[type=submit]")
+    page.goto(base + "/admin/imports/new")
+    content = b"email\nana@example.org\nnot-an-address\n"
+    page.set_input_files(
+        "#file", files=[{"name": "people.csv", "mimeType": "text/csv", "buffer": content}]
+    )
+    page.get_by_label("Events").check()
+    page.check("#consent")
+    page.get_by_role("button", name="Check the file").click()
+    expect(page.get_by_role("heading", name="Checking the file")).to_be_visible()
+    expect(page.locator("[data-field=total]")).to_have_text("0")
+
+    held_checks()  # a worker checks the file; the page notices and shows the report
+    expect(page.locator("table.problems tbody tr")).to_have_count(1)
+    expect(page.get_by_role("button", name="Import 1 subscriber")).to_be_visible()
+    expect(page.get_by_role("heading", name="Checking the file")).to_have_count(0)

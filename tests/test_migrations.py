@@ -81,3 +81,34 @@ def test_upgrading_keeps_every_row_that_references_a_rebuilt_table(app, in_app):
     counts, foreign_keys = in_app(rows_through_the_migrations)
     assert counts == {table: 1 for table in CHILD_TABLES}
     assert foreign_keys in (None, 1), "the app's connections enforce foreign keys again"
+
+
+ANALYSING_JOB = (
+    "INSERT INTO import_job (id, filename, path, status, list_ids, language, total_rows,"
+    " processed_rows, created_count, updated_count, skipped_count, report, created_at)"
+    " VALUES (:id, 'people.csv', 'x.csv', 'analysing', '[]', 'en', 0, 0, 0, 0, 0, '{}', :now)"
+)
+
+
+def test_jobs_being_checked_fail_when_the_check_in_a_worker_is_downgraded(app, in_app):
+    """Before 0029 no worker checks an upload: a job still "analysing" fails (and can be
+    discarded), and the status is refused again; upgrading allows it once more."""
+
+    def insert_analysing(job_id: int) -> None:
+        db.session.execute(text(ANALYSING_JOB), {"id": job_id, "now": utcnow()})
+        db.session.commit()
+
+    def status_of(job_id: int) -> tuple[str, str | None]:
+        query = text("SELECT status, error FROM import_job WHERE id = :id")
+        return tuple(db.session.execute(query, {"id": job_id}).one())
+
+    in_app(insert_analysing, 900)
+    try:
+        in_app(downgrade, revision="0028")
+        assert in_app(status_of, 900) == ("failed", "internal")
+        with pytest.raises(IntegrityError):
+            in_app(insert_analysing, 901)
+    finally:
+        in_app(upgrade)
+    in_app(insert_analysing, 902)
+    assert in_app(status_of, 902) == ("analysing", None)

@@ -1,7 +1,8 @@
 """Importing subscribers from a CSV file: upload and dry run, confirmation, progress, report.
 
-The request only stores and analyses the file; a Celery worker imports it in chunks
-(``tasks.import_subscribers``) while the job page polls ``progress.json``.
+The upload request only stores the file. Celery workers check it (``tasks.analyse_import``)
+and, once the editor confirms the report, import it in chunks (``tasks.import_subscribers``);
+meanwhile the job page polls ``progress.json``.
 """
 
 from flask import (
@@ -28,10 +29,10 @@ from .. import subscriptions
 from ..extensions import db
 from ..form_fields import ActionForm, MultiCheckboxField
 from ..i18n import language_name
-from ..imports import analysis, checks, jobs
+from ..imports import checks, jobs
 from ..models import ImportJob, ImportStatus, utcnow
 from ..subscriptions import MAX_NAME_LENGTH
-from ..tasks import import_subscribers
+from ..tasks import analyse_import, import_subscribers
 from . import bp
 from .auth import accepts_uploads
 from .presentation import import_status_label
@@ -54,6 +55,10 @@ FATAL = {
     "field_too_large": _l("Line %(line)s has a field far too long for a subscriber."),
     "missing_file": _l("The uploaded file is gone. Please upload it again."),
     "no_consent": _l("Nobody confirmed that these people agreed to receive the newsletter."),
+    "not_queued": _l("The file could not be checked. Please upload it again in a moment."),
+    "check_error": _l(
+        "The file could not be checked because of an error on our side. Please upload it again."
+    ),
     "internal": _l(
         "The import stopped because of an error on our side. The rows imported so far stay."
     ),
@@ -196,36 +201,41 @@ def _display_name(filename: str | None) -> str:
 
 
 def create_job(form: UploadForm) -> ImportJob:
-    """Store the upload under the instance folder and run the dry run on it."""
+    """Store the upload under the instance folder, with who confirmed the people's consent,
+    and queue its dry run; if the queue cannot take it, the job fails and the file goes."""
     path = jobs.new_file_path()
     form.file.data.save(path)
     job = ImportJob(
         created_by_id=current_user.id,
         filename=_display_name(form.file.data.filename),
         path=path.name,
+        status=ImportStatus.ANALYSING,
         list_ids=sorted(form.lists.data),
         language=form.language.data,
-        report={},
+        report={
+            "consent_confirmed_by": current_user.id,
+            "consent_confirmed_at": utcnow().isoformat(timespec="seconds") + "Z",
+        },
     )
     db.session.add(job)
     if path.stat().st_size > max_bytes():  # a body sent without a Content-Length
         path.unlink()
         raise RequestEntityTooLarge()
-    analysis.analyse(job)
-    if job.status == ImportStatus.ANALYSED:
-        job.report = {
-            **job.report,
-            "consent_confirmed_by": current_user.id,
-            "consent_confirmed_at": utcnow().isoformat(timespec="seconds") + "Z",
-        }
     db.session.commit()
+    try:
+        analyse_import.delay(job.id)
+    except OperationalError:
+        current_app.logger.exception("Could not queue the check of import %s", job.id)
+        jobs.fail(job, "not_queued")
+        db.session.commit()
     return job
 
 
 @bp.route("/imports/new", methods=["GET", "POST"])
 @accepts_uploads(max_bytes, too_large=_too_large)
 def import_upload():
-    """The upload form; a valid upload is analysed at once and its report shown."""
+    """The upload form; a valid upload is stored and its job page shown while a worker
+    checks it."""
     form = UploadForm()
     if not form.validate_on_submit():
         return _upload_page(form, 400 if form.is_submitted() else 200)
@@ -239,7 +249,8 @@ def import_upload():
 
 @bp.get("/imports/<int:job_id>")
 def import_job(job_id: int):
-    """The dry-run report, the progress of a running import, or its final report."""
+    """The check in progress, the dry-run report, the progress of a running import, or its
+    final report."""
     job = db.get_or_404(ImportJob, job_id)
     counts = job.report.get("counts", {})
     return render_template(
@@ -263,6 +274,9 @@ def import_start(job_id: int):
     job = db.get_or_404(ImportJob, job_id)
     if not ActionForm().validate():
         abort(400)
+    if job.status == ImportStatus.ANALYSING:
+        flash(_("The file is still being checked: please wait for its report."), "info")
+        return redirect(url_for("admin.import_job", job_id=job.id))
     if job.status != ImportStatus.ANALYSED:
         flash(_("This import was already started."), "info")
         return redirect(url_for("admin.import_job", job_id=job.id))
@@ -280,10 +294,16 @@ def import_start(job_id: int):
 
 @bp.post("/imports/<int:job_id>/discard")
 def import_discard(job_id: int):
-    """Forget a dry run that will not be imported, and its file."""
+    """Forget a dry run that will not be imported, and its file.
+
+    A file still being checked waits for its report: a worker is reading it.
+    """
     job = db.get_or_404(ImportJob, job_id)
     if not ActionForm().validate():
         abort(400)
+    if job.status == ImportStatus.ANALYSING:
+        flash(_("The file can be discarded once its check is done."), "error")
+        return redirect(url_for("admin.import_job", job_id=job.id))
     if job.status not in (ImportStatus.ANALYSED, ImportStatus.FAILED):
         flash(_("An import that ran is kept as a record."), "error")
         return redirect(url_for("admin.import_job", job_id=job.id))
@@ -296,11 +316,13 @@ def import_discard(job_id: int):
 
 @bp.get("/imports/<int:job_id>/progress.json")
 def import_progress(job_id: int):
-    """What the job page shows while a worker imports."""
+    """What the job page shows while a worker checks or imports the file (``total``: the
+    rows checked so far while ``analysing``, then the rows of the file)."""
     job = db.get_or_404(ImportJob, job_id)
     return jsonify(
         status=job.status.value,
         label=import_status_label(job.status),
+        analysing=job.status == ImportStatus.ANALYSING,
         total=job.total_rows,
         processed=job.processed_rows,
         created=job.created_count,

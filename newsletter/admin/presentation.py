@@ -51,6 +51,7 @@ DELIVERY_STATES = {
 }
 
 IMPORT_STATUS = {
+    ImportStatus.ANALYSING: _l("Checking the file"),
     ImportStatus.ANALYSED: _l("Checked: waiting for your confirmation"),
     ImportStatus.QUEUED: _l("Waiting for a worker"),
     ImportStatus.RUNNING: _l("Importing"),

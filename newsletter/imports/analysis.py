@@ -1,19 +1,31 @@
 """The dry run: what an import of a file would create, update and skip, and why.
 
-``classify`` is the database's view of a chunk; the worker asks it again before writing.
+A worker runs it after the upload (``tasks.analyse_import``) while the job page polls the
+rows checked so far. ``classify`` is the database's view of a chunk; the worker asks it
+again before writing.
 """
 
 from flask import current_app
 
 from ..csv_export import FORMULA_PREFIXES
 from ..extensions import db
-from ..models import ImportJob, MailingList, Subscriber, SubscriberStatus, Suppression, email_hash
+from ..models import (
+    ImportJob,
+    ImportStatus,
+    MailingList,
+    Subscriber,
+    SubscriberStatus,
+    Suppression,
+    email_hash,
+)
 from .checks import Row, Settings, read_rows
 from .jobs import fail, file_of
 from .reading import FileRefused, chunks
 
 MAX_LISTED_PROBLEMS = 200
 """Problems listed one by one in a report (all of them are counted)."""
+ATTESTATION = ("consent_confirmed_by", "consent_confirmed_at")
+"""What the upload wrote in the report (who confirmed that these people agreed, and when)."""
 
 
 def settings_for(job: ImportJob) -> Settings:
@@ -81,28 +93,69 @@ def _note(report: dict, row: Row) -> None:
         report["problems"].append(problem)
 
 
+def _empty_report() -> dict:
+    return {"counts": {}, "problems": [], "new": 0, "update": 0, "formula_names": 0}
+
+
+def _count(report: dict, chunk: list[Row]) -> None:
+    """Add one chunk of checked rows to the report, once the database has ruled on them."""
+    updates = classify(chunk)
+    for row in chunk:
+        if row.problem:
+            _note(report, row)
+            continue
+        report["update" if row.email in updates else "new"] += 1
+        if row.name and row.name.startswith(FORMULA_PREFIXES):
+            report["formula_names"] += 1
+
+
+def _write_if_analysing(job_id: int, **values) -> bool:
+    """Store ``values`` and commit, unless the job is no longer being analysed (another run
+    of the task finished it)."""
+    result = db.session.execute(
+        db.update(ImportJob)
+        .where(ImportJob.id == job_id, ImportJob.status == ImportStatus.ANALYSING)
+        .values(**values)
+    )
+    db.session.commit()
+    return result.rowcount == 1
+
+
+def _refuse(job_id: int, code: str, line: int | None) -> None:
+    """The file cannot be read as subscribers: the job fails and its file goes."""
+    db.session.rollback()
+    job = db.session.get(ImportJob, job_id)
+    if job is not None and job.status == ImportStatus.ANALYSING:
+        fail(job, code, line)
+        db.session.commit()
+
+
 def analyse(job: ImportJob) -> None:
     """The dry run: count what an import of the job's file would create, update and skip.
 
-    Never writes a subscriber. A file that cannot be read at all fails the job with a code
-    (``job.error``) and is deleted.
+    Never writes a subscriber. The rows checked so far (``total_rows``) are committed after
+    every chunk, for the job page; at the end the job is ANALYSED with its report, which
+    keeps the upload's consent attestation. Run again (a redelivered task), it starts over
+    and gives the same report; a job no longer being analysed is left alone. A file that
+    cannot be read at all fails the job with a code (``job.error``) and is deleted.
     """
-    report: dict = {"counts": {}, "problems": [], "new": 0, "update": 0, "formula_names": 0}
-    header: dict = {}
-    total = 0
-    try:
-        for chunk in chunks(read_rows(file_of(job), settings_for(job), header)):
-            total += len(chunk)
-            updates = classify(chunk)
-            for row in chunk:
-                if row.problem:
-                    _note(report, row)
-                    continue
-                report["update" if row.email in updates else "new"] += 1
-                if row.name and row.name.startswith(FORMULA_PREFIXES):
-                    report["formula_names"] += 1
-    except FileRefused as refused:
-        fail(job, refused.code, refused.line)
+    db.session.flush()  # a job made just now gets its defaults: it is being analysed
+    if job.status != ImportStatus.ANALYSING:
         return
-    job.report = report | header
-    job.total_rows = total
+    job_id, path, settings = job.id, file_of(job), settings_for(job)
+    kept = {key: job.report[key] for key in ATTESTATION if key in job.report}
+    report, header, total = _empty_report(), {}, 0
+    try:
+        for chunk in chunks(read_rows(path, settings, header)):
+            _count(report, chunk)
+            total += len(chunk)
+            if not _write_if_analysing(job_id, total_rows=total):
+                return
+    except FileRefused as refused:
+        _refuse(job_id, refused.code, refused.line)
+        return
+    except FileNotFoundError:
+        _refuse(job_id, "missing_file", None)
+        return
+    report = kept | report | header
+    _write_if_analysing(job_id, status=ImportStatus.ANALYSED, total_rows=total, report=report)

@@ -51,10 +51,16 @@ def finish(job_id: int) -> None:
     db.session.commit()
 
 
-def mark_failed(job_id: int, code: str = "internal") -> None:
-    """After an unexpected error: the job shows it failed instead of running for ever."""
+def mark_failed(
+    job_id: int, code: str = "internal", only_while: ImportStatus | None = None
+) -> None:
+    """After an unexpected error: the job shows it failed instead of running for ever.
+
+    With ``only_while``, a job that has moved on from that status (another run of the task
+    finished its part) is left as it is.
+    """
     db.session.rollback()
     job = db.session.get(ImportJob, job_id)
-    if job is not None:
+    if job is not None and only_while in (None, job.status):
         fail(job, code)
         db.session.commit()

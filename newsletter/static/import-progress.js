@@ -1,4 +1,5 @@
-// The import job page: poll the job's progress.json and show it; reload once it has ended.
+// The import job page: poll the job's progress.json and show it; reload once the check of
+// the file or the import has ended.
 (function () {
   "use strict";
 
@@ -6,7 +7,8 @@
   if (!box) return;
 
   const bar = box.querySelector("progress");
-  const FIELDS = ["processed", "created", "updated", "skipped"];
+  const analysing = box.hasAttribute("data-analysing");
+  const FIELDS = ["total", "processed", "created", "updated", "skipped"];
 
   function show(name, value) {
     const element = box.querySelector('[data-field="' + name + '"]');
@@ -23,12 +25,14 @@
         return response.json();
       })
       .then((job) => {
-        if (job.finished) {
+        if (job.finished || job.analysing !== analysing) {
           window.location.reload();
           return;
         }
-        bar.max = Math.max(job.total, 1);
-        bar.value = job.processed;
+        if (!analysing) {
+          bar.max = Math.max(job.total, 1);
+          bar.value = job.processed;
+        }
         FIELDS.forEach((name) => show(name, job[name]));
         show("label", job.label);
         setTimeout(poll, 1000);
