@@ -573,6 +573,36 @@ def test_the_answer_does_the_same_work_for_every_address(app, client, smtp, in_a
     ]
 
 
+@pytest.mark.integration  # the task must really be published to the broker
+def test_the_queued_task_shows_monitoring_no_personal_data(app, client, smtp, in_app):
+    from celery.signals import before_task_publish
+
+    lists = in_app(make_lists)
+    published = []
+
+    def record(sender=None, headers=None, **_kwargs):
+        if sender == "newsletter.tasks.handle_subscription":
+            published.append(headers)
+
+    before_task_publish.connect(record)
+    try:
+        response = client.post(
+            URL,
+            json=payload(lists, email="private.reader@example.org", name="Private Reader"),
+            headers={"User-Agent": "Partner/2.0"},
+        )
+    finally:
+        before_task_publish.disconnect(record)
+    assert response.status_code == 202
+    [headers] = published
+    shown = headers["argsrepr"] + headers["kwargsrepr"]
+    for personal in ("private.reader", "Private Reader", "127.0.0.1", "Partner/2.0"):
+        assert personal not in shown
+    assert "'source': 'api'" in shown
+    [received] = smtp.wait_for(1)
+    assert received.recipients == ["private.reader@example.org"], "the task still has it"
+
+
 def test_a_concurrent_subscription_of_the_same_new_address_is_not_lost(app, smtp, in_app):
     """The worker that loses the race for the unique address handles it as a known one."""
     from sqlalchemy import event, text
