@@ -59,14 +59,3 @@ def add_retry_after(response):
         except Exception:  # the storage went away: the refusal stands without the header
             current_app.logger.warning("No Retry-After: the limits' storage did not answer")
     return response
-
-
-@limiter.request_filter
-def _public_pages_read() -> bool:
-    """The public pages' limits are all on POST, the acts that send mail.
-
-    On a GET Flask-Limiter would still resolve each of them to find none applies, which
-    costs more than serving the cached subscribe page. (The API's limits cover every
-    method; they are not skipped.)
-    """
-    return request.blueprint == "public" and request.method in ("GET", "HEAD", "OPTIONS")

@@ -9,7 +9,6 @@ import pytest
 from factories import make_lists, make_subscriber, row_counts, subscriber_state
 from helpers import tasks_done
 
-from newsletter.extensions import limiter
 from newsletter.models import ConsentAction, SubscriberStatus
 
 URL = "/api/v1/subscribe"
@@ -384,27 +383,6 @@ def test_too_many_requests_from_one_ip_get_a_localized_json_429(
     }
     assert after == before
     assert sorted(r.recipients[0] for r in smtp.settle()) == ["ip1@example.org", "ip2@example.org"]
-
-
-def test_the_public_pages_limits_are_on_post_only(app):
-    """``request_limits`` skips Flask-Limiter when a public page is read: right only while
-    no limit of the public blueprint covers a reading method."""
-    manager = limiter.limit_manager
-    public_views = {
-        f"{view.__module__}.{view.__qualname__}"
-        for endpoint, view in app.view_functions.items()
-        if endpoint.startswith("public.")
-    }
-    limited = [
-        limit
-        for name, limits in manager._decorated_limits.items()
-        if name.rpartition(".")[0] in public_views
-        for limit in limits
-    ]
-    assert {limit.scope for limit in limited} == {"subscribe-ip", "subscribe-address"}
-    assert all(limit.methods == ("post",) for limit in limited)
-    assert "public" not in manager._blueprint_limits
-    assert not manager.application_limits and not manager.default_limits
 
 
 def test_too_many_requests_for_one_address_from_many_ips(app, client, smtp, in_app, translated):
