@@ -2,11 +2,11 @@
 
 Builds a scratch database with the app's migrations, seeds a few existing subscribers
 and suppressed addresses, writes an N-row CSV (with some invalid rows, duplicates and
-formula-like names), then times the dry run (what the upload request does) and the import
-(what the Celery task does, chunk by chunk), and checks the result in the database. It also
+formula-like names), then times the dry run and the import (what the Celery tasks do, chunk
+by chunk), and checks the result in the database. It also
 times the subscriber list's queries and the CSV export at that size.
 
-    /tmp/venv/bin/python benchmarks/import.py [--rows 100000]
+    .venv/bin/python benchmarks/import.py [--rows 100000]
 """
 
 import argparse
@@ -199,7 +199,7 @@ def main() -> int:
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print()
     print(f"CSV import of {args.rows:,} rows ({megabytes:.1f} MB), PostgreSQL, one process")
-    print(f"  analysis (upload request): {analyse_seconds:6.1f} s  "
+    print(f"  dry run (worker):          {analyse_seconds:6.1f} s  "
           f"{args.rows / analyse_seconds:9,.0f} rows/s")  # fmt: skip
     print(f"    baseline, csv parse only: {parse_seconds:6.1f} s  "
           f"{args.rows / parse_seconds:9,.0f} rows/s")  # fmt: skip
