@@ -71,7 +71,9 @@ def test_the_lists_are_read_once_until_they_change(client, in_app):
 def test_a_subscribe_post_asks_nothing_of_the_database(app, client, in_app, monkeypatch):
     lists = in_app(make_lists)
     queued = []  # the worker's part (here it would run in this process) is not counted
-    monkeypatch.setattr(tasks.handle_subscription, "delay", lambda **task: queued.append(task))
+    monkeypatch.setattr(
+        tasks.handle_subscription, "apply_async", lambda kwargs, **_: queued.append(kwargs)
+    )
     body = {"email": "warm@example.org", "lists": [lists["newsletter"]]}
     assert client.post("/api/v1/subscribe", json=body).status_code == 202
     statements = []
