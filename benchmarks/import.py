@@ -124,12 +124,17 @@ def copy_rows(url: str, rows: list[tuple[str, str, str]]) -> None:
 
 
 def analyse(path: Path, list_id: int) -> int:
-    job = ImportJob(filename=path.name, path=path.name, list_ids=[list_id], language="en")
-    job.report = {}
+    job = ImportJob(
+        filename=path.name,
+        path=path.name,
+        status=ImportStatus.ANALYSING,
+        list_ids=[list_id],
+        language="en",
+        report={"consent_confirmed_by": "benchmark"},
+    )
     db.session.add(job)
+    db.session.commit()  # as the upload does, before the worker checks the file
     analysis.analyse(job)
-    job.report = {**job.report, "consent_confirmed_by": "benchmark"}
-    db.session.commit()
     return job.id
 
 

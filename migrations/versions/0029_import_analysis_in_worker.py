@@ -3,7 +3,7 @@ file is checked
 
 Revision ID: 0029
 Revises: 0028
-Create Date: 2026-12-04 09:20:00.000000
+Create Date: 2026-12-03 20:10:00.000000
 
 """
 from alembic import op

@@ -139,7 +139,6 @@ def analyse(job: ImportJob) -> None:
     and gives the same report; a job no longer being analysed is left alone. A file that
     cannot be read at all fails the job with a code (``job.error``) and is deleted.
     """
-    db.session.flush()  # a job made just now gets its defaults: it is being analysed
     if job.status != ImportStatus.ANALYSING:
         return
     job_id, path, settings = job.id, file_of(job), settings_for(job)
