@@ -176,11 +176,11 @@ def test_rate_limit_holds_across_two_workers(app, in_app, smtp, workers):
     assert len(arrivals) == len(emails)
     assert len({item.peer for item in smtp.received}) >= 2, "both workers sent"
     per_second = collections.Counter(int(at) for at in arrivals)
-    # Budgets are per wall-clock second, but a busy machine delays some arrivals into the
-    # next second: count in windows of two seconds (two workers each spending a budget of
-    # their own would send twice the limit).
+    # Budgets are per wall-clock second, and a batch granted late in one second can arrive
+    # in the next (each worker may hold one), so the arrivals of two seconds come from at
+    # most three budgets. Two workers each spending a budget of their own would send four.
     windows = [per_second[second] + per_second[second + 1] for second in per_second]
-    assert max(windows) <= 2 * limit + 3, per_second
+    assert max(windows) <= 3 * limit, per_second
     assert arrivals[-1] - arrivals[0] >= len(emails) / limit - 2
 
 
