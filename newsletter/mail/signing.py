@@ -37,11 +37,8 @@ SIGNED_HEADERS = [
     b"list-unsubscribe-post",
 ]
 
-# Runs of spaces and tabs, but a single space (most of them, between words) is left alone: it is
-# already canonical, and not matching it takes less than half the time on a 20 KB body.
-WSP_TO_REPLACE = re.compile(rb"\t[ \t]*| [ \t]+")
-WSP_BEFORE_CRLF = re.compile(rb" \r\n")
 FIELD_START = re.compile(rb"\r\n(?![ \t])")
+SPACES = re.compile(rb"  +")
 
 
 @cache
@@ -52,10 +49,17 @@ def signing_key(path: str) -> rsa.RSAPrivateKey | ed25519.Ed25519PrivateKey:
     return key
 
 
+def single_spaces(data: bytes) -> bytes:
+    """Each run of spaces and tabs as one space. Tabs become spaces first, so the expression
+    starts with a literal that the engine searches for quickly; a character class, which
+    stops at every single space, took five to seven times as long on a 12 KB body."""
+    return SPACES.sub(b" ", data.replace(b"\t", b" "))
+
+
 def relaxed_body(body: bytes) -> bytes:
     """RFC 6376 3.4.4: runs of spaces become one, none at a line's end, no empty lines at
     the end, and a final CRLF."""
-    body = WSP_BEFORE_CRLF.sub(b"\r\n", WSP_TO_REPLACE.sub(b" ", body))
+    body = single_spaces(body).replace(b" \r\n", b"\r\n")
     body = body.rstrip(b" ")
     while body.endswith(b"\r\n\r\n"):
         body = body[:-2]
@@ -67,9 +71,7 @@ def relaxed_body(body: bytes) -> bytes:
 def relaxed_header(field: bytes) -> bytes:
     """RFC 6376 3.4.2: lower-case name, unfolded value with runs of spaces as one."""
     name, _, value = field.partition(b":")
-    value = value.replace(b"\r\n", b"")
-    if b"\t" in value or b"  " in value:  # rare in our own headers: skip the expression
-        value = WSP_TO_REPLACE.sub(b" ", value)
+    value = single_spaces(value.replace(b"\r\n", b""))
     return name.strip(b" \t").lower() + b":" + value.strip(b" ")
 
 
