@@ -242,6 +242,18 @@ class Ledger:
         )
         self.outcome.retried += 1
 
+    def results(self, results: list[tuple[Claim, Exception | None]]) -> None:
+        """What the server said of each message: taken (None) or refused."""
+        for claim, error in results:
+            if error is None:
+                self.sent(claim)
+            else:
+                self.refused(claim, reply_code(error), reply_text(error))
+
+    def unrecorded(self, claims: list[Claim]) -> list[Claim]:
+        done = {row["id"] for row in self.rows}
+        return [claim for claim in claims if claim.delivery_id not in done]
+
     def put_back(self, claim: Claim, delay: float, reason: str | None = None) -> None:
         """Return an unsent claim without counting an attempt (server down, budget spent)."""
         due = utcnow() + timedelta(seconds=delay)
@@ -329,10 +341,8 @@ def _deliver_batch(issue_id: int) -> BatchOutcome:
     except Exception as error:
         # Record what was sent before the failure and retry the rest later (counting the
         # attempt, so a message that always breaks ends as failed instead of looping).
-        done = {row["id"] for row in ledger.rows}
-        for claim in claims:
-            if claim.delivery_id not in done:
-                ledger.refused(claim, None, f"worker error: {error!r}")
+        for claim in ledger.unrecorded(claims):
+            ledger.refused(claim, None, f"worker error: {error!r}")
         ledger.write()
         raise
     return ledger.write()
@@ -347,49 +357,55 @@ def _send_claims(issue, claims, subscribers, suppressed: set[int], ledger: Ledge
         for language in {claim.language for claim in claims}
     }
     budget = budget_second = 0
-    for index, claim in enumerate(claims):
-        subscriber = subscribers.get(claim.subscriber_id)
-        if subscriber is None or subscriber.status != SubscriberStatus.CONFIRMED:
-            ledger.skipped(claim, "no longer subscribed")  # or, automated, left its lists
-            continue
-        if claim.subscriber_id in suppressed:
-            ledger.skipped(claim, "suppressed")
-            continue
-        if budget and int(time.time()) != budget_second:
-            budget = 0  # tokens belong to the second they were granted in
-        if budget == 0:
-            budget = limiter.acquire(len(claims) - index, config["DELIVERY_LEASE_SECONDS"] / 4)
-            budget_second = int(time.time())
-            if budget == 0:
-                for rest in claims[index:]:
-                    ledger.put_back(rest, 1, "waiting for the sending rate limit")
-                break
-        budget -= 1
-        prepared = variants[claim.language]
-        address = ascii_address(subscriber.email)
-        data = personalize(
-            prepared,
-            Recipient(address, subscriber.name, subscriber.token, claim.message_id),
-            _links(claim.language, subscriber.token),
-            personal_tokens(prepared, subscriber, claim.delivery_id, issue.id),
-        )
+    # The stream reads each message's result one message late (transport.Stream).
+    with transport.stream() as stream:
         try:
-            transport.send_raw(envelope_sender(prepared, claim), [address], data)
-        except (smtplib.SMTPRecipientsRefused, smtplib.SMTPResponseException) as error:
-            ledger.refused(claim, reply_code(error), reply_text(error))
-            continue
+            for index, claim in enumerate(claims):
+                subscriber = subscribers.get(claim.subscriber_id)
+                if subscriber is None or subscriber.status != SubscriberStatus.CONFIRMED:
+                    ledger.skipped(claim, "no longer subscribed")  # or, automated, left its lists
+                    continue
+                if claim.subscriber_id in suppressed:
+                    ledger.skipped(claim, "suppressed")
+                    continue
+                if budget and int(time.time()) != budget_second:
+                    budget = 0  # tokens belong to the second they were granted in
+                if budget == 0:
+                    stream.finish()  # nothing kept waiting on the server while the limiter is
+                    budget = limiter.acquire(
+                        len(claims) - index, config["DELIVERY_LEASE_SECONDS"] / 4
+                    )
+                    budget_second = int(time.time())
+                    if budget == 0:
+                        for rest in claims[index:]:
+                            ledger.put_back(rest, 1, "waiting for the sending rate limit")
+                        break
+                budget -= 1
+                prepared = variants[claim.language]
+                address = ascii_address(subscriber.email)
+                data = personalize(
+                    prepared,
+                    Recipient(address, subscriber.name, subscriber.token, claim.message_id),
+                    _links(claim.language, subscriber.token),
+                    personal_tokens(prepared, subscriber, claim.delivery_id, issue.id),
+                )
+                stream.send(claim, envelope_sender(prepared, claim), [address], data)
+            stream.finish()
         except CONNECTION_ERRORS as error:
-            transport.close()
+            ledger.results(stream.results())
+            transport.drop()
             log.warning(
                 "SMTP unavailable, issue %s waits: %s",
                 issue.id,
                 error,
                 extra={"event": "relay_unavailable", "issue_id": issue.id},
             )
-            for rest in claims[index:]:
+            # The message in flight too: the server may not have taken it.
+            for rest in ledger.unrecorded(claims):
                 ledger.put_back(rest, config["DELIVERY_CONNECTION_RETRY_SECONDS"], str(error))
-            break
-        ledger.sent(claim)
+        finally:
+            # Also before any other error: a message the server took is never sent again.
+            ledger.results(stream.results())
 
 
 def personal_tokens(

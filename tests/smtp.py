@@ -1,7 +1,8 @@
 """A real SMTP server on loopback (aiosmtpd) that records what it receives.
 
-Tests can make it refuse senders or recipients with a chosen code to exercise retries and
-failures. It offers PIPELINING (RFC 2920) as Postfix does, unless a test turns it off.
+Tests can make it refuse senders, recipients or a message's content with a chosen code, to
+exercise retries and failures. It offers PIPELINING (RFC 2920) as Postfix does, unless a
+test turns it off.
 """
 
 import socket
@@ -33,6 +34,7 @@ class RecordingHandler:
         self.received: list[Received] = []
         self.refusals: dict[str, list[str]] = {}
         self.sender_refusals: list[str] = []
+        self.content_refusals: dict[str, str] = {}
         self.pipelining = True
         self.background = True  # mail may come from other threads and processes
         self._lock = threading.Condition()
@@ -45,11 +47,16 @@ class RecordingHandler:
         """Answer the next MAIL FROM commands with each reply in turn."""
         self.sender_refusals = list(replies)
 
+    def refuse_content(self, address: str, reply: str) -> None:
+        """Answer the end of the next message to ``address`` with ``reply``."""
+        self.content_refusals[address.lower()] = reply
+
     def reset(self) -> None:
         with self._lock:
             self.received.clear()
             self.refusals.clear()
             self.sender_refusals = []
+            self.content_refusals.clear()
             self.pipelining = True
 
     async def handle_EHLO(self, server, session, envelope, hostname, responses):
@@ -73,6 +80,9 @@ class RecordingHandler:
         return "250 OK"
 
     async def handle_DATA(self, server, session, envelope):
+        for address in envelope.rcpt_tos:
+            if address.lower() in self.content_refusals:
+                return self.content_refusals.pop(address.lower())
         with self._lock:
             self.received.append(
                 Received(

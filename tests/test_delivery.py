@@ -177,6 +177,24 @@ def test_permanent_refusal_fails_with_the_reason_and_is_not_retried(app, in_app,
     assert [r.recipients for r in smtp.settle()] == [["fr0@example.org"]]
 
 
+def test_a_message_refused_at_its_end_fails_alone_and_the_others_arrive_once(in_app, smtp):
+    """The relay's verdict on a message comes with the next one's envelope (pipelining):
+    it still lands on the right reader."""
+    audience = in_app(make_audience, per_language=2)
+    smtp.refuse_content("es1@example.org", "554 5.7.1 Message rejected as spam")
+    issue_id = in_app(make_issue, [audience["lists"]["newsletter"]])
+    in_app(start, issue_id)
+    in_app(send_all, issue_id)
+    received = by_recipient(smtp.settle())
+    assert set(received) == set(audience["expected"]) - {"es1@example.org"}
+    assert all(len(items) == 1 for items in received.values())
+    state = in_app(subscriber_state, "es1@example.org")
+    rows = {row[0]: row for row in in_app(ledger, issue_id)}
+    assert rows[state.id][1:3] == ("failed", 1)
+    assert rows[state.id][4] == 554 and "rejected as spam" in rows[state.id][5]
+    assert {row[1] for sid, row in rows.items() if sid != state.id} <= {"sent", "skipped"}
+
+
 def test_server_down_the_campaign_waits_and_resumes(app, in_app, smtp):
     audience = in_app(make_audience, per_language=1)
     issue_id = in_app(make_issue, [audience["lists"]["newsletter"]])

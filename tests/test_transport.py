@@ -4,10 +4,11 @@ one command at a time otherwise, with refusals reported per message either way."
 import smtplib
 import socket
 import threading
+import time
 
 import pytest
 
-from newsletter.mail.transport import SMTPTransport
+from newsletter.mail.transport import MailboxTransport, SMTPTransport
 
 
 @pytest.fixture(autouse=True)
@@ -28,9 +29,17 @@ class WireServer:
     """A small SMTP server that records every chunk its socket reads, so a test can see
     which commands a client sent in one write."""
 
-    def __init__(self, pipelining: bool, refused: set[str] = frozenset()):
+    def __init__(
+        self,
+        pipelining: bool,
+        refused: set[str] = frozenset(),
+        rejected: bytes = b"",
+        hang_up_after: int = 0,
+    ):
         self.pipelining = pipelining
         self.refused = refused
+        self.rejected = rejected  # a message holding these bytes is refused at its end
+        self.hang_up_after = hang_up_after  # close the connection after that many messages
         self.chunks: list[bytes] = []
         self.messages: list[bytes] = []
         self.listener = socket.create_server(("127.0.0.1", 0))
@@ -54,9 +63,14 @@ class WireServer:
                     end = buffer.find(b"\r\n.\r\n")
                     if end < 0:
                         break
-                    self.messages.append(buffer[:end])
-                    buffer, in_data = buffer[end + 5 :], False
+                    content, buffer, in_data = buffer[:end], buffer[end + 5 :], False
+                    if self.rejected and self.rejected in content:
+                        connection.sendall(b"554 5.7.1 rejected as spam\r\n")
+                        continue
+                    self.messages.append(content)
                     connection.sendall(b"250 queued\r\n")
+                    if len(self.messages) == self.hang_up_after:
+                        return
                     continue
                 line, found, rest = buffer.partition(b"\r\n")
                 if not found:
@@ -153,3 +167,104 @@ def test_refusals_reach_the_caller_with_the_servers_words(smtp, pipelining):
     assert [item.recipients for item in received] == [["ben@example.org"], ["full@example.org"]]
     # The relay un-stuffs the dot a line starts with: it arrives as written.
     assert received[0].data.endswith(b"\r\n.starts with a dot\r\nbody\r\n")
+
+
+def stream_three(transport, third: bytes = b"body") -> list:
+    """Three messages through one stream, to r0, r1 and r2; their results by name."""
+    with transport.stream() as stream:
+        for number in range(3):
+            data = message(f"r{number}@example.org").replace(b"body", third if number else b"body")
+            stream.send(f"r{number}", "news@example.org", [f"r{number}@example.org"], data)
+        stream.finish()
+        return stream.results()
+
+
+def test_a_stream_sends_each_message_with_the_next_envelope():
+    """One round trip a message: the content and the next MAIL, RCPT and DATA in one write."""
+    server = WireServer(pipelining=True)
+    transport = SMTPTransport(f"smtp://127.0.0.1:{server.port}", timeout=5)
+    assert stream_three(transport) == [("r0", None), ("r1", None), ("r2", None)]
+    transport.close()
+    together = [chunk for chunk in server.chunks if b"\r\n.\r\nMAIL FROM:" in chunk]
+    assert len(together) == 2
+    assert together[0].endswith(b"RCPT TO:<r1@example.org>\r\nDATA\r\n")
+    assert [item.split(b"\r\n")[1] for item in server.messages] == [
+        f"To: r{number}@example.org".encode() for number in range(3)
+    ], "each message whole, in order, its own"
+    assert all(b"MAIL FROM" not in item for item in server.messages)
+
+
+def test_a_stream_reports_a_refused_recipient_and_a_refused_message_and_goes_on():
+    server = WireServer(pipelining=True, refused={"r1@example.org"})
+    transport = SMTPTransport(f"smtp://127.0.0.1:{server.port}", timeout=5)
+    [first, refused, last] = stream_three(transport)
+    assert first == ("r0", None) and last == ("r2", None)
+    assert isinstance(refused[1], smtplib.SMTPRecipientsRefused)
+    assert refused[1].recipients == {"r1@example.org": (550, b"5.1.1 no such user")}
+
+    server = WireServer(pipelining=True, rejected=b"casino")
+    transport = SMTPTransport(f"smtp://127.0.0.1:{server.port}", timeout=5)
+    with transport.stream() as stream:
+        for name, body in [("ok", b"body"), ("spam", b"casino"), ("after", b"body")]:
+            data = message(f"{name}@example.org").replace(b"body", body)
+            stream.send(name, "news@example.org", [f"{name}@example.org"], data)
+        stream.finish()
+        results = dict(stream.results())
+    assert results["ok"] is None and results["after"] is None
+    assert isinstance(results["spam"], smtplib.SMTPDataError)
+    assert results["spam"].smtp_code == 554
+    assert len(server.messages) == 2
+
+
+def test_leaving_a_stream_early_never_delivers_the_waiting_message():
+    """The server waits for the content of an accepted envelope: the connection is dropped,
+    so neither that message nor anything sent later can arrive as part of it."""
+    server = WireServer(pipelining=True)
+    transport = SMTPTransport(f"smtp://127.0.0.1:{server.port}", timeout=5)
+    with pytest.raises(RuntimeError), transport.stream() as stream:
+        stream.send("r0", "news@example.org", ["r0@example.org"], message("r0@example.org"))
+        raise RuntimeError("personalizing the next message failed")
+    transport.send_raw("news@example.org", ["r1@example.org"], message("r1@example.org"))
+    transport.close()
+    assert [item.split(b"\r\n")[1] for item in server.messages] == [b"To: r1@example.org"]
+
+
+def test_a_server_hanging_up_mid_stream_leaves_what_it_took_reported():
+    server = WireServer(pipelining=True, hang_up_after=1)
+    transport = SMTPTransport(f"smtp://127.0.0.1:{server.port}", timeout=5)
+    with transport.stream() as stream:
+        stream.send("r0", "news@example.org", ["r0@example.org"], message("r0@example.org"))
+        with pytest.raises(smtplib.SMTPServerDisconnected):
+            stream.send("r1", "news@example.org", ["r1@example.org"], message("r1@example.org"))
+        assert stream.results() == [("r0", None)], "r1 is unconfirmed: the caller sends it again"
+    transport.drop()
+    # The next stream starts on a new connection.
+    assert stream_three(transport) == [("r0", None), ("r1", None), ("r2", None)]
+    assert len(server.messages) == 4
+
+
+def test_a_stream_reconnects_once_when_the_kept_connection_was_closed():
+    server = WireServer(pipelining=True, hang_up_after=1)
+    transport = SMTPTransport(f"smtp://127.0.0.1:{server.port}", timeout=5)
+    transport.send_raw("news@example.org", ["r0@example.org"], message("r0@example.org"))
+    time.sleep(0.1)  # the server has closed the connection the transport keeps
+    assert stream_three(transport) == [("r0", None), ("r1", None), ("r2", None)]
+    assert len(server.messages) == 4
+
+
+def test_without_pipelining_a_stream_sends_each_message_on_its_own():
+    server = WireServer(pipelining=False, refused={"r1@example.org"})
+    transport = SMTPTransport(f"smtp://127.0.0.1:{server.port}", timeout=5)
+    with transport.stream() as stream:
+        stream.send("r0", "news@example.org", ["r0@example.org"], message("r0@example.org"))
+        assert stream.results() == [("r0", None)], "known at once"
+    [first, refused, last] = stream_three(transport)
+    assert first == ("r0", None) and last == ("r2", None)
+    assert isinstance(refused[1], smtplib.SMTPRecipientsRefused)
+    assert not [chunk for chunk in server.chunks if b"\r\n.\r\nMAIL" in chunk.upper()]
+
+
+def test_the_dev_mailbox_stores_each_message_of_a_stream(tmp_path):
+    transport = MailboxTransport(str(tmp_path))
+    assert stream_three(transport) == [("r0", None), ("r1", None), ("r2", None)]
+    assert len(list(tmp_path.glob("*.eml"))) == 3

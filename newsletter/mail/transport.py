@@ -73,12 +73,26 @@ class SMTPTransport:
         recipients = [addr for _, addr in getaddresses([str(msg["To"])])]
         self.send_raw(sender, recipients, msg.as_bytes(policy=policy.SMTP))
 
+    def drop(self) -> None:
+        """Close the connection without QUIT: what the server waits for is never finished."""
+        conn = getattr(self._local, "conn", None)
+        self._local.conn = None
+        if conn is not None:
+            conn.close()
+
+    def stream(self) -> "Stream":
+        return Stream(self)
+
+    def pipelining(self) -> bool:
+        """Whether the server offers PIPELINING (RFC 2920), as its EHLO answer said."""
+        return self._connection().has_extn("pipelining")
+
     def send_raw(self, sender: str, recipients: list[str], data: bytes) -> None:
         """Send finished CRLF bytes; raises smtplib's exceptions on refusal."""
         data = sign(data)
         try:
             _transaction(self._connection(), sender, recipients, data)
-        except (smtplib.SMTPServerDisconnected, ConnectionResetError, BrokenPipeError):
+        except CLOSED:
             self._local.conn = None
             _transaction(self._connection(), sender, recipients, data)
         except smtplib.SMTPException:
@@ -108,10 +122,19 @@ def _envelope(conn: smtplib.SMTP, sender: str, recipients: list[str]) -> None:
 
 
 def _pipelined_envelope(conn: smtplib.SMTP, sender: str, recipients: list[str]) -> None:
+    conn.send(_envelope_commands(sender, recipients))
+    _envelope_replies(conn, sender, recipients)
+
+
+def _envelope_commands(sender: str, recipients: list[str]) -> bytes:
     commands = [f"MAIL FROM:{smtplib.quoteaddr(sender)}"]
     commands += [f"RCPT TO:{smtplib.quoteaddr(recipient)}" for recipient in recipients]
     commands.append("DATA")
-    conn.send("".join(command + "\r\n" for command in commands))
+    return "".join(command + "\r\n" for command in commands).encode("ascii")
+
+
+def _envelope_replies(conn: smtplib.SMTP, sender: str, recipients: list[str]) -> None:
+    """Read the replies to a pipelined envelope, raising what smtplib raises on refusal."""
     # Every command has its reply, even after a refusal: read them all before going on.
     mail = conn.getreply()
     rcpts = [conn.getreply() for _ in recipients]
@@ -154,17 +177,130 @@ def _check_data(conn: smtplib.SMTP, reply: tuple[int, bytes]) -> None:
 
 
 def _content(conn: smtplib.SMTP, data: bytes) -> None:
-    """The message after DATA's 354. Dot-stuffing (RFC 5321, 4.5.2) is one
-    ``bytes.replace``: smtplib's regular expression for it costs more per campaign message
-    than everything else on the sending side."""
+    """The message after DATA's 354, and the server's verdict on it."""
+    conn.send(_dot_stuffed(data))
+    _final_reply(conn)
+
+
+def _dot_stuffed(data: bytes) -> bytes:
+    """The message as DATA sends it, ending with the lone dot. Dot-stuffing (RFC 5321,
+    4.5.2) is one ``bytes.replace``: smtplib's regular expression for it costs more per
+    campaign message than everything else on the sending side."""
     if not data.endswith(b"\r\n"):
         data += b"\r\n"
     if data.startswith(b"."):
         data = b"." + data
-    conn.send(data.replace(b"\r\n.", b"\r\n..") + b".\r\n")
+    return data.replace(b"\r\n.", b"\r\n..") + b".\r\n"
+
+
+def _final_reply(conn: smtplib.SMTP) -> None:
     code, reply = conn.getreply()
     if code != 250:
         raise smtplib.SMTPDataError(code, reply)
+
+
+class Stream:
+    """Messages sent one after another on one connection, each result read back as soon
+    as the server gives it.
+
+    When the server offers PIPELINING, a message's content goes out in the same write as
+    the next message's envelope (RFC 2920 lets message content open a group of commands),
+    so each message costs one round trip instead of two; its result arrives with the next
+    message's replies, or at ``finish``. Without it, each message is a transaction of its
+    own, as ``send_raw`` sends it. Use it as a context manager: leaving it before
+    ``finish`` drops the connection, so a message whose content was never sent is never
+    delivered, and nothing sent later can become part of it.
+    """
+
+    def __init__(self, transport: "SMTPTransport | MailboxTransport"):
+        self.transport = transport
+        # The message whose envelope the server accepted (354) and whose content waits to
+        # travel with the next envelope or at finish().
+        self._waiting: tuple[object, bytes] | None = None
+        self._results: list[tuple[object, Exception | None]] = []
+
+    def __enter__(self) -> "Stream":
+        return self
+
+    def __exit__(self, *_exception) -> None:
+        if self._waiting is not None:
+            self._waiting = None
+            self.transport.drop()
+
+    def send(self, key: object, sender: str, recipients: list[str], data: bytes) -> None:
+        """Send one message (``key`` names it in the results). Raises connection errors:
+        every message given since the last results were taken is then unconfirmed."""
+        if self._waiting is None and not self.transport.pipelining():
+            try:
+                self.transport.send_raw(sender, recipients, data)
+            except REFUSALS as error:
+                self._results.append((key, error))
+            else:
+                self._results.append((key, None))
+            return
+        envelope = _envelope_commands(sender, recipients)
+        content = _dot_stuffed(sign(data))
+        try:
+            if self._waiting is None:
+                self._first_envelope(envelope, sender, recipients)
+            else:
+                self._next_envelope(envelope, sender, recipients)
+        except REFUSALS as error:
+            self._results.append((key, error))
+            return
+        self._waiting = (key, content)
+
+    def _first_envelope(self, envelope: bytes, sender: str, recipients: list[str]) -> None:
+        """On a new connection if the kept one was closed meanwhile: nothing of a message
+        has gone out on it yet, so the envelope can simply be sent again."""
+        try:
+            conn = self.transport._connection()
+            conn.send(envelope)
+            _envelope_replies(conn, sender, recipients)
+        except CLOSED:
+            self.transport._local.conn = None
+            conn = self.transport._connection()
+            conn.send(envelope)
+            _envelope_replies(conn, sender, recipients)
+
+    def _next_envelope(self, envelope: bytes, sender: str, recipients: list[str]) -> None:
+        """The waiting content and this envelope in one write; the replies come in order."""
+        conn = self.transport._connection()
+        previous, content = self._waiting
+        self._waiting = None
+        conn.send(content + envelope)
+        self._results.append((previous, _verdict(conn)))
+        _envelope_replies(conn, sender, recipients)
+
+    def finish(self) -> None:
+        """Send the content still waiting and read its result."""
+        if self._waiting is None:
+            return
+        key, content = self._waiting
+        self._waiting = None
+        conn = self.transport._connection()
+        conn.send(content)
+        self._results.append((key, _verdict(conn)))
+
+    def results(self) -> list[tuple[object, Exception | None]]:
+        """Each message finished since the last call, in order, with None when the server
+        took it or the refusal smtplib raises for it."""
+        results, self._results = self._results, []
+        return results
+
+
+def _verdict(conn: smtplib.SMTP) -> smtplib.SMTPDataError | None:
+    try:
+        _final_reply(conn)
+    except smtplib.SMTPDataError as error:
+        return error
+    return None
+
+
+CLOSED = (smtplib.SMTPServerDisconnected, ConnectionResetError, BrokenPipeError)
+"""What a kept connection that the server closed meanwhile raises."""
+REFUSALS = (smtplib.SMTPRecipientsRefused, smtplib.SMTPResponseException)
+"""What a server's refusal of one message raises; the connection stays usable."""
 
 
 class MailboxTransport:
@@ -186,6 +322,14 @@ class MailboxTransport:
 
     def close(self) -> None:
         pass
+
+    drop = close
+
+    def stream(self) -> Stream:
+        return Stream(self)
+
+    def pipelining(self) -> bool:
+        return False
 
 
 _transports: dict[str, SMTPTransport] = {}
