@@ -394,18 +394,24 @@ def _send_claims(issue, claims, subscribers, suppressed: set[int], ledger: Ledge
         except CONNECTION_ERRORS as error:
             ledger.results(stream.results())
             transport.drop()
-            log.warning(
-                "SMTP unavailable, issue %s waits: %s",
-                issue.id,
-                error,
-                extra={"event": "relay_unavailable", "issue_id": issue.id},
-            )
-            # The message in flight too: the server may not have taken it.
-            for rest in ledger.unrecorded(claims):
-                ledger.put_back(rest, config["DELIVERY_CONNECTION_RETRY_SECONDS"], str(error))
+            _wait_for_the_relay(issue.id, claims, ledger, error)
         finally:
             # Also before any other error: a message the server took is never sent again.
             ledger.results(stream.results())
+
+
+def _wait_for_the_relay(issue_id: int, claims: list[Claim], ledger: Ledger, error) -> None:
+    """Every message without a result goes back, the one in flight too (the server may not
+    have taken it), without counting an attempt."""
+    log.warning(
+        "SMTP unavailable, issue %s waits: %s",
+        issue_id,
+        error,
+        extra={"event": "relay_unavailable", "issue_id": issue_id},
+    )
+    delay = current_app.config["DELIVERY_CONNECTION_RETRY_SECONDS"]
+    for rest in ledger.unrecorded(claims):
+        ledger.put_back(rest, delay, str(error))
 
 
 def personal_tokens(
