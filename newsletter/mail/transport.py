@@ -14,6 +14,11 @@ from flask import current_app
 
 from .signing import sign
 
+CLOSED = (smtplib.SMTPServerDisconnected, ConnectionResetError, BrokenPipeError)
+"""What a kept connection that the server closed meanwhile raises."""
+REFUSALS = (smtplib.SMTPRecipientsRefused, smtplib.SMTPResponseException)
+"""What a server's refusal of one message raises; the connection stays usable."""
+
 
 class SMTPTransport:
     """Sends through ``smtp://`` or ``smtps://`` URLs (``?starttls=1`` upgrades plain SMTP).
@@ -258,7 +263,7 @@ class Stream:
             conn.send(envelope)
             _envelope_replies(conn, sender, recipients)
         except CLOSED:
-            self.transport._local.conn = None
+            self.transport.drop()
             conn = self.transport._connection()
             conn.send(envelope)
             _envelope_replies(conn, sender, recipients)
@@ -295,12 +300,6 @@ def _verdict(conn: smtplib.SMTP) -> smtplib.SMTPDataError | None:
     except smtplib.SMTPDataError as error:
         return error
     return None
-
-
-CLOSED = (smtplib.SMTPServerDisconnected, ConnectionResetError, BrokenPipeError)
-"""What a kept connection that the server closed meanwhile raises."""
-REFUSALS = (smtplib.SMTPRecipientsRefused, smtplib.SMTPResponseException)
-"""What a server's refusal of one message raises; the connection stays usable."""
 
 
 class MailboxTransport:
